@@ -1,0 +1,3 @@
+//! The platform-agnostic core. Names no platform, HTTP or storage crate.
+
+pub mod ids;

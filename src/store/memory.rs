@@ -1,0 +1,134 @@
+//! An in-memory [`Store`]: for tests, the demo, and a bridge that may forget everything
+//! on restart. It keeps the same semantics as the sled backend (claims expire,
+//! put-if-absent returns the winner), which the shared contract tests check.
+
+use super::codec::ClaimRecord;
+use super::{InFlightReply, ReplyLink, Store, StoreError, ThreadLink};
+use crate::bridge::ids::{MessageRef, ThreadKey};
+use crate::siteassist::ids::{Feedback, MessageId};
+use async_trait::async_trait;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+/// The order [`Store::in_flight`] promises, shared by the backends: oldest first, and
+/// by id among replies started in the same second, so the order is total and stable.
+pub(super) fn oldest_first(a: &InFlightReply, b: &InFlightReply) -> Ordering {
+    a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id))
+}
+
+/// The store's maps, all behind one lock so every method is trivially atomic.
+#[derive(Debug, Default)]
+struct Maps {
+    threads: HashMap<ThreadKey, ThreadLink>,
+    replies: HashMap<MessageRef, ReplyLink>,
+    claims: HashMap<String, ClaimRecord>,
+    in_flight: HashMap<String, InFlightReply>,
+    feedback: HashMap<MessageId, Feedback>,
+}
+
+/// A [`Store`] that keeps everything in process memory. Nothing survives a restart.
+///
+/// A `std` mutex rather than a tokio one: no method holds the lock across an `.await`,
+/// and each critical section is a hash-map operation.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    maps: Mutex<Maps>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Locks the maps. A panic while the lock was held cannot leave a map half-updated
+    /// (each critical section is a single map operation), so a poisoned lock is used as is.
+    fn maps(&self) -> MutexGuard<'_, Maps> {
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn thread_link(&self, thread: &ThreadKey) -> Result<Option<ThreadLink>, StoreError> {
+        Ok(self.maps().threads.get(thread).cloned())
+    }
+
+    async fn put_thread_link_if_absent(
+        &self,
+        thread: &ThreadKey,
+        link: &ThreadLink,
+    ) -> Result<ThreadLink, StoreError> {
+        let mut maps = self.maps();
+        Ok(maps.threads.entry(thread.clone()).or_insert_with(|| link.clone()).clone())
+    }
+
+    async fn remove_thread_link(&self, thread: &ThreadKey) -> Result<(), StoreError> {
+        self.maps().threads.remove(thread);
+        Ok(())
+    }
+
+    async fn put_reply_link(
+        &self,
+        message: &MessageRef,
+        link: &ReplyLink,
+    ) -> Result<(), StoreError> {
+        self.maps().replies.insert(message.clone(), link.clone());
+        Ok(())
+    }
+
+    async fn reply_link(&self, message: &MessageRef) -> Result<Option<ReplyLink>, StoreError> {
+        Ok(self.maps().replies.get(message).cloned())
+    }
+
+    async fn claim(&self, key: &str, now: SystemTime, ttl: Duration) -> Result<bool, StoreError> {
+        let mut maps = self.maps();
+        if maps.claims.get(key).is_some_and(|c| c.is_live(now)) {
+            return Ok(false);
+        }
+        maps.claims.insert(key.to_owned(), ClaimRecord::new(now, ttl));
+        Ok(true)
+    }
+
+    async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let mut maps = self.maps();
+        let before = maps.claims.len();
+        maps.claims.retain(|_, c| c.is_live(now));
+        Ok(before - maps.claims.len())
+    }
+
+    async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
+        self.maps().in_flight.insert(reply.id.clone(), reply.clone());
+        Ok(())
+    }
+
+    async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
+        self.maps().in_flight.remove(id);
+        Ok(())
+    }
+
+    async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError> {
+        let mut all: Vec<InFlightReply> = self.maps().in_flight.values().cloned().collect();
+        all.sort_by(oldest_first);
+        Ok(all)
+    }
+
+    async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError> {
+        Ok(self.maps().feedback.get(message).copied())
+    }
+
+    async fn put_feedback(
+        &self,
+        message: &MessageId,
+        feedback: Option<Feedback>,
+    ) -> Result<(), StoreError> {
+        let mut maps = self.maps();
+        match feedback {
+            Some(f) => maps.feedback.insert(message.clone(), f),
+            None => maps.feedback.remove(message),
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Durable state: which conversation a thread is, which SiteAssist message a bot reply
+//! is, which events were already handled, and which replies are still in flight.
+//!
+//! The [`Store`] trait is shaped by what a networked store (Redis, Postgres) can do
+//! atomically: get, put-if-absent, claim-with-expiry. It is *not* shaped by sled's API,
+//! so a second backend for several replicas can be added without touching the core.
+//! Every backend passes the same contract tests (`store::contract`).
+//!
+//! Every record is stored in a versioned envelope (see [`codec`]): a persisted format
+//! is a promise, and a future version must be able to read today's records.
+
+pub mod codec;
+#[cfg(test)]
+pub(crate) mod contract;
+mod memory;
+mod sled_store;
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
+use crate::siteassist::ids::{ConversationId, Feedback, MessageId, SaVid};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+/// A thread's conversation: written once when the thread's first question is relayed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadLink {
+    /// The SiteAssist conversation this thread is.
+    pub conversation: ConversationId,
+    /// The visitor who started the thread. Every call on the conversation uses this
+    /// visitor, because SiteAssist only lets the owner read or write it.
+    pub owner: SaVid,
+    /// When the link was made, in seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// A bot reply message: which SiteAssist answer it shows, so reactions on it can become
+/// feedback. A split answer has one link per platform message, all to the same answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyLink {
+    /// The thread the reply is in.
+    pub thread: ThreadKey,
+    /// The conversation the answer belongs to.
+    pub conversation: ConversationId,
+    /// The assistant message, once known (SiteAssist names it at the start of the stream,
+    /// or we look it up after the stream ends). `None`: reactions cannot give feedback.
+    pub assistant_message: Option<MessageId>,
+    /// The user whose question this answers (by default only they may give feedback).
+    pub asker: UserKey,
+    /// The conversation's owner, the visitor that feedback calls are made as.
+    pub owner: SaVid,
+}
+
+/// A reply that was started but not yet finished. Written before the placeholder is
+/// posted and removed when the reply is final, so that after a crash the bridge can
+/// find every reply it left half-done and close it visibly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlightReply {
+    /// Unique id of this reply attempt (a UUID).
+    pub id: String,
+    /// Which adapter owns it (`slack`, `discord`, `console`).
+    pub platform: String,
+    /// The thread it answers in.
+    pub thread: ThreadKey,
+    /// The user's question.
+    pub question: MessageRef,
+    /// The conversation, once resolved.
+    pub conversation: Option<ConversationId>,
+    /// The conversation's owner, once resolved.
+    pub owner: Option<SaVid>,
+    /// The bot messages posted so far (placeholder first).
+    pub messages: Vec<MessageRef>,
+    /// When the reply started, in seconds since the Unix epoch.
+    pub started_at: u64,
+}
+
+/// A store failure. The core treats every variant the same way (log, tell the user the
+/// reply failed), so the variants exist for the log message.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend itself failed (I/O, lock, connection).
+    #[error("store backend failed: {0}")]
+    Backend(String),
+    /// A record could not be decoded.
+    #[error("store record {key} is unreadable: {reason}")]
+    Corrupt {
+        /// The record's key.
+        key: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Durable state behind the bridge. All methods are atomic on their own; none of them
+/// needs to be combined with another in a transaction.
+///
+/// Writes are durable when the call returns (a sled backend flushes), because an
+/// acknowledged claim or link must survive `kill -9`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The conversation a thread is linked to, if any.
+    async fn thread_link(&self, thread: &ThreadKey) -> Result<Option<ThreadLink>, StoreError>;
+
+    /// Links `thread` to `link` unless it is already linked; returns the link that is in
+    /// the store afterwards (ours, or the one that got there first).
+    async fn put_thread_link_if_absent(
+        &self,
+        thread: &ThreadKey,
+        link: &ThreadLink,
+    ) -> Result<ThreadLink, StoreError>;
+
+    /// Removes a thread's link (a "new conversation" command, or a conversation that
+    /// SiteAssist no longer knows). Removing a missing link is not an error.
+    async fn remove_thread_link(&self, thread: &ThreadKey) -> Result<(), StoreError>;
+
+    /// Records which answer a bot message shows. Overwrites.
+    async fn put_reply_link(
+        &self,
+        message: &MessageRef,
+        link: &ReplyLink,
+    ) -> Result<(), StoreError>;
+
+    /// The answer a bot message shows, if it is one of ours.
+    async fn reply_link(&self, message: &MessageRef) -> Result<Option<ReplyLink>, StoreError>;
+
+    /// Claims `key` until `now + ttl`. Returns true if this call got the claim, false if
+    /// an unexpired claim exists. Used to handle each event exactly once.
+    async fn claim(&self, key: &str, now: SystemTime, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Removes claims that expired before `now`; returns how many were removed.
+    async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError>;
+
+    /// Records or updates a reply in flight.
+    async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError>;
+
+    /// Forgets a reply in flight (it is finished). Missing is not an error.
+    async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Every reply still in flight, oldest first.
+    async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError>;
+
+    /// The feedback last sent for an assistant message.
+    async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError>;
+
+    /// Records the feedback last sent for an assistant message (`None`: cleared).
+    async fn put_feedback(
+        &self,
+        message: &MessageId,
+        feedback: Option<Feedback>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Seconds since the Unix epoch, for the `created_at` fields.
+pub fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

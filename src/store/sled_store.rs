@@ -1,0 +1,325 @@
+//! The default durable [`Store`]: an embedded sled database in one directory.
+//!
+//! One tree per record kind (`threads`, `replies`, `claims`, `in_flight`, `feedback`),
+//! keyed by the id's text, each value a [`codec`](super::codec) envelope. The atomic
+//! operations the trait promises map onto sled's `compare_and_swap`.
+//!
+//! # Durability
+//! Every write flushes the database before the call returns: an acknowledged claim or
+//! link must survive `kill -9` (and, as far as `fsync` goes, a power cut), because the
+//! core acts on it at once (answers the event, posts into the conversation).
+//! `tests/store_durability.rs` checks this by SIGKILLing a writer.
+//!
+//! # Calling sync sled from async code
+//! sled's API is synchronous. Gets, inserts and compare-and-swaps are called directly
+//! from the async methods: they work on sled's in-memory page cache and take
+//! microseconds (a read touches the disk only for a page not yet cached, and our records
+//! are few and tiny), so a `spawn_blocking` hop would cost more than it saves.
+//!
+//! The flush is different: it waits for an `fsync` (0.3 to 0.5 ms per write measured
+//! on our 2-core ext4 machine, more on slow disks), so it runs on tokio's blocking pool
+//! via `spawn_blocking` with sled's *synchronous* `Db::flush`. Not `flush_async`: in
+//! sled 0.34.7 concurrent `flush_async` calls deadlock (spacejam/sled#1308, fixed on
+//! sled's main branch but never released). Each waiting flush occupies a thread of
+//! sled's small I/O pool, the pool that must write the buffer they wait for; our 16-task
+//! contract test hung in 25 of 30 runs with it. Flushing from tokio's threads leaves
+//! sled's pool free (0 hangs in 100 runs). So the write methods need a tokio runtime.
+//!
+//! sled locks its directory: a second process (or a second `open` in this process)
+//! fails with an error that says so. It is a single-process store; several replicas
+//! need a networked backend.
+
+use super::codec::{decode, encode, ClaimRecord};
+use super::memory::oldest_first;
+use super::{InFlightReply, ReplyLink, Store, StoreError, ThreadLink};
+use crate::bridge::ids::{MessageRef, ThreadKey};
+use crate::siteassist::ids::{Feedback, MessageId};
+use async_trait::async_trait;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A [`Store`] in a sled database directory. See the module docs for durability.
+pub struct SledStore {
+    /// Where the database lives, for error messages and `Debug`.
+    path: PathBuf,
+    /// The database; flushing it flushes every tree (they share one log).
+    db: sled::Db,
+    threads: sled::Tree,
+    replies: sled::Tree,
+    claims: sled::Tree,
+    in_flight: sled::Tree,
+    feedback: sled::Tree,
+}
+
+impl fmt::Debug for SledStore {
+    // sled's own `Debug` for a tree prints every entry; show only where the store is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (creating if needed, directory included) the store at `path`.
+    ///
+    /// Fails if another process holds the store's lock; the error names the path.
+    /// Blocking (sled reads and recovers its log here), so call it at startup rather
+    /// than from a busy async task.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| StoreError::Backend(open_error_message(path, &e.to_string())))?;
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot open tree {name} of the store at {}: {e}",
+                    path.display()
+                ))
+            })
+        };
+        Ok(Self {
+            threads: tree("threads")?,
+            replies: tree("replies")?,
+            claims: tree("claims")?,
+            in_flight: tree("in_flight")?,
+            feedback: tree("feedback")?,
+            path: path.to_owned(),
+            db,
+        })
+    }
+
+    /// Makes every write so far durable. Called before each write method returns.
+    /// Runs sled's blocking flush on tokio's blocking pool; see the module docs for
+    /// why not `flush_async`.
+    async fn flush(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Backend(format!("sled flush task failed: {e}")))?
+            .map(|_bytes| ())
+            .map_err(|e| backend("flush", e))
+    }
+
+    /// Reads and decodes one record.
+    fn get<T: serde::de::DeserializeOwned>(
+        tree: &sled::Tree,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match tree.get(key).map_err(|e| backend("get", e))? {
+            Some(bytes) => decode(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The error text for a failed open. Pure, so the wording is tested without two
+/// processes: sled reports a held lock as an I/O error saying "could not acquire lock".
+fn open_error_message(path: &Path, sled_error: &str) -> String {
+    if sled_error.contains("could not acquire lock") {
+        format!(
+            "cannot open the store at {}: it is locked; another process (another bridge \
+             instance?) may hold it ({sled_error})",
+            path.display()
+        )
+    } else {
+        format!("cannot open the store at {}: {sled_error}", path.display())
+    }
+}
+
+/// Wraps a sled error, saying which operation failed.
+fn backend(op: &str, e: sled::Error) -> StoreError {
+    StoreError::Backend(format!("sled {op} failed: {e}"))
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn thread_link(&self, thread: &ThreadKey) -> Result<Option<ThreadLink>, StoreError> {
+        Self::get(&self.threads, thread.as_str())
+    }
+
+    async fn put_thread_link_if_absent(
+        &self,
+        thread: &ThreadKey,
+        link: &ThreadLink,
+    ) -> Result<ThreadLink, StoreError> {
+        let key = thread.as_str();
+        let ours = encode(link);
+        let winner = loop {
+            let swapped = self
+                .threads
+                .compare_and_swap(key, None::<&[u8]>, Some(ours.as_slice()))
+                .map_err(|e| backend("compare_and_swap", e))?;
+            match swapped {
+                Ok(()) => break link.clone(),
+                Err(lost) => match lost.current {
+                    Some(theirs) => break decode(key, &theirs)?,
+                    // Removed again between their write and our read: try once more.
+                    None => continue,
+                },
+            }
+        };
+        // Also when we lost: the winner may not have flushed yet, and our caller is
+        // about to act on the link as if it were durable.
+        self.flush().await?;
+        Ok(winner)
+    }
+
+    async fn remove_thread_link(&self, thread: &ThreadKey) -> Result<(), StoreError> {
+        self.threads.remove(thread.as_str()).map_err(|e| backend("remove", e))?;
+        self.flush().await
+    }
+
+    async fn put_reply_link(
+        &self,
+        message: &MessageRef,
+        link: &ReplyLink,
+    ) -> Result<(), StoreError> {
+        self.replies.insert(message.as_str(), encode(link)).map_err(|e| backend("insert", e))?;
+        self.flush().await
+    }
+
+    async fn reply_link(&self, message: &MessageRef) -> Result<Option<ReplyLink>, StoreError> {
+        Self::get(&self.replies, message.as_str())
+    }
+
+    async fn claim(&self, key: &str, now: SystemTime, ttl: Duration) -> Result<bool, StoreError> {
+        let ours = encode(&ClaimRecord::new(now, ttl));
+        // Read, decide, compare-and-swap against what we read; a failed swap means
+        // another claimer changed the key in between, so decide again on its value.
+        loop {
+            let current = self.claims.get(key).map_err(|e| backend("get", e))?;
+            if let Some(bytes) = &current {
+                if decode::<ClaimRecord>(key, bytes)?.is_live(now) {
+                    return Ok(false);
+                }
+            }
+            let swapped = self
+                .claims
+                .compare_and_swap(key, current, Some(ours.as_slice()))
+                .map_err(|e| backend("compare_and_swap", e))?;
+            if swapped.is_ok() {
+                self.flush().await?;
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.claims.iter() {
+            let (key, bytes) = entry.map_err(|e| backend("iter", e))?;
+            let name = String::from_utf8_lossy(&key);
+            match decode::<ClaimRecord>(&name, &bytes) {
+                Ok(claim) if claim.is_live(now) => continue,
+                Ok(_expired) => {}
+                // Keep what we cannot read (maybe a newer build's record): deleting a
+                // claim could let an event be handled twice.
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping unreadable claim while sweeping");
+                    continue;
+                }
+            }
+            // Only remove the value we judged expired, not a claim renewed meanwhile.
+            let swapped = self
+                .claims
+                .compare_and_swap(&key, Some(&bytes), None::<&[u8]>)
+                .map_err(|e| backend("compare_and_swap", e))?;
+            if swapped.is_ok() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.flush().await?;
+        }
+        Ok(removed)
+    }
+
+    async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
+        self.in_flight
+            .insert(reply.id.as_str(), encode(reply))
+            .map_err(|e| backend("insert", e))?;
+        self.flush().await
+    }
+
+    async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
+        self.in_flight.remove(id).map_err(|e| backend("remove", e))?;
+        self.flush().await
+    }
+
+    async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError> {
+        let mut all = Vec::new();
+        for entry in self.in_flight.iter() {
+            let (key, bytes) = entry.map_err(|e| backend("iter", e))?;
+            all.push(decode::<InFlightReply>(&String::from_utf8_lossy(&key), &bytes)?);
+        }
+        all.sort_by(oldest_first);
+        Ok(all)
+    }
+
+    async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError> {
+        Self::get(&self.feedback, message.as_str())
+    }
+
+    async fn put_feedback(
+        &self,
+        message: &MessageId,
+        feedback: Option<Feedback>,
+    ) -> Result<(), StoreError> {
+        let key = message.as_str();
+        match feedback {
+            Some(f) => self.feedback.insert(key, encode(&f)).map(drop),
+            // Cleared and never-sent read the same (`None`), so clearing removes the key.
+            None => self.feedback.remove(key).map(drop),
+        }
+        .map_err(|e| backend("write", e))?;
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_error_names_path_and_suspects_another_process() {
+        let msg = open_error_message(
+            Path::new("/var/lib/bridge"),
+            "IO error: could not acquire lock on \"/var/lib/bridge/db\": Os { code: 11 }",
+        );
+        assert!(msg.contains("/var/lib/bridge"), "{msg}");
+        assert!(msg.contains("another process"), "{msg}");
+        let other = open_error_message(Path::new("/x"), "IO error: permission denied");
+        assert!(other.contains("/x") && !other.contains("another process"), "{other}");
+    }
+
+    #[tokio::test]
+    async fn second_open_of_a_locked_store_fails_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("store");
+        let _first = SledStore::open(&path).unwrap();
+        assert!(path.is_dir(), "open creates the directory");
+        let err = SledStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("another process"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unreadable_record_is_corrupt_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.threads.insert("t1", &br#"{"v":7,"data":{}}"#[..]).unwrap();
+        let err = store.thread_link(&ThreadKey::new("t1")).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { key, reason } if key == "t1" && reason.contains("version 7")),
+            "{err:?}"
+        );
+        // A claim we cannot read is neither overwritten nor swept.
+        store.claims.insert("c1", &b"junk"[..]).unwrap();
+        let now = SystemTime::now();
+        assert!(store.claim("c1", now, Duration::from_secs(1)).await.is_err());
+        assert_eq!(store.sweep_claims(now + Duration::from_secs(9)).await.unwrap(), 0);
+        assert!(store.claims.get("c1").unwrap().is_some());
+    }
+}
