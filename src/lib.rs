@@ -26,6 +26,7 @@
 //!   streams, plus continuation messages when it is too long for one).
 
 pub mod bridge;
+pub mod config;
 pub mod secret;
 pub mod simulator;
 pub mod siteassist;

@@ -1,3 +1,170 @@
-//! The platform-agnostic core. Names no platform, HTTP or storage crate.
+//! The platform-agnostic core. It names no platform, HTTP or storage crate: adapters
+//! reach it through [`event::InboundEvent`] and [`adapter::ChatAdapter`], SiteAssist
+//! through [`crate::siteassist::client::Client`], state through [`crate::store::Store`].
+//!
+//! Event flow: an adapter calls [`Bridge::handle`]; [`ingress`] drops what the bot
+//! caused or must not answer and claims the event in the store (exactly once); the event
+//! goes to its thread's single worker ([`threads`]), which runs [`relay`]: resolve the
+//! conversation, post a placeholder, stream the answer into it through the [`throttle`]
+//! and [`split`] rules within the channel budget ([`pacing`]).
 
+pub mod adapter;
+pub mod event;
+pub mod feedback;
 pub mod ids;
+mod ingress;
+pub mod notice;
+mod pacing;
+mod relay;
+mod reply;
+pub mod split;
+mod threads;
+pub mod throttle;
+
+use crate::siteassist::client::Client;
+use crate::store::{Store, StoreError};
+use adapter::ChatAdapter;
+use event::InboundEvent;
+use feedback::{FeedbackEmoji, FeedbackFrom};
+pub use ingress::Ignored;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The core's settings (built from `[bridge]` by the app).
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    /// Shortest time between two edits of one reply (the platform minimum still applies).
+    pub edit_interval: Duration,
+    /// Whose reactions count as feedback.
+    pub feedback_from: FeedbackFrom,
+    /// Which reactions mean like and dislike.
+    pub emoji: FeedbackEmoji,
+    /// The placeholder text shown until the first words arrive.
+    pub placeholder: String,
+    /// How long handled event ids are remembered.
+    pub dedupe_ttl: Duration,
+    /// How many questions may wait per thread.
+    pub thread_queue: usize,
+    /// How long an idle thread worker lives before it is dropped (it is re-created on
+    /// the next event, so this only bounds memory).
+    pub worker_idle: Duration,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            edit_interval: Duration::from_millis(1000),
+            feedback_from: FeedbackFrom::Asker,
+            emoji: FeedbackEmoji::default(),
+            placeholder: "Thinking…".into(),
+            dedupe_ttl: Duration::from_secs(86_400),
+            thread_queue: 8,
+            worker_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What happened to an event handed to [`Bridge::handle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// It will be answered (or its feedback sent) by the thread's worker.
+    Queued,
+    /// It needs nothing from the bot, and why.
+    Ignored(Ignored),
+}
+
+/// A failure of the core itself (not of SiteAssist or the platform, which become
+/// messages to the user).
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The store failed; the event was not handled and may be redelivered.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The core for one adapter. Cheap to clone; all clones share the same workers.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    adapter: Arc<dyn ChatAdapter>,
+    store: Arc<dyn Store>,
+    client: Client,
+    cfg: BridgeConfig,
+    threads: threads::Threads,
+    pacing: pacing::Pacing,
+    closing: AtomicBool,
+}
+
+impl Bridge {
+    /// Builds the core for `adapter`. Nothing runs until events arrive.
+    pub fn new(
+        adapter: Arc<dyn ChatAdapter>,
+        store: Arc<dyn Store>,
+        client: Client,
+        cfg: BridgeConfig,
+    ) -> Self {
+        let caps = adapter.capabilities().clone();
+        let inner = Inner {
+            pacing: pacing::Pacing::new(caps.channel_budget, caps.workspace_budget),
+            threads: threads::Threads::new(cfg.thread_queue),
+            adapter,
+            store,
+            client,
+            cfg,
+            closing: AtomicBool::new(false),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Takes one event from the adapter. Returns quickly (the answer is produced by the
+    /// thread's worker), so adapters can acknowledge deliveries at once.
+    pub async fn handle(&self, event: InboundEvent) -> Result<Disposition, BridgeError> {
+        if self.inner.closing.load(Ordering::SeqCst) {
+            return Ok(Disposition::Ignored(Ignored::ShuttingDown));
+        }
+        ingress::handle(&self.inner, event).await
+    }
+
+    /// Finds replies that a previous run left unfinished (crash, kill) and closes each
+    /// one visibly. Call once at start, before events flow.
+    pub async fn recover_unfinished(&self) -> Result<usize, BridgeError> {
+        relay::recover_unfinished(&self.inner).await
+    }
+
+    /// Stops taking events, lets replies in flight finish for up to `grace`, then
+    /// closes the rest visibly. Returns how many had to be cut off.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        let cut = self.inner.threads.drain(grace).await;
+        if cut > 0 {
+            if let Err(e) = relay::recover_unfinished(&self.inner).await {
+                tracing::warn!(error = %e, "could not close unfinished replies at shutdown");
+            }
+        }
+        cut
+    }
+
+    /// Whether the thread has a conversation (adapters use it to decide triggers
+    /// that depend on it, such as Discord forum follow-ups).
+    pub async fn has_conversation(&self, thread: &ids::ThreadKey) -> Result<bool, BridgeError> {
+        Ok(self.inner.store.thread_link(thread).await?.is_some())
+    }
+
+    /// Waits until everything queued for `thread` so far has been handled (answers
+    /// finished, feedback sent). For the console and tests, which must not sleep.
+    pub async fn barrier(&self, thread: &ids::ThreadKey) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.inner.threads.dispatch(&self.inner, thread.clone(), threads::Job::Barrier(tx));
+        let _ = rx.await;
+    }
+
+    /// Forgets a thread's conversation, so its next question starts a new one
+    /// (`/new` in a DM or the console).
+    pub async fn reset_thread(&self, thread: &ids::ThreadKey) -> Result<(), BridgeError> {
+        Ok(self.inner.store.remove_thread_link(thread).await?)
+    }
+}

@@ -1,0 +1,86 @@
+//! The one interface every chat platform implements, and what it can do.
+
+use super::ids::{MessageRef, ThreadKey};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// What a platform allows, so the core can stream within its limits.
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    /// Longest message the platform accepts, in characters. Longer answers continue in
+    /// new messages.
+    pub max_message_chars: usize,
+    /// Shortest time between two edits of the same reply.
+    pub min_edit_interval: Duration,
+    /// Edits (and posts) allowed per channel in a window, shared by all replies there.
+    pub channel_budget: Budget,
+    /// An extra budget shared by a whole workspace, where the platform has one.
+    pub workspace_budget: Option<Budget>,
+    /// Whether messages can be edited; if not, only the final text is posted.
+    pub can_edit: bool,
+    /// Whether users can react to messages (feedback by reaction).
+    pub can_react: bool,
+}
+
+/// A rate budget: at most `actions` in any `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// How many actions fit in one window.
+    pub actions: u32,
+    /// The window's length.
+    pub window: Duration,
+}
+
+/// Why a platform call failed, with what the core should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The platform said "slow down": the core waits `retry_after` and tries again.
+    #[error("rate limited by the platform; retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the platform asked us to wait.
+        retry_after: Duration,
+    },
+    /// A failure that may pass (network, 5xx): the core retries a few times.
+    #[error("platform call failed, may pass: {0}")]
+    Transient(String),
+    /// A failure that will not pass (no permission, message deleted): the core gives up
+    /// on this reply and logs it.
+    #[error("platform call failed: {0}")]
+    Permanent(String),
+}
+
+/// A chat platform as the core sees it: post and edit messages in threads.
+///
+/// Implementations are thin translators: they turn these calls into platform API
+/// requests and nothing more. They do not retry (the core does, using
+/// [`AdapterError::RateLimited`]) and they do not throttle (the core's throttle does).
+#[async_trait]
+pub trait ChatAdapter: Send + Sync + 'static {
+    /// Short lowercase platform name for logs and metrics (`slack`, `discord`, `console`).
+    fn name(&self) -> &'static str;
+
+    /// The platform's limits.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Turns SiteAssist Markdown into what the platform displays correctly. Must be
+    /// pure: the core calls it on every edit with the whole text so far.
+    fn render(&self, markdown: &str) -> String;
+
+    /// Posts a new message in `thread` and returns its id. Not idempotent: each call
+    /// posts a message.
+    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError>;
+
+    /// Replaces the text of a message this bot posted. Idempotent.
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError>;
+
+    /// Shows a "typing…" indicator in `thread`, where the platform has one. The core
+    /// calls it again while no text is visible yet.
+    async fn typing(&self, _thread: &ThreadKey) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    /// Called once when a reply is final (answer, partial answer or notice), with the
+    /// messages that show it. Adapters that print whole replies (the console in a pipe)
+    /// or stop a typing indicator use it; the default does nothing.
+    async fn reply_finished(&self, _thread: &ThreadKey, _messages: &[MessageRef]) {}
+}

@@ -1,0 +1,96 @@
+//! What adapters hand to the core: platform events translated into one vocabulary.
+
+use super::ids::{ChannelKey, MessageRef, ThreadKey, UserKey, WorkspaceKey};
+
+/// An event from a platform, already translated by its adapter.
+#[derive(Clone, Debug)]
+pub enum InboundEvent {
+    /// Someone wrote something the bot may answer.
+    Message(InboundMessage),
+    /// Someone added or removed a reaction on some message.
+    Reaction(ReactionEvent),
+}
+
+/// Who wrote a message, as far as the core's "ignore bots" step cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorKind {
+    /// A person.
+    Human,
+    /// This bot itself (its own replies echoed back by the platform).
+    SelfBot,
+    /// Another bot, an integration or a webhook.
+    OtherBot,
+}
+
+/// Why the adapter thinks the bot might answer this message. The core makes the final
+/// decision (a thread reply is answered only when the thread already has a conversation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The message mentions the bot.
+    Mention,
+    /// A direct message to the bot.
+    Direct,
+    /// A new top-level message in a channel where the bot answers everything.
+    AutoRespond,
+    /// A message in a thread, without a mention of the bot.
+    ThreadReply {
+        /// The message mentions another user: it is addressed to them, not the bot.
+        mentions_others: bool,
+    },
+}
+
+/// A user message, translated.
+#[derive(Clone, Debug)]
+pub struct InboundMessage {
+    /// The platform's id for this delivery, used for de-duplication (Slack `event_id`,
+    /// a Discord message id, a console counter). Redeliveries of the same event carry
+    /// the same id; a redelivery with a new id is still caught by [`Self::message`].
+    pub event_id: String,
+    /// The user's message itself.
+    pub message: MessageRef,
+    /// The thread the answer goes to (one thread = one SiteAssist conversation).
+    pub thread: ThreadKey,
+    /// The channel, for the shared per-channel edit budget and allow/deny lists.
+    pub channel: ChannelKey,
+    /// The workspace or server, for per-workspace budgets.
+    pub workspace: Option<WorkspaceKey>,
+    /// The author.
+    pub author: UserKey,
+    /// Display name of the author, when the platform gave one.
+    pub author_name: Option<String>,
+    /// Whether the author is a person, this bot, or another bot.
+    pub author_kind: AuthorKind,
+    /// The text with the bot mention removed.
+    pub text: String,
+    /// Why this might be for the bot.
+    pub trigger: Trigger,
+    /// Where the question was asked, for the SiteAssist dashboard.
+    pub context: MessageContext,
+}
+
+/// Where a question came from; sent to SiteAssist as `pageContext`.
+#[derive(Clone, Debug, Default)]
+pub struct MessageContext {
+    /// A link to the message or thread (Slack permalink, Discord message link).
+    pub url: Option<String>,
+    /// A human-readable place, such as `#support in Acme`.
+    pub title: Option<String>,
+}
+
+/// A reaction added to or removed from a message.
+#[derive(Clone, Debug)]
+pub struct ReactionEvent {
+    /// The platform's delivery id, for de-duplication.
+    pub event_id: String,
+    /// The message that was reacted to.
+    pub message: MessageRef,
+    /// Who reacted.
+    pub user: UserKey,
+    /// Whether the reacting user is a bot (including this one).
+    pub user_kind: AuthorKind,
+    /// The emoji as the platform names it: a shortcode without colons (`+1`, `thumbsup`),
+    /// a Unicode emoji (`👍`), or a custom emoji's name.
+    pub emoji: String,
+    /// True when added, false when removed.
+    pub added: bool,
+}

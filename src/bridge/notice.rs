@@ -1,0 +1,116 @@
+//! The short texts users see when something goes wrong, one per cause.
+//!
+//! Each says what happened and what to do, in one or two sentences, and never repeats
+//! internal details (status codes go to the log, not the thread).
+
+use crate::siteassist::error::{ApiError, Error};
+use crate::siteassist::stream::{FinishReason, StreamOutcome};
+
+/// Prefix that marks a bridge notice, so users tell it from an answer.
+const WARN: &str = "⚠️";
+
+/// The text shown instead of an answer when the question could not be relayed.
+pub fn for_error(err: &Error) -> String {
+    let text = match err {
+        Error::EmptyContent => "Please write your question after mentioning me.".to_string(),
+        Error::ContentTooLong { chars, max } => format!(
+            "Your message is {chars} characters long; SiteAssist accepts at most {max}. \
+             Please shorten it and ask again."
+        ),
+        Error::Api(api) => for_api_error(api),
+        Error::Transport(_) => {
+            "SiteAssist could not be reached, so your question was not answered. \
+                                Please try again in a few minutes."
+                .to_string()
+        }
+        Error::Decode(_) => {
+            "SiteAssist sent an answer the bridge could not read. Please try again.".to_string()
+        }
+        Error::NotConfigured(_) => "The bridge is not configured for SiteAssist. \
+                                    An administrator needs to set the publishable key."
+            .to_string(),
+    };
+    format!("{WARN} {text}")
+}
+
+fn for_api_error(err: &ApiError) -> String {
+    match err {
+        ApiError::RateLimited { .. } => {
+            "SiteAssist is busy right now. Please try again in a minute.".into()
+        }
+        ApiError::ServiceUnavailable { .. }
+        | ApiError::Internal { .. }
+        | ApiError::BadGateway { .. } => {
+            "SiteAssist is unavailable right now, so your question was not answered. \
+             Please try again in a few minutes."
+                .into()
+        }
+        ApiError::PaymentRequired { .. } => {
+            "This assistant has reached the limit of its SiteAssist plan. \
+                                             Please let the support team know."
+                .into()
+        }
+        ApiError::Unauthorized { .. } => "The bridge could not sign in to SiteAssist. \
+                                          An administrator needs to check the publishable key."
+            .into(),
+        ApiError::Forbidden { .. } => "SiteAssist refused access to this conversation. \
+                                       Please start a new thread to ask again."
+            .into(),
+        ApiError::ConversationNotFound { .. } => {
+            "This conversation no longer exists on SiteAssist. \
+                                                  Please start a new thread to ask again."
+                .into()
+        }
+        ApiError::InvalidRequestBody { .. } | ApiError::Validation { .. } => {
+            "SiteAssist could not accept this message. Please rephrase it and ask again.".into()
+        }
+        ApiError::Conflict { .. } | ApiError::Other { .. } => {
+            "SiteAssist could not answer this time. Please try again.".into()
+        }
+    }
+}
+
+/// Shown when the conversation is handled by a person: the message was delivered but
+/// no AI answer will come.
+pub fn human_handled() -> String {
+    "Your message was passed to the support team; a person will reply.".to_string()
+}
+
+/// Shown when a stream ended with no text at all.
+pub fn for_empty_answer(outcome: &StreamOutcome) -> String {
+    let cause = cause(outcome).unwrap_or("it sent an empty answer");
+    format!("{WARN} SiteAssist did not answer: {cause}. Please ask again.")
+}
+
+/// The note appended to a partial answer, or `None` when the answer is complete.
+pub fn cut_short_note(outcome: &StreamOutcome) -> Option<String> {
+    cause(outcome)
+        .map(|c| format!("{WARN} _This answer was cut short: {c}. Please ask again for the rest._"))
+}
+
+fn cause(outcome: &StreamOutcome) -> Option<&'static str> {
+    match outcome {
+        StreamOutcome::Finished { reason } => match reason {
+            Some(FinishReason::Length) => Some("it reached the length limit"),
+            Some(FinishReason::ContentFilter) => Some("SiteAssist's content filter stopped it"),
+            Some(FinishReason::Error) => Some("SiteAssist reported an error"),
+            _ => None,
+        },
+        StreamOutcome::ErrorChunk { .. } => Some("SiteAssist reported an error"),
+        StreamOutcome::Aborted => Some("SiteAssist stopped answering"),
+        StreamOutcome::Truncated | StreamOutcome::Transport { .. } => {
+            Some("the connection to SiteAssist was lost")
+        }
+        StreamOutcome::Stalled { .. } => Some("SiteAssist stopped responding"),
+    }
+}
+
+/// Shown on a thread reply that is over the bridge's own rate limit or queue.
+pub fn busy_thread() -> String {
+    format!("{WARN} I am still answering earlier questions in this thread. Please wait a moment and ask again.")
+}
+
+/// Shown on a reply the bridge could not finish before it stopped.
+pub fn interrupted() -> String {
+    format!("{WARN} _This answer was interrupted because the bridge restarted. Please ask again._")
+}

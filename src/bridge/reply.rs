@@ -1,0 +1,167 @@
+//! One bot reply on the platform: the placeholder, its edits, and the continuation
+//! messages of a long answer. Keeps what each message shows, so only changed parts are
+//! edited, and keeps the in-flight record in the store up to date.
+
+use super::adapter::AdapterError;
+use super::ids::ThreadKey;
+use super::pacing::BudgetKeys;
+use super::split::split_message;
+use super::throttle::EditPacer;
+use super::Inner;
+use crate::store::{InFlightReply, ReplyLink};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Platform calls that hit a rate limit are retried this often before the reply gives up.
+const MAX_RATE_LIMIT_RETRIES: u32 = 6;
+/// Transient platform failures are retried this often.
+const MAX_TRANSIENT_RETRIES: u32 = 3;
+/// No single platform-requested wait is longer than this.
+const MAX_PLATFORM_WAIT: Duration = Duration::from_secs(120);
+
+/// A reply being built. Dropped without [`Reply::finish`] only when the task is
+/// aborted, in which case the in-flight record stays for recovery.
+pub(crate) struct Reply<'a> {
+    inner: &'a Inner,
+    pub(crate) thread: ThreadKey,
+    keys: BudgetKeys,
+    pub(crate) record: InFlightReply,
+    shown: Vec<String>,
+    pub(crate) pacer: EditPacer,
+    /// Set when the platform refused for good (message deleted, no permission): stop
+    /// trying to show anything.
+    pub(crate) broken: bool,
+}
+
+impl<'a> Reply<'a> {
+    pub(crate) fn new(inner: &'a Inner, keys: BudgetKeys, record: InFlightReply) -> Self {
+        let caps = inner.adapter.capabilities();
+        let interval = inner.cfg.edit_interval.max(caps.min_edit_interval);
+        Self {
+            inner,
+            thread: record.thread.clone(),
+            keys,
+            record,
+            shown: Vec::new(),
+            pacer: EditPacer::new(interval),
+            broken: false,
+        }
+    }
+
+    /// Whether any text other than the placeholder is visible.
+    pub(crate) fn has_text(&self) -> bool {
+        self.shown.first().is_some_and(|s| s != &self.inner.cfg.placeholder)
+    }
+
+    /// When the next intermediate edit may go out.
+    pub(crate) fn next_edit_at(&self, now: Instant) -> Instant {
+        self.pacer.ready_at(now, false).max(self.inner.pacing.available_at(&self.keys, now))
+    }
+
+    /// Saves the in-flight record (after the conversation or the messages changed).
+    pub(crate) async fn save(&self) {
+        if let Err(e) = self.inner.store.put_in_flight(&self.record).await {
+            tracing::warn!(error = %e, "could not update the in-flight record");
+        }
+    }
+
+    /// Shows `text` (platform markup, already rendered) as is, e.g. a placeholder or a
+    /// notice, without Markdown rendering.
+    /// The placeholder does not count for the pacer: the first words must replace it
+    /// at once, not one interval later.
+    pub(crate) async fn show_raw(&mut self, text: &str) {
+        let max = self.inner.adapter.capabilities().max_message_chars;
+        let parts = split_message(text, max);
+        self.show_parts(parts, false).await;
+    }
+
+    /// Renders `markdown` for the platform and shows it, splitting it over as many
+    /// messages as the platform's length limit needs.
+    pub(crate) async fn show_markdown(&mut self, markdown: &str) {
+        let rendered = self.inner.adapter.render(markdown);
+        let max = self.inner.adapter.capabilities().max_message_chars;
+        let mut parts = split_message(&rendered, max);
+        if parts.is_empty() {
+            parts.push(self.inner.cfg.placeholder.clone());
+        }
+        self.show_parts(parts, true).await;
+    }
+
+    async fn show_parts(&mut self, parts: Vec<String>, paced: bool) {
+        if self.broken {
+            return;
+        }
+        for (i, part) in parts.into_iter().enumerate() {
+            if self.shown.get(i) == Some(&part) {
+                continue;
+            }
+            self.inner.pacing.acquire(&self.keys).await;
+            let result = if let Some(message) = self.record.messages.get(i).cloned() {
+                let adapter = &self.inner.adapter;
+                retry(|| adapter.edit(&message, &part)).await
+            } else {
+                let (adapter, thread) = (&self.inner.adapter, &self.thread);
+                match retry(|| adapter.post(thread, &part)).await {
+                    Ok(message) => {
+                        self.record.messages.push(message);
+                        self.save().await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            if paced {
+                self.pacer.record_sent(Instant::now());
+            }
+            match result {
+                Ok(()) if i < self.shown.len() => self.shown[i] = part,
+                Ok(()) => self.shown.push(part),
+                Err(e) => {
+                    tracing::warn!(thread = %self.thread, error = %e, "platform refused a reply update; giving up on this reply");
+                    self.broken = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Records what the reply's messages show (so reactions become feedback), forgets
+    /// the in-flight record and tells the adapter the reply is final.
+    pub(crate) async fn finish(self, link: Option<ReplyLink>) {
+        if let Some(link) = link {
+            for message in &self.record.messages {
+                if let Err(e) = self.inner.store.put_reply_link(message, &link).await {
+                    tracing::warn!(error = %e, "could not record a reply link; reactions on it will be ignored");
+                }
+            }
+        }
+        if let Err(e) = self.inner.store.remove_in_flight(&self.record.id).await {
+            tracing::warn!(error = %e, "could not clear the in-flight record");
+        }
+        self.inner.adapter.reply_finished(&self.thread, &self.record.messages).await;
+    }
+}
+
+/// Runs a platform call, waiting out rate limits and retrying transient failures.
+pub(crate) async fn retry<T, F, Fut>(mut call: F) -> Result<T, AdapterError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AdapterError>>,
+{
+    let (mut limited, mut transient) = (0, 0);
+    loop {
+        match call().await {
+            Err(AdapterError::RateLimited { retry_after }) if limited < MAX_RATE_LIMIT_RETRIES => {
+                limited += 1;
+                tracing::info!(?retry_after, "platform rate limit; waiting");
+                tokio::time::sleep(retry_after.min(MAX_PLATFORM_WAIT)).await;
+            }
+            Err(AdapterError::Transient(e)) if transient < MAX_TRANSIENT_RETRIES => {
+                transient += 1;
+                tracing::info!(error = %e, "platform call failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250 << transient)).await;
+            }
+            other => return other,
+        }
+    }
+}

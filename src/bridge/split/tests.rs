@@ -1,0 +1,269 @@
+//! Table and property tests for the splitter.
+
+use super::*;
+use proptest::prelude::*;
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn non_ws(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The part without the fence lines the splitter added.
+fn original_text(part: &Part) -> &str {
+    let mut text = part.text.as_str();
+    if part.reopened {
+        text = text.split_once('\n').map_or("", |(_, after)| after);
+    }
+    if part.closed {
+        text = text.rsplit_once('\n').map_or("", |(before, _)| before);
+    }
+    text
+}
+
+/// Every invariant that must hold for any input and limit.
+#[track_caller]
+fn check_invariants(text: &str, max: usize) {
+    let limit = max.max(MIN_MAX_CHARS);
+    let parts = split_parts(text, max);
+    let plain: Vec<String> = parts.iter().map(|p| p.text.clone()).collect();
+    assert_eq!(split_message(text, max), plain);
+    if text.trim().is_empty() {
+        assert!(parts.is_empty(), "{parts:?}");
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        assert!(chars(&part.text) <= limit, "part {i} too long: {part:?}");
+        assert!(!part.text.trim().is_empty(), "blank part {i}: {parts:?}");
+        if !last {
+            assert_eq!(scan_fences(None, &part.text), None, "open fence in {part:?}");
+        }
+        // An added close always comes with a reopen in the next part.
+        if part.closed {
+            assert!(parts[i + 1].reopened, "{parts:?}");
+        }
+    }
+    // Nothing lost, nothing duplicated: the original texts of the parts are, in order,
+    // pieces of the input separated only by whitespace.
+    let mut pos = 0;
+    for part in &parts {
+        let original = original_text(part);
+        let found = text[pos..]
+            .find(original)
+            .unwrap_or_else(|| panic!("{original:?} not found after {pos} in {text:?}"));
+        assert!(text[pos..pos + found].trim().is_empty(), "lost text before {original:?}");
+        pos += found + original.len();
+    }
+    assert!(text[pos..].trim().is_empty(), "lost tail {:?}", &text[pos..]);
+    let joined: String = parts.iter().map(original_text).collect();
+    assert_eq!(non_ws(&joined), non_ws(text));
+}
+
+#[test]
+fn empty_and_blank_input_give_no_parts() {
+    for text in ["", " ", "\n\n\t  \n"] {
+        assert_eq!(split_message(text, 100), Vec::<String>::new(), "{text:?}");
+    }
+}
+
+#[test]
+fn short_text_is_one_part_trimmed() {
+    assert_eq!(split_message("  hello\n\n", 100), ["hello"]);
+    assert_eq!(split_message("exactly sixteen!", 16), ["exactly sixteen!"]);
+}
+
+#[test]
+fn break_preference_table() {
+    // (text, limit, expected parts)
+    let cases: &[(&str, usize, &[&str])] = &[
+        // A paragraph break in the second half beats a later line break.
+        (
+            "aaaaaaaaaaaa\n\nbbbb\ncc dd ee ff gg hh",
+            20,
+            &["aaaaaaaaaaaa", "bbbb\ncc dd ee ff gg", "hh"],
+        ),
+        // A paragraph break in the first half is too early: the line break wins.
+        ("aa\n\nbbbbbbbbbbbb\ncccccc", 20, &["aa\n\nbbbbbbbbbbbb", "cccccc"]),
+        // A sentence end beats a later word boundary.
+        ("Hello there. General kenobi you are", 20, &["Hello there.", "General kenobi you", "are"]),
+        // Word boundary, the last one that fits (the lookahead char may be the space).
+        ("alpha beta gamma delta", 16, &["alpha beta gamma", "delta"]),
+        // No whitespace: hard cut.
+        ("abcdefghijklmnopqrstuvwxyz", 16, &["abcdefghijklmnop", "qrstuvwxyz"]),
+        // Limits below the minimum are raised to it.
+        ("abcdefghijklmnopqrstuvwxyz", 3, &["abcdefghijklmnop", "qrstuvwxyz"]),
+        // Indentation after a line break is kept, whitespace at a word break dropped.
+        ("first line here\n    indented code", 20, &["first line here", "    indented code"]),
+    ];
+    for &(text, max, want) in cases {
+        assert_eq!(split_message(text, max), want, "{text:?} at {max}");
+        check_invariants(text, max);
+    }
+}
+
+#[test]
+fn five_thousand_chars_of_paragraphs_at_3900_make_two_parts_at_a_paragraph() {
+    let sentence = "Lorem ipsum dolor sit amet, consectetur elit. "; // 46 chars
+    let paragraph = format!("{}{}", sentence.repeat(11).trim_end(), "\n\n");
+    let text = paragraph.repeat(10);
+    assert!((4_900..=5_100).contains(&chars(&text)));
+    let parts = split_message(&text, 3_900);
+    assert_eq!(parts.len(), 2);
+    assert!(text.starts_with(&format!("{}\n\n", parts[0])), "not at a paragraph");
+    assert!(parts[1].starts_with("Lorem"));
+    check_invariants(&text, 3_900);
+}
+
+#[test]
+fn forty_five_hundred_chars_at_1900_make_three_parts() {
+    let text = "The quick brown fox jumps over the lazy dog. ".repeat(100);
+    assert_eq!(chars(&text), 4_500);
+    let parts = split_message(&text, 1_900);
+    assert_eq!(parts.len(), 3, "{:?}", parts.iter().map(|p| chars(p)).collect::<Vec<_>>());
+    for part in &parts[..2] {
+        assert!(part.ends_with("dog."), "not at a sentence end: {part:?}");
+    }
+    check_invariants(&text, 1_900);
+}
+
+#[test]
+fn code_block_straddling_the_limit_is_closed_and_reopened_with_its_info_string() {
+    let mut text = "Run this script to deploy.\n\n```bash\n".to_owned();
+    for i in 0..80 {
+        text.push_str(&format!("echo \"line {i:03} of the script\"\n"));
+    }
+    text.push_str("```\n\nThat is all.");
+    let parts = split_message(&text, 1_000);
+    assert!(parts.len() >= 3, "{parts:?}");
+    let mut repaired = 0;
+    for pair in parts.windows(2) {
+        if pair[0].ends_with("\n```") && pair[1].starts_with("```bash\n") {
+            repaired += 1;
+        }
+    }
+    assert!(repaired >= 1, "{parts:?}");
+    // Independent check with a naive toggle: every part opens and closes evenly.
+    for part in &parts {
+        let fences = part.lines().filter(|l| l.trim_start().starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "{part}");
+    }
+    assert!(parts.last().unwrap().ends_with("That is all."));
+    check_invariants(&text, 1_000);
+}
+
+#[test]
+fn long_info_string_is_reopened_as_a_bare_fence() {
+    let info = "x".repeat(30);
+    let text = format!("```{info}\n{}```", "let a = 1;\n".repeat(10));
+    let parts = split_parts(&text, 40);
+    assert!(parts.len() > 1);
+    for part in &parts[1..] {
+        assert!(part.reopened && part.text.starts_with("```\n"), "{part:?}");
+    }
+    check_invariants(&text, 40);
+}
+
+#[test]
+fn unicode_counts_chars_not_bytes() {
+    let emoji = "😀 ".repeat(100);
+    let parts = split_message(&emoji, 20);
+    assert!(parts.iter().all(|p| chars(p) <= 20 && p.len() > 20), "{parts:?}");
+    check_invariants(&emoji, 20);
+
+    let cjk = "日本語".repeat(100);
+    let parts = split_message(&cjk, 50);
+    assert_eq!(parts.len(), 6);
+    assert!(parts[..5].iter().all(|p| chars(p) == 50));
+    assert_eq!(parts.concat(), cjk);
+}
+
+#[test]
+fn a_ten_thousand_char_url_is_hard_cut() {
+    let url = format!("https://example.com/{}", "a1b2c3".repeat(1_663));
+    assert!(chars(&url) >= 9_990);
+    let parts = split_message(&url, 2_000);
+    assert_eq!(parts.len(), 5);
+    assert!(parts[..4].iter().all(|p| chars(p) == 2_000));
+    assert_eq!(parts.concat(), url);
+}
+
+#[test]
+fn absurd_indentation_is_dropped_not_sent_as_blank_parts() {
+    let text = format!("intro\n{}x", " ".repeat(100));
+    check_invariants(&text, 16);
+    assert_eq!(split_message(&text, 16), ["intro", "x"]);
+}
+
+#[test]
+fn streaming_every_prefix_never_rewrites_a_finished_part() {
+    let mut text = String::new();
+    for i in 0..6 {
+        text.push_str(&format!("Paragraph {i} says something. It goes on a bit!\n\n"));
+    }
+    text.push_str("```rust\nfn main() {\n    println!(\"hi\");\n}\n```\nDone 😀 日本.");
+    for max in [16, 23, 40, 64] {
+        let full = split_message(&text, max);
+        for (end, _) in text.char_indices() {
+            let parts = split_message(&text[..end], max);
+            let finished = parts.len().saturating_sub(1);
+            assert_eq!(parts[..finished], full[..finished], "prefix {end} at {max}");
+        }
+    }
+}
+
+/// Text built from pieces that exercise every kind of break and fences.
+fn answer() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        6 => "[a-z]{1,9}",
+        2 => "[é日本語😀]{1,4}",
+        4 => Just(" ".to_owned()),
+        2 => Just(". ".to_owned()),
+        1 => Just("! ".to_owned()),
+        2 => Just("\n".to_owned()),
+        2 => Just("\n\n".to_owned()),
+        1 => Just("\n \t\n".to_owned()),
+        1 => Just("\n    ".to_owned()),
+        1 => Just("\n```bash\n".to_owned()),
+        1 => Just("\n```\n".to_owned()),
+        1 => Just("\n  ```py\n".to_owned()),
+        1 => "[a-z0-9/:.]{20,90}",
+    ];
+    proptest::collection::vec(piece, 0..250).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn invariants_hold(text in answer(), max in 0usize..300) {
+        check_invariants(&text, max);
+    }
+
+    #[test]
+    fn finished_parts_are_prefix_stable(
+        text in answer(),
+        more in answer(),
+        max in 16usize..200,
+    ) {
+        let before = split_message(&text, max);
+        let after = split_message(&format!("{text}{more}"), max);
+        let finished = before.len().saturating_sub(1);
+        prop_assert!(after.len() >= finished);
+        prop_assert_eq!(&before[..finished], &after[..finished]);
+    }
+
+    #[test]
+    fn balanced_input_gives_balanced_parts(text in answer(), max in 20usize..200) {
+        // Close a fence the random text left open (all generated fences use 3 ticks).
+        let text = match scan_fences(None, &text) {
+            Some(_) => format!("{text}\n```"),
+            None => text,
+        };
+        prop_assert_eq!(scan_fences(None, &text), None);
+        for part in split_message(&text, max) {
+            prop_assert_eq!(scan_fences(None, &part), None, "{}", part);
+        }
+    }
+}

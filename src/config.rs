@@ -1,0 +1,378 @@
+//! Typed configuration, loaded in layers: the built-in `config/default.toml` <
+//! `--config FILE` < `SITEASSIST_BRIDGE__SECTION__KEY` environment variables < the
+//! conventional names (`SITEASSIST_PUBLISHABLE_KEY`, …).
+//!
+//! The defaults are compiled into the binary, so it runs from any directory. Each
+//! adapter owns its section type. Invalid values fail at start with the key and the
+//! reason ([`ConfigError`]).
+
+use crate::bridge::feedback::FeedbackFrom;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The built-in defaults: every key, commented.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Prefix of the structured environment variables.
+pub const ENV_PREFIX: &str = "SITEASSIST_BRIDGE";
+
+/// Conventional environment names and the keys they set. They win over everything,
+/// because they are what platform docs and secret managers use.
+pub const CONVENTIONAL_ENV: &[(&str, &str)] =
+    &[("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key")];
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &["bridge.like_emoji", "bridge.dislike_emoji"];
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The SiteAssist API.
+    pub siteassist: SiteAssistSettings,
+    /// Durable state.
+    pub store: StoreSettings,
+    /// The core's behaviour.
+    pub bridge: BridgeSettings,
+    /// The terminal adapter.
+    pub console: ConsoleSettings,
+    /// The built-in simulator.
+    pub simulator: SimulatorSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[siteassist]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteAssistSettings {
+    /// Base URL of the v2 API.
+    pub api_url: String,
+    /// Publishable key; empty means "use the built-in simulator".
+    pub publishable_key: Secret,
+    /// `Origin` header for domain-restricted keys; empty for none.
+    pub origin: String,
+    /// Attempts in total for 429/503 answers.
+    pub max_attempts: u32,
+    /// Cap on one retryAfter wait.
+    pub max_retry_wait_secs: u64,
+    /// Stall timeout for streams.
+    pub idle_timeout_secs: u64,
+    /// Timeout for non-streaming requests.
+    pub request_timeout_secs: u64,
+}
+
+/// Which store backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// sled on disk: survives restarts.
+    Sled,
+    /// In memory: lost at exit.
+    Memory,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// The backend.
+    pub backend: StoreBackend,
+    /// sled's directory; empty for the per-user default (see [`StoreSettings::resolved_path`]).
+    pub path: String,
+}
+
+impl StoreSettings {
+    /// The sled directory: the configured one, or a per-user data directory, so that a
+    /// binary started from any directory finds the same state.
+    pub fn resolved_path(&self) -> PathBuf {
+        if !self.path.trim().is_empty() {
+            return PathBuf::from(self.path.trim());
+        }
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        if let Some(xdg) = env("XDG_DATA_HOME") {
+            return Path::new(&xdg).join("siteassist-bridge/store");
+        }
+        if let Some(home) = env("HOME") {
+            return Path::new(&home).join(".local/share/siteassist-bridge/store");
+        }
+        PathBuf::from("siteassist-bridge-data")
+    }
+}
+
+/// `[bridge]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeSettings {
+    /// Minimum time between edits of one reply.
+    pub edit_interval_ms: u64,
+    /// Whose reactions count.
+    pub feedback_from: FeedbackFrom,
+    /// "Like" emoji.
+    pub like_emoji: Vec<String>,
+    /// "Dislike" emoji.
+    pub dislike_emoji: Vec<String>,
+    /// Placeholder text.
+    pub placeholder: String,
+    /// Event de-duplication memory.
+    pub dedupe_ttl_secs: u64,
+    /// Per-thread queue length.
+    pub thread_queue: usize,
+    /// Shutdown grace for replies in flight.
+    pub shutdown_grace_secs: u64,
+}
+
+/// `[console]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// The console user's name; empty for `$USER`.
+    pub user: String,
+}
+
+/// `[simulator]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorSettings {
+    /// Pause between streamed words.
+    pub word_delay_ms: u64,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Text in a terminal, JSON otherwise.
+    Auto,
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line, for collectors.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// The filter.
+    pub level: String,
+    /// The format.
+    pub format: LogFormat,
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file or environment value could not be read or parsed.
+    #[error("configuration could not be loaded: {0}")]
+    Load(String),
+    /// A value is out of range or malformed.
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid {
+        /// The dotted key, such as `bridge.edit_interval_ms`.
+        key: &'static str,
+        /// What is wrong and what would be right.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Loads the layers. `env` is the process environment (a map, so tests can pass
+    /// their own without touching the real one).
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let structured: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut environment = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .source(Some(structured.into_iter().collect()));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        builder = builder.add_source(environment);
+        for (name, key) in CONVENTIONAL_ENV {
+            if let Some(value) = env.get(*name).filter(|v| !v.trim().is_empty()) {
+                builder = builder
+                    .set_override(*key, value.clone())
+                    .map_err(|e| ConfigError::Load(e.to_string()))?;
+            }
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks ranges and formats that serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        match url::Url::parse(&self.siteassist.api_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return invalid(
+                    "siteassist.api_url",
+                    "must be an http(s) URL such as https://api.siteassist.io/v2",
+                )
+            }
+        }
+        if !self.siteassist.origin.is_empty() && url::Url::parse(&self.siteassist.origin).is_err() {
+            return invalid(
+                "siteassist.origin",
+                "must be empty or an origin such as https://example.com",
+            );
+        }
+        if !(1..=10).contains(&self.siteassist.max_attempts) {
+            return invalid("siteassist.max_attempts", "must be between 1 and 10");
+        }
+        if self.siteassist.idle_timeout_secs == 0 || self.siteassist.request_timeout_secs == 0 {
+            return invalid("siteassist.idle_timeout_secs", "timeouts must be at least 1 second");
+        }
+        if !(100..=60_000).contains(&self.bridge.edit_interval_ms) {
+            return invalid("bridge.edit_interval_ms", "must be between 100 and 60000");
+        }
+        if self.bridge.placeholder.trim().is_empty() {
+            return invalid("bridge.placeholder", "must not be empty");
+        }
+        if self.bridge.thread_queue == 0 || self.bridge.thread_queue > 1000 {
+            return invalid("bridge.thread_queue", "must be between 1 and 1000");
+        }
+        if self.bridge.dedupe_ttl_secs < 60 {
+            return invalid(
+                "bridge.dedupe_ttl_secs",
+                "must be at least 60 (platforms redeliver for minutes)",
+            );
+        }
+        if self.log.level.trim().is_empty() {
+            return invalid("log.level", "must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML with secrets masked, for `print-config`.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not print: {e}\n"))
+    }
+
+    /// `bridge.edit_interval_ms` as a duration.
+    pub fn edit_interval(&self) -> Duration {
+        Duration::from_millis(self.bridge.edit_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert_eq!(s.siteassist.api_url, "https://api.siteassist.io/v2");
+        assert!(s.siteassist.publishable_key.is_empty());
+        assert_eq!(s.store.backend, StoreBackend::Sled);
+        assert_eq!(s.bridge.edit_interval_ms, 1000);
+        assert_eq!(s.bridge.feedback_from, FeedbackFrom::Asker);
+        assert!(s.bridge.like_emoji.contains(&"+1".to_string()));
+    }
+
+    #[test]
+    fn env_overrides_file_and_lists_split_on_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[bridge]\nedit_interval_ms = 2000\n[store]\npath = \"/from/file\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&file),
+            &env(&[
+                ("SITEASSIST_BRIDGE__STORE__PATH", "/from/env"),
+                ("SITEASSIST_BRIDGE__BRIDGE__LIKE_EMOJI", "heart,+1"),
+                ("SITEASSIST_BRIDGE__BRIDGE__FEEDBACK_FROM", "anyone"),
+                ("SITEASSIST_PUBLISHABLE_KEY", "pk_live_secret"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.bridge.edit_interval_ms, 2000, "file beats default");
+        assert_eq!(s.store.path, "/from/env", "env beats file");
+        assert_eq!(s.bridge.like_emoji, vec!["heart", "+1"]);
+        assert_eq!(s.bridge.feedback_from, FeedbackFrom::Anyone);
+        assert_eq!(s.siteassist.publishable_key.expose(), "pk_live_secret");
+    }
+
+    #[test]
+    fn numeric_looking_strings_stay_strings() {
+        // `try_parsing` (needed for comma lists) turns "12345" into a number; string
+        // settings must still accept it.
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("SITEASSIST_BRIDGE__BRIDGE__PLACEHOLDER", "12345"),
+                ("SITEASSIST_BRIDGE__SITEASSIST__PUBLISHABLE_KEY", "987654321"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.bridge.placeholder, "12345");
+        assert_eq!(s.siteassist.publishable_key.expose(), "987654321");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let err =
+            Settings::load(None, &env(&[("SITEASSIST_BRIDGE__BRIDGE__EDIT_INTERVAL_MS", "5")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("bridge.edit_interval_ms"), "{err}");
+        let err =
+            Settings::load(None, &env(&[("SITEASSIST_BRIDGE__SITEASSIST__API_URL", "ftp://x")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("siteassist.api_url"), "{err}");
+        let err = Settings::load(None, &env(&[("SITEASSIST_BRIDGE__STORE__BACKEND", "mongo")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("mongo"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[bridge]\nedit_intervall_ms = 2000\n").unwrap();
+        let err = Settings::load(Some(&file), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("edit_intervall_ms"), "{err}");
+    }
+
+    #[test]
+    fn print_config_masks_secrets() {
+        let s = Settings::load(None, &env(&[("SITEASSIST_PUBLISHABLE_KEY", "pk_live_topsecret")]))
+            .unwrap();
+        let out = s.to_masked_toml();
+        assert!(!out.contains("topsecret"), "{out}");
+        assert!(out.contains("publishable_key = \"***\""), "{out}");
+        assert!(!format!("{s:?}").contains("topsecret"));
+    }
+}
