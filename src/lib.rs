@@ -25,6 +25,8 @@
 //! - *reply*: the bot messages that show one answer (a placeholder edited as the answer
 //!   streams, plus continuation messages when it is too long for one).
 
+pub mod adapters;
+pub mod app;
 pub mod bridge;
 pub mod config;
 pub mod secret;

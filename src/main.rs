@@ -1,2 +1,149 @@
-//! The binary is wired up once the core and the console adapter exist.
-fn main() {}
+//! The `siteassist-bridge` binary: parses the command line, loads the configuration,
+//! sets up logging and hands over to [`siteassist_bridge::app`].
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use siteassist_bridge::config::{LogFormat, Settings, DEFAULT_TOML};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Puts the SiteAssist AI support assistant into Slack, Discord and the terminal.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML file with settings (see `print-config --defaults` for every key).
+    #[arg(long, global = true, env = "SITEASSIST_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bridge (the default).
+    Run,
+    /// Run only the SiteAssist simulator, for demos and tests.
+    Simulator {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// Pause between streamed words, in milliseconds.
+        #[arg(long, default_value_t = 35)]
+        word_delay_ms: u64,
+    },
+    /// Check the configuration and say what would run.
+    CheckConfig,
+    /// Print the effective configuration, secrets masked.
+    PrintConfig {
+        /// Print the built-in defaults, with comments, instead.
+        #[arg(long)]
+        defaults: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let settings = Settings::load(cli.config.as_deref(), &env)?;
+    let command = cli.command.unwrap_or(Command::Run);
+    let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
+    let result = match command {
+        Command::PrintConfig { defaults: true } => {
+            print!("{DEFAULT_TOML}");
+            Ok(())
+        }
+        Command::PrintConfig { defaults: false } => {
+            print!("{}", settings.to_masked_toml());
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let key = if settings.siteassist.publishable_key.is_empty() {
+                "no publishable key: the built-in simulator will answer".to_string()
+            } else {
+                format!("SiteAssist at {}", settings.siteassist.api_url)
+            };
+            println!(
+                "configuration OK: {key}; store {:?} at {}",
+                settings.store.backend,
+                settings.store.resolved_path().display()
+            );
+            Ok(())
+        }
+        Command::Simulator { listen, word_delay_ms } => {
+            init_logging(&settings, false);
+            runtime.block_on(simulator(listen, word_delay_ms))
+        }
+        Command::Run => {
+            let quiet = std::io::stdin().is_terminal();
+            init_logging(&settings, quiet);
+            runtime
+                .block_on(siteassist_bridge::app::run(settings, shutdown_signal()))
+                .map_err(anyhow::Error::from)
+        }
+    };
+    // stdin is read on a blocking thread that cannot be interrupted; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+async fn simulator(listen: SocketAddr, word_delay_ms: u64) -> anyhow::Result<()> {
+    use siteassist_bridge::simulator::{Simulator, SimulatorConfig};
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
+    let sim = Simulator::new(SimulatorConfig {
+        word_delay: Duration::from_millis(word_delay_ms),
+        ..SimulatorConfig::default()
+    });
+    eprintln!("SiteAssist simulator on http://{}/v2", listener.local_addr()?);
+    sim.serve(listener, shutdown_signal()).await.context("simulator failed")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Logs go to stderr (stdout carries the console's replies). In an interactive console
+/// the default `info` level would scribble over the live reply, so it becomes `warn`
+/// unless RUST_LOG or `log.level` says otherwise.
+fn init_logging(settings: &Settings, interactive_console: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = if interactive_console && settings.log.level == "info" {
+        "warn"
+    } else {
+        settings.log.level.as_str()
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let json = match settings.log.format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

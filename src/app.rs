@@ -1,0 +1,133 @@
+//! Wiring: builds the store, the SiteAssist client (or the embedded simulator) and the
+//! adapters from [`Settings`], and runs them until shutdown. No decisions live here.
+
+use crate::adapters::console::{self, ConsoleAdapter, ConsoleSession, OutputMode};
+use crate::bridge::feedback::FeedbackEmoji;
+use crate::bridge::{Bridge, BridgeConfig, BridgeError};
+use crate::config::{BridgeSettings, Settings, StoreBackend, StoreSettings};
+use crate::secret::Secret;
+use crate::simulator::{RunningSimulator, SimulatorConfig};
+use crate::siteassist::client::{Client, ClientConfig};
+use crate::store::{MemoryStore, SledStore, Store, StoreError};
+use std::future::Future;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the bridge could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store could not be opened.
+    #[error("could not open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The SiteAssist client could not be built.
+    #[error("could not set up the SiteAssist client: {0}")]
+    SiteAssist(#[from] crate::siteassist::error::Error),
+    /// The embedded simulator could not start.
+    #[error("could not start the built-in simulator: {0}")]
+    Simulator(std::io::Error),
+    /// The core failed.
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+    /// A configuration value is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Opens the configured store.
+pub fn open_store(settings: &StoreSettings) -> Result<Arc<dyn Store>, AppError> {
+    Ok(match settings.backend {
+        StoreBackend::Memory => Arc::new(MemoryStore::new()),
+        StoreBackend::Sled => Arc::new(SledStore::open(settings.resolved_path())?),
+    })
+}
+
+/// The core's settings from `[bridge]`.
+pub fn bridge_config(s: &BridgeSettings) -> BridgeConfig {
+    BridgeConfig {
+        edit_interval: Duration::from_millis(s.edit_interval_ms),
+        feedback_from: s.feedback_from,
+        emoji: FeedbackEmoji::new(
+            s.like_emoji.iter().map(String::as_str),
+            s.dislike_emoji.iter().map(String::as_str),
+        ),
+        placeholder: s.placeholder.clone(),
+        dedupe_ttl: Duration::from_secs(s.dedupe_ttl_secs),
+        thread_queue: s.thread_queue,
+        ..BridgeConfig::default()
+    }
+}
+
+/// The SiteAssist API the bridge talks to: the configured one, or — with no
+/// publishable key — a simulator started in-process on a loopback port.
+pub struct SiteAssistTarget {
+    /// The client.
+    pub client: Client,
+    /// The embedded simulator, when one runs (dropping it stops it).
+    pub simulator: Option<RunningSimulator>,
+}
+
+/// Builds the client for `settings`, starting the embedded simulator when no key is set.
+pub async fn siteassist_target(settings: &Settings) -> Result<SiteAssistTarget, AppError> {
+    let s = &settings.siteassist;
+    let (api_url, key, simulator) = if s.publishable_key.is_empty() {
+        let sim = crate::simulator::spawn_local(SimulatorConfig {
+            word_delay: Duration::from_millis(settings.simulator.word_delay_ms),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .map_err(AppError::Simulator)?;
+        (sim.base_url.clone(), Secret::new("pk_local_simulator"), Some(sim))
+    } else {
+        (s.api_url.clone(), s.publishable_key.clone(), None)
+    };
+    let api_url = url::Url::parse(&api_url)
+        .map_err(|e| AppError::Config(format!("siteassist.api_url: {e}")))?;
+    let client = Client::new(ClientConfig {
+        api_url,
+        publishable_key: key,
+        origin: Some(s.origin.clone()).filter(|o| !o.is_empty()),
+        max_attempts: s.max_attempts,
+        max_retry_wait: Duration::from_secs(s.max_retry_wait_secs),
+        idle_timeout: Duration::from_secs(s.idle_timeout_secs),
+        request_timeout: Duration::from_secs(s.request_timeout_secs),
+    })?;
+    Ok(SiteAssistTarget { client, simulator })
+}
+
+/// Runs the bridge until `shutdown` resolves (or, for the console, input ends).
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+    let store = open_store(&settings.store)?;
+    let target = siteassist_target(&settings).await?;
+    if let Some(sim) = &target.simulator {
+        eprintln!(
+            "siteassist-bridge: no SiteAssist key and no chat platform configured, so the console \
+             talks to the built-in simulator at {} (set SITEASSIST_PUBLISHABLE_KEY to use your assistant)",
+            sim.base_url
+        );
+    }
+    run_console(&settings, store, target.client, shutdown).await
+}
+
+async fn run_console(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    client: Client,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mode = if interactive { OutputMode::Live } else { OutputMode::Final };
+    let adapter = Arc::new(ConsoleAdapter::new(mode, Box::new(std::io::stdout())));
+    let bridge = Bridge::new(adapter.clone(), store, client, bridge_config(&settings.bridge));
+    bridge.recover_unfinished().await?;
+    let user = Some(settings.console.user.clone())
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "console-user".into());
+    let thread = std::env::var("SITEASSIST_BRIDGE_CONSOLE_THREAD").ok();
+    let session = ConsoleSession::new(bridge.clone(), adapter, &user, thread.as_deref());
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    console::run(session, input, shutdown, interactive).await?;
+    bridge.shutdown(Duration::from_secs(settings.bridge.shutdown_grace_secs)).await;
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The real binary, driven through a pipe as a script would: one line per message,
+//! each final reply printed whole.
+
+mod support;
+
+use siteassist_bridge::simulator::answer_for;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run_bridge(envs: &[(&str, &str)], input: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siteassist-bridge"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("USER", "pipe-user")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("binary starts");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().expect("binary exits");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn with_no_credentials_it_answers_from_the_embedded_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = "How do I reset my password?";
+    let out = run_bridge(
+        &[
+            ("SITEASSIST_BRIDGE__STORE__PATH", dir.path().to_str().unwrap()),
+            ("SITEASSIST_BRIDGE__SIMULATOR__WORD_DELAY_MS", "1"),
+        ],
+        &format!("{q}\n"),
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains(&answer_for(q)), "stdout: {stdout}");
+    assert!(stderr.contains("built-in simulator at http://127.0.0.1:"), "stderr: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_binary_continues_the_thread_on_the_same_sled_path() {
+    let sim = support::simulator(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("SITEASSIST_BRIDGE__STORE__PATH", dir.path().to_str().unwrap()),
+        ("SITEASSIST_BRIDGE__SITEASSIST__API_URL", sim.base_url.as_str()),
+        ("SITEASSIST_PUBLISHABLE_KEY", "pk_test_binary"),
+        ("SITEASSIST_BRIDGE_CONSOLE_THREAD", "ticket-42"),
+    ];
+    let first = tokio::task::spawn_blocking({
+        let envs: Vec<(String, String)> =
+            envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move || {
+            let refs: Vec<(&str, &str)> =
+                envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_bridge(&refs, "What are your prices?\n")
+        }
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&first.stdout).contains(&answer_for("What are your prices?")));
+    let second = tokio::task::spawn_blocking({
+        let envs: Vec<(String, String)> =
+            envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move || {
+            let refs: Vec<(&str, &str)> =
+                envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_bridge(&refs, "How do refunds work?\n/quit\n")
+        }
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&second.stdout).contains(&answer_for("How do refunds work?")));
+    assert_eq!(
+        sim.sim.conversation_count(),
+        1,
+        "the second run continued the first run's conversation"
+    );
+}

@@ -1,0 +1,127 @@
+//! End to end through the console adapter and the core against the simulator on
+//! 127.0.0.1: what a user at the terminal sees, and what SiteAssist receives.
+
+mod support;
+
+use siteassist_bridge::adapters::console::LineOutcome;
+use siteassist_bridge::simulator::{answer_for, Fault};
+use siteassist_bridge::store::{MemoryStore, SledStore, Store};
+use std::sync::Arc;
+use support::{client, first_message_texts, simulator, Console};
+
+#[track_caller]
+fn replied(outcome: LineOutcome) -> String {
+    match outcome {
+        LineOutcome::Replied { text, .. } => text,
+        other => panic!("expected a reply, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_question_streams_with_several_edits_and_the_exact_final_text() {
+    let sim = simulator(8).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "t1");
+    let question = "How do I reset my password?";
+    let text = replied(console.session.submit_line(question).await.unwrap());
+    assert_eq!(text, answer_for(question));
+
+    let shown = first_message_texts(&console.drain_events());
+    assert_eq!(shown.first().map(String::as_str), Some("Thinking…"), "placeholder first");
+    let growing: Vec<&String> = shown.iter().skip(1).collect();
+    assert!(growing.len() >= 3, "placeholder + at least two edits before the final: {shown:#?}");
+    for pair in growing.windows(2) {
+        assert!(pair[1].len() >= pair[0].len(), "text only grows: {pair:?}");
+    }
+    assert_eq!(shown.last(), Some(&answer_for(question)));
+}
+
+#[tokio::test]
+async fn a_second_question_in_the_thread_reuses_the_conversation() {
+    let sim = simulator(1).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "t2");
+    replied(console.session.submit_line("What are your prices?").await.unwrap());
+    replied(console.session.submit_line("And how do refunds work?").await.unwrap());
+    assert_eq!(sim.sim.conversation_count(), 1);
+    console.session.submit_line("/new").await.unwrap();
+    replied(console.session.submit_line("Shipping times?").await.unwrap());
+    assert_eq!(sim.sim.conversation_count(), 2, "/new starts a new conversation");
+}
+
+#[tokio::test]
+async fn after_a_restart_on_the_same_sled_path_the_thread_continues() {
+    let sim = simulator(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let mut console = Console::new(client(&sim, 3), store, "kept");
+        replied(console.session.submit_line("How do I reset my password?").await.unwrap());
+        console.bridge.shutdown(std::time::Duration::from_secs(2)).await;
+    }
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let mut console = Console::new(client(&sim, 3), store, "kept");
+    replied(console.session.submit_line("And my API key?").await.unwrap());
+    assert_eq!(sim.sim.conversation_count(), 1, "same conversation after the restart");
+}
+
+#[tokio::test]
+async fn reactions_become_feedback_on_the_answer() {
+    let sim = simulator(1).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "fb");
+    replied(console.session.submit_line("How do refunds work?").await.unwrap());
+    console.session.submit_line("/react +1").await.unwrap();
+    console.session.submit_line("/unreact +1").await.unwrap();
+    console.session.submit_line("/react 👎").await.unwrap();
+    console.session.submit_line("/react tada").await.unwrap();
+    let values: Vec<Option<String>> = sim.sim.feedback_log().into_iter().map(|r| r.value).collect();
+    assert_eq!(values, vec![Some("like".into()), None, Some("dislike".into())]);
+}
+
+#[tokio::test]
+async fn a_rate_limit_with_retry_after_is_retried_and_then_answered() {
+    let sim = simulator(1).await;
+    sim.sim.push_fault(Fault::RateLimited { retry_after_secs: 1 });
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "rl");
+    let q = "How do I reset my password?";
+    assert_eq!(replied(console.session.submit_line(q).await.unwrap()), answer_for(q));
+    assert_eq!(sim.sim.message_posts(), 2, "one refused, one answered");
+}
+
+#[tokio::test]
+async fn a_persistent_503_gives_a_clear_error() {
+    let sim = simulator(1).await;
+    sim.sim.set_persistent_fault(Some(Fault::Unavailable { retry_after_secs: 1 }));
+    let mut console = Console::new(client(&sim, 2), Arc::new(MemoryStore::new()), "down");
+    let text = replied(console.session.submit_line("Anyone there?").await.unwrap());
+    assert!(text.contains("SiteAssist is unavailable right now"), "{text}");
+    assert_eq!(sim.sim.message_posts(), 2, "retried up to max_attempts");
+}
+
+#[tokio::test]
+async fn a_message_over_10000_characters_is_refused_without_a_call() {
+    let sim = simulator(1).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "long");
+    let text = replied(console.session.submit_line(&"a".repeat(10_001)).await.unwrap());
+    assert!(text.contains("10001 characters") && text.contains("10000"), "{text}");
+    assert_eq!(sim.sim.message_posts(), 0);
+}
+
+#[tokio::test]
+async fn an_error_chunk_keeps_the_partial_answer_and_says_it_was_cut_short() {
+    let sim = simulator(1).await;
+    sim.sim.push_fault(Fault::ErrorChunk { after_words: 5 });
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "cut");
+    let q = "How do I reset my password?";
+    let text = replied(console.session.submit_line(q).await.unwrap());
+    let first_words: String = answer_for(q).split_inclusive(' ').take(5).collect();
+    assert!(text.starts_with(first_words.trim_end()), "{text}");
+    assert!(text.contains("cut short"), "{text}");
+}
+
+#[tokio::test]
+async fn a_human_handled_conversation_says_a_person_will_reply() {
+    let sim = simulator(1).await;
+    sim.sim.push_fault(Fault::HumanHandled);
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "human");
+    let text = replied(console.session.submit_line("I want a person").await.unwrap());
+    assert!(text.contains("a person will reply"), "{text}");
+}
