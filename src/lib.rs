@@ -29,6 +29,7 @@ pub mod adapters;
 pub mod app;
 pub mod bridge;
 pub mod config;
+mod newtype;
 pub mod secret;
 pub mod simulator;
 pub mod siteassist;

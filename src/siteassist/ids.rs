@@ -1,44 +1,17 @@
 //! Identifiers and small values of the SiteAssist API shared with the store and the core.
 
+use crate::newtype::string_id;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-macro_rules! api_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Wraps an id given by the API.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
-            }
-
-            /// The id as the API spells it.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-api_id!(
+string_id!(
     /// A SiteAssist conversation id (a UUID).
     ConversationId
 );
-api_id!(
+string_id!(
     /// A SiteAssist message id (a UUID), the target of feedback.
     MessageId
 );
-api_id!(
+string_id!(
     /// The visitor identifier we send as `saVid` (1 to 100 characters). The same `saVid`
     /// always maps to the same SiteAssist visitor, so it is derived stably from the
     /// platform user; see [`SaVid::for_user`].
