@@ -92,6 +92,7 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         owner: None,
         messages: Vec::new(),
         started_at: unix_secs(SystemTime::now()),
+        asker: Some(msg.author.clone()),
     };
     inner.store.put_in_flight(&record).await?;
     let thread = msg.thread.clone();

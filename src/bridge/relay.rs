@@ -3,7 +3,7 @@
 
 use super::event::InboundMessage;
 use super::feedback::decide;
-use super::ids::ThreadKey;
+use super::ids::{ChannelKey, ThreadKey, UserKey};
 use super::notice;
 use super::pacing::BudgetKeys;
 use super::reply::{retry, Reply};
@@ -329,8 +329,9 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         if record.platform != inner.adapter.name() {
             continue;
         }
-        let keys = BudgetKeys::new(&super::ids::ChannelKey::new(record.thread.as_str()), None);
+        let keys = BudgetKeys::new(&ChannelKey::new(record.thread.as_str()), None);
         let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
+        let asker = record.asker.clone();
         let started_at = record.started_at;
         let mut reply = Reply::new(inner, keys, record);
         let mut link = None;
@@ -345,7 +346,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
                         thread: reply.thread.clone(),
                         conversation,
                         assistant_message: Some(m.id.clone()),
-                        asker: crate::bridge::ids::UserKey::new(""),
+                        asker: asker.unwrap_or_else(|| UserKey::new("")),
                         owner,
                     });
                 }

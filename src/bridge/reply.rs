@@ -96,19 +96,21 @@ impl<'a> Reply<'a> {
                 continue;
             }
             self.inner.pacing.acquire(&self.keys).await;
-            let result = if let Some(message) = self.record.messages.get(i).cloned() {
-                let adapter = &self.inner.adapter;
-                retry(|| adapter.edit(&message, &part)).await
-            } else {
-                let (adapter, thread) = (&self.inner.adapter, &self.thread);
-                match retry(|| adapter.post(thread, &part)).await {
-                    Ok(message) => {
-                        self.record.messages.push(message);
-                        self.save().await;
-                        Ok(())
+            let result = match self.record.messages.get(i).cloned() {
+                Some(message) => {
+                    let adapter = &self.inner.adapter;
+                    match retry(|| adapter.edit(&message, &part)).await {
+                        // The message is gone (deleted by someone, or posted by a run
+                        // whose messages this adapter cannot edit): carry on in a new one
+                        // rather than leave the user without the answer.
+                        Err(AdapterError::Permanent(e)) => {
+                            tracing::info!(error = %e, "cannot edit a reply message; posting anew");
+                            self.post_part(i, &part).await
+                        }
+                        other => other,
                     }
-                    Err(e) => Err(e),
                 }
+                None => self.post_part(i, &part).await,
             };
             if paced {
                 self.pacer.record_sent(Instant::now());
@@ -123,6 +125,20 @@ impl<'a> Reply<'a> {
                 }
             }
         }
+    }
+
+    /// Posts `part` as the reply's message number `i` (a new continuation, or a
+    /// replacement for one that can no longer be edited).
+    async fn post_part(&mut self, i: usize, part: &str) -> Result<(), AdapterError> {
+        let (adapter, thread) = (&self.inner.adapter, &self.thread);
+        let message = retry(|| adapter.post(thread, part)).await?;
+        if i < self.record.messages.len() {
+            self.record.messages[i] = message;
+        } else {
+            self.record.messages.push(message);
+        }
+        self.save().await;
+        Ok(())
     }
 
     /// Records what the reply's messages show (so reactions become feedback), forgets

@@ -158,10 +158,16 @@ mod tests {
             owner: None,
             messages: vec![MessageRef::new("console:1:a")],
             started_at: 5,
+            asker: None,
         };
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5}}"#;
         assert_eq!(encode(&reply), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), reply);
+        // The optional asker, added later inside v1, is appended only when set.
+        let with_asker = InFlightReply { asker: Some(UserKey::new("console:me")), ..reply };
+        let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me"}}"#;
+        assert_eq!(encode(&with_asker), golden);
+        assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_asker);
 
         let claim = ClaimRecord { expires_at_ms: 42 };
         let golden: &[u8] = br#"{"v":1,"data":{"expires_at_ms":42}}"#;

@@ -50,6 +50,7 @@ fn in_flight(id: &str, started_at: u64) -> InFlightReply {
         owner: None,
         messages: Vec::new(),
         started_at,
+        asker: None,
     }
 }
 

@@ -74,6 +74,10 @@ pub struct InFlightReply {
     pub messages: Vec<MessageRef>,
     /// When the reply started, in seconds since the Unix epoch.
     pub started_at: u64,
+    /// Who asked, so a reply finished by recovery still takes feedback only from them.
+    /// Optional and omitted when unset, so records written before it existed still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<UserKey>,
 }
 
 /// A store failure. The core treats every variant the same way (log, tell the user the
