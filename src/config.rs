@@ -6,6 +6,8 @@
 //! adapter owns its section type. Invalid values fail at start with the key and the
 //! reason ([`ConfigError`]).
 
+use crate::adapters::discord::config::DiscordSettings;
+use crate::adapters::slack::config::SlackSettings;
 use crate::bridge::feedback::FeedbackFrom;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -21,11 +23,21 @@ pub const ENV_PREFIX: &str = "SITEASSIST_BRIDGE";
 
 /// Conventional environment names and the keys they set. They win over everything,
 /// because they are what platform docs and secret managers use.
-pub const CONVENTIONAL_ENV: &[(&str, &str)] =
-    &[("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key")];
+pub const CONVENTIONAL_ENV: &[(&str, &str)] = &[
+    ("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key"),
+    ("SLACK_BOT_TOKEN", "slack.bot_token"),
+    ("SLACK_APP_TOKEN", "slack.app_token"),
+    ("SLACK_SIGNING_SECRET", "slack.signing_secret"),
+    ("DISCORD_TOKEN", "discord.token"),
+];
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &["bridge.like_emoji", "bridge.dislike_emoji"];
+const LIST_KEYS: &[&str] = &[
+    "bridge.like_emoji",
+    "bridge.dislike_emoji",
+    "slack.auto_respond_channels",
+    "discord.auto_respond_channels",
+];
 
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,6 +51,10 @@ pub struct Settings {
     pub bridge: BridgeSettings,
     /// The terminal adapter.
     pub console: ConsoleSettings,
+    /// The Slack adapter.
+    pub slack: SlackSettings,
+    /// The Discord adapter.
+    pub discord: DiscordSettings,
     /// The built-in simulator.
     pub simulator: SimulatorSettings,
     /// Logging.
@@ -263,6 +279,11 @@ impl Settings {
                 "must be at least 60 (platforms redeliver for minutes)",
             );
         }
+        for check in [self.slack.validate(), self.discord.validate()] {
+            if let Err((key, reason)) = check {
+                return Err(ConfigError::Invalid { key, reason });
+            }
+        }
         if self.log.level.trim().is_empty() {
             return invalid("log.level", "must not be empty");
         }
@@ -324,6 +345,37 @@ mod tests {
         assert_eq!(s.bridge.like_emoji, vec!["heart", "+1"]);
         assert_eq!(s.bridge.feedback_from, FeedbackFrom::Anyone);
         assert_eq!(s.siteassist.publishable_key.expose(), "pk_live_secret");
+    }
+
+    #[test]
+    fn conventional_platform_names_fill_the_sections_and_are_checked() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("SLACK_APP_TOKEN", "xapp-1"),
+                ("SITEASSIST_BRIDGE__SLACK__AUTO_RESPOND_CHANNELS", "C1,C2"),
+                ("DISCORD_TOKEN", "discord-token"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.slack.bot_token.expose(), "xoxb-1");
+        assert_eq!(s.slack.auto_respond_channels, vec!["C1", "C2"]);
+        assert_eq!(s.discord.token.expose(), "discord-token");
+        let err = Settings::load(None, &env(&[("SITEASSIST_BRIDGE__SLACK__ENABLED", "true")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("slack.bot_token"), "{err}");
+        let err = Settings::load(
+            None,
+            &env(&[
+                ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"),
+                ("DISCORD_TOKEN", "t"),
+                ("SITEASSIST_BRIDGE__DISCORD__SHARDS", "9"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("discord.shards"), "{err}");
     }
 
     #[test]

@@ -1,3 +1,5 @@
 //! Chat platform adapters: thin translators between a platform and the core.
 
 pub mod console;
+pub mod discord;
+pub mod slack;

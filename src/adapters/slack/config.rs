@@ -1,0 +1,84 @@
+//! `[slack]`: owned by the Slack adapter, compiled even without the `slack` feature so a
+//! config file stays valid whichever features a build has.
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// How the bot receives Slack events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Socket Mode: the bot opens a websocket to Slack (app-level token); no public URL.
+    Socket,
+    /// Events API: Slack POSTs signed events to `slack.listen` + `/slack/events`.
+    Events,
+}
+
+/// `[slack]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettings {
+    /// Run the Slack adapter.
+    pub enabled: bool,
+    /// Socket Mode or Events API.
+    pub mode: SlackMode,
+    /// Bot token (`xoxb-…`); also `SLACK_BOT_TOKEN`.
+    pub bot_token: Secret,
+    /// App-level token (`xapp-…`) for Socket Mode; also `SLACK_APP_TOKEN`.
+    pub app_token: Secret,
+    /// Signing secret for the Events API; also `SLACK_SIGNING_SECRET`.
+    pub signing_secret: Secret,
+    /// Where the Events API endpoint listens.
+    pub listen: String,
+    /// Slack Web API base URL (tests point it at a fake).
+    pub api_url: String,
+    /// Channel ids where every top-level message is answered without a mention.
+    pub auto_respond_channels: Vec<String>,
+    /// Longest message before an answer continues in a new one.
+    pub max_message_chars: usize,
+    /// `chat.update` calls allowed per minute per workspace.
+    pub edit_budget_per_minute: u32,
+}
+
+impl SlackSettings {
+    /// Checks what serde cannot; `Err((key, reason))`.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.bot_token.is_empty() {
+            return Err((
+                "slack.bot_token",
+                "is required when slack.enabled (or set SLACK_BOT_TOKEN)".into(),
+            ));
+        }
+        match self.mode {
+            SlackMode::Socket if self.app_token.is_empty() => {
+                return Err((
+                    "slack.app_token",
+                    "is required in socket mode (or set SLACK_APP_TOKEN)".into(),
+                ))
+            }
+            SlackMode::Events if self.signing_secret.is_empty() => {
+                return Err((
+                    "slack.signing_secret",
+                    "is required in events mode (or set SLACK_SIGNING_SECRET)".into(),
+                ))
+            }
+            _ => {}
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err((
+                "slack.listen",
+                format!("{:?} is not an address such as 0.0.0.0:3000", self.listen),
+            ));
+        }
+        if !(100..=40_000).contains(&self.max_message_chars) {
+            return Err(("slack.max_message_chars", "must be between 100 and 40000".into()));
+        }
+        if self.edit_budget_per_minute == 0 {
+            return Err(("slack.edit_budget_per_minute", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
