@@ -57,6 +57,8 @@ pub struct Settings {
     pub discord: DiscordSettings,
     /// The built-in simulator.
     pub simulator: SimulatorSettings,
+    /// The health and metrics endpoints.
+    pub server: ServerSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -157,6 +159,14 @@ pub struct SimulatorSettings {
     pub word_delay_ms: u64,
 }
 
+/// `[server]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Where `/healthz`, `/readyz` and `/metrics` listen (with a platform adapter).
+    pub listen: String,
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -210,21 +220,36 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
+        let list_var =
+            |key: &str| format!("{ENV_PREFIX}__{}", key.to_uppercase().replace('.', "__"));
+        // List settings are split here rather than by the config crate: its list parsing
+        // only runs with `try_parsing`, which first turns a lone numeric value (one
+        // Discord channel id) into an integer that then fails to be a list.
+        let list_vars: Vec<String> = LIST_KEYS.iter().map(|k| list_var(k)).collect();
         let structured: HashMap<String, String> = env
             .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")) && !list_vars.contains(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut environment = config::Environment::with_prefix(ENV_PREFIX)
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .source(Some(structured.into_iter().collect()));
-        for key in LIST_KEYS {
-            environment = environment.with_list_parse_key(key);
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(structured.into_iter().collect())),
+        );
+        for (key, var) in LIST_KEYS.iter().zip(&list_vars) {
+            if let Some(value) = env.get(var) {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                builder = builder
+                    .set_override(*key, items)
+                    .map_err(|e| ConfigError::Load(e.to_string()))?;
+            }
         }
-        builder = builder.add_source(environment);
         for (name, key) in CONVENTIONAL_ENV {
             if let Some(value) = env.get(*name).filter(|v| !v.trim().is_empty()) {
                 builder = builder
@@ -278,6 +303,9 @@ impl Settings {
                 "bridge.dedupe_ttl_secs",
                 "must be at least 60 (platforms redeliver for minutes)",
             );
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("server.listen", "must be an address such as 0.0.0.0:8080");
         }
         for check in [self.slack.validate(), self.discord.validate()] {
             if let Err((key, reason)) = check {
@@ -379,9 +407,25 @@ mod tests {
     }
 
     #[test]
+    fn a_list_with_one_numeric_value_is_a_list() {
+        // Regression: with the config crate's own list parsing, a lone channel id was
+        // read as an integer and refused (found by the deploy-kit tests).
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("SITEASSIST_BRIDGE__DISCORD__AUTO_RESPOND_CHANNELS", "123456789012345678"),
+                ("SITEASSIST_BRIDGE__BRIDGE__LIKE_EMOJI", "100"),
+                ("SITEASSIST_BRIDGE__SLACK__AUTO_RESPOND_CHANNELS", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.discord.auto_respond_channels, vec!["123456789012345678"]);
+        assert_eq!(s.bridge.like_emoji, vec!["100"]);
+        assert!(s.slack.auto_respond_channels.is_empty());
+    }
+
+    #[test]
     fn numeric_looking_strings_stay_strings() {
-        // `try_parsing` (needed for comma lists) turns "12345" into a number; string
-        // settings must still accept it.
         let s = Settings::load(
             None,
             &env(&[

@@ -17,6 +17,7 @@
 //!   replies in flight) behind the [`store::Store`] trait, with sled and memory backends.
 //! - [`adapters`]: one module per platform, each a thin translator.
 //! - [`config`]: typed configuration (defaults < file < environment).
+//! - [`ops`]: health, readiness and metrics endpoints, and the metric names.
 //! - [`app`]: wiring: builds everything from a config and runs until shutdown.
 //!
 //! ## Glossary
@@ -30,6 +31,7 @@ pub mod app;
 pub mod bridge;
 pub mod config;
 mod newtype;
+pub mod ops;
 pub mod secret;
 pub mod simulator;
 pub mod siteassist;

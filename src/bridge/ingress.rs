@@ -6,6 +6,7 @@ use super::event::{AuthorKind, InboundEvent, InboundMessage, ReactionEvent, Trig
 use super::feedback::may_give_feedback;
 use super::threads::Job;
 use super::{BridgeError, Disposition, Inner};
+use crate::ops::metrics;
 use crate::store::{unix_secs, InFlightReply};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -37,6 +38,25 @@ pub enum Ignored {
     ThreadBusy,
 }
 
+impl Ignored {
+    /// A short label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignored::FromSelf => "from_self",
+            Ignored::FromBot => "from_bot",
+            Ignored::NotForBot => "not_for_bot",
+            Ignored::AddressedToOthers => "addressed_to_others",
+            Ignored::Duplicate => "duplicate",
+            Ignored::NotOurReply => "not_our_reply",
+            Ignored::NotFeedbackEmoji => "not_feedback_emoji",
+            Ignored::NotAsker => "not_asker",
+            Ignored::NoAssistantMessage => "no_assistant_message",
+            Ignored::ShuttingDown => "shutting_down",
+            Ignored::ThreadBusy => "thread_busy",
+        }
+    }
+}
+
 /// Decides what the bot does with a message, before touching the store. Pure.
 pub(crate) fn screen_message(msg: &InboundMessage) -> Result<(), Ignored> {
     match msg.author_kind {
@@ -54,12 +74,19 @@ pub(super) async fn handle(
     inner: &Arc<Inner>,
     event: InboundEvent,
 ) -> Result<Disposition, BridgeError> {
+    let platform = inner.adapter.name();
+    let kind = match &event {
+        InboundEvent::Message(_) => "message",
+        InboundEvent::Reaction(_) => "reaction",
+    };
+    metrics::event_received(platform, kind);
     let disposition = match event {
         InboundEvent::Message(msg) => message(inner, msg).await?,
         InboundEvent::Reaction(r) => reaction(inner, r).await?,
     };
     if let Disposition::Ignored(why) = disposition {
-        tracing::debug!(adapter = inner.adapter.name(), reason = ?why, "event ignored");
+        tracing::debug!(adapter = platform, reason = why.as_str(), "event ignored");
+        metrics::event_ignored(platform, why.as_str());
     }
     Ok(disposition)
 }

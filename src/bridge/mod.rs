@@ -124,6 +124,7 @@ impl Bridge {
     /// thread's worker), so adapters can acknowledge deliveries at once.
     pub async fn handle(&self, event: InboundEvent) -> Result<Disposition, BridgeError> {
         if self.inner.closing.load(Ordering::SeqCst) {
+            crate::ops::metrics::event_ignored(self.inner.adapter.name(), "shutting_down");
             return Ok(Disposition::Ignored(Ignored::ShuttingDown));
         }
         ingress::handle(&self.inner, event).await

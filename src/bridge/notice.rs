@@ -114,3 +114,8 @@ pub fn busy_thread() -> String {
 pub fn interrupted() -> String {
     format!("{WARN} _This answer was interrupted because the bridge restarted. Please ask again._")
 }
+
+/// Shown when the bridge's own store failed, so the question could not be relayed.
+pub fn store_failed() -> String {
+    format!("{WARN} The bridge could not read or save its state, so your question was not answered. Please try again.")
+}

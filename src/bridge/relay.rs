@@ -9,6 +9,7 @@ use super::pacing::BudgetKeys;
 use super::reply::{retry, Reply};
 use super::threads::Job;
 use super::{BridgeError, Inner};
+use crate::ops::metrics;
 use crate::siteassist::client::{message_text, NewMessage, PageContext, StreamStart};
 use crate::siteassist::error::{ApiError, Error};
 use crate::siteassist::ids::{Feedback, SaVid};
@@ -39,18 +40,59 @@ pub(super) async fn run(inner: &Arc<Inner>, job: Job) {
 
 async fn answer(inner: &Inner, msg: InboundMessage, record: InFlightReply) {
     let keys = BudgetKeys::new(&msg.channel, msg.workspace.as_ref());
+    let platform = inner.adapter.name();
+    metrics::reply_started(platform);
     let mut reply = Reply::new(inner, keys, record);
     reply.show_raw(&inner.cfg.placeholder).await;
     if let Err(e) = inner.adapter.typing(&msg.thread).await {
         tracing::debug!(error = %e, "typing indicator failed");
     }
-    let link = relay(inner, &msg, &mut reply).await;
+    let (link, outcome) = relay(inner, &msg, &mut reply).await;
+    if let Outcome::Failed(cause) = &outcome {
+        metrics::reply_failed(platform, cause.clone());
+    }
+    metrics::reply_finished(platform, outcome.label(), reply.actions);
     reply.finish(link).await;
+}
+
+/// How a reply ended, for the metrics.
+enum Outcome {
+    Answered,
+    Partial,
+    HumanHandled,
+    Failed(String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Partial => "partial",
+            Outcome::HumanHandled => "human_handled",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// A short cause for a SiteAssist error: the API's code, or the kind of failure.
+fn cause_of(err: &Error) -> String {
+    match err {
+        Error::Api(api) => api.code().to_ascii_lowercase(),
+        Error::EmptyContent => "empty_content".into(),
+        Error::ContentTooLong { .. } => "content_too_long".into(),
+        Error::Transport(_) => "transport".into(),
+        Error::Decode(_) => "decode".into(),
+        Error::NotConfigured(_) => "not_configured".into(),
+    }
 }
 
 /// Relays the question and shows the outcome. Returns the reply link to record when
 /// the reply shows (part of) an answer.
-async fn relay(inner: &Inner, msg: &InboundMessage, reply: &mut Reply<'_>) -> Option<ReplyLink> {
+async fn relay(
+    inner: &Inner,
+    msg: &InboundMessage,
+    reply: &mut Reply<'_>,
+) -> (Option<ReplyLink>, Outcome) {
     let asker = SaVid::for_user(msg.author.as_str());
     let request = NewMessage {
         content: msg.text.trim().to_string(),
@@ -65,9 +107,9 @@ async fn relay(inner: &Inner, msg: &InboundMessage, reply: &mut Reply<'_>) -> Op
     let (link, start) = loop {
         let link = match conversation(inner, msg, &asker).await {
             Ok(link) => link,
-            Err(text) => {
+            Err((text, cause)) => {
                 reply.show_markdown(&text).await;
-                return None;
+                return (None, Outcome::Failed(cause));
             }
         };
         reply.record.conversation = Some(link.conversation.clone());
@@ -87,7 +129,7 @@ async fn relay(inner: &Inner, msg: &InboundMessage, reply: &mut Reply<'_>) -> Op
             Err(e) => {
                 tracing::warn!(thread = %msg.thread, error = %e, "SiteAssist refused the question");
                 reply.show_markdown(&notice::for_error(&e)).await;
-                return None;
+                return (None, Outcome::Failed(cause_of(&e)));
             }
         }
     };
@@ -95,10 +137,12 @@ async fn relay(inner: &Inner, msg: &InboundMessage, reply: &mut Reply<'_>) -> Op
         StreamStart::Streaming(stream) => stream,
         StreamStart::StoredNoReply => {
             reply.show_markdown(&notice::human_handled()).await;
-            return None;
+            return (None, Outcome::HumanHandled);
         }
     };
+    let streaming = Instant::now();
     let mut end = pump(inner, &msg.thread, reply, stream).await;
+    metrics::stream_duration(inner.adapter.name(), streaming.elapsed());
     if matches!(
         end.outcome,
         StreamOutcome::Truncated | StreamOutcome::Stalled { .. } | StreamOutcome::Transport { .. }
@@ -106,43 +150,52 @@ async fn relay(inner: &Inner, msg: &InboundMessage, reply: &mut Reply<'_>) -> Op
         recover_final_text(inner, &link, &mut end).await;
     }
     tracing::info!(thread = %msg.thread, outcome = ?end.outcome, chars = end.text.chars().count(), "answer finished");
-    if end.text.trim().is_empty() {
-        reply.show_markdown(&notice::for_empty_answer(&end.outcome)).await;
-    } else {
-        let text = match notice::cut_short_note(&end.outcome) {
-            Some(note) => format!("{}\n\n{note}", end.text.trim_end()),
-            None => end.text.clone(),
-        };
-        reply.show_markdown(&text).await;
-    }
-    Some(ReplyLink {
+    let reply_link = ReplyLink {
         thread: msg.thread.clone(),
         conversation: link.conversation,
-        assistant_message: end.message_id,
+        assistant_message: end.message_id.clone(),
         asker: msg.author.clone(),
         owner: link.owner,
-    })
+    };
+    // Linked before the final text shows: a user may react the moment it appears.
+    reply.link(&reply_link).await;
+    let outcome = if end.text.trim().is_empty() {
+        reply.show_markdown(&notice::for_empty_answer(&end.outcome)).await;
+        Outcome::Failed("empty_answer".into())
+    } else {
+        match notice::cut_short_note(&end.outcome) {
+            Some(note) => {
+                reply.show_markdown(&format!("{}\n\n{note}", end.text.trim_end())).await;
+                Outcome::Partial
+            }
+            None => {
+                reply.show_markdown(&end.text).await;
+                Outcome::Answered
+            }
+        }
+    };
+    (Some(reply_link), outcome)
 }
 
-/// The thread's conversation, created on first use. Returns the text to show when it
-/// cannot be had.
+/// The thread's conversation, created on first use. Returns the text to show, and a
+/// cause for the metrics, when it cannot be had.
 async fn conversation(
     inner: &Inner,
     msg: &InboundMessage,
     asker: &SaVid,
-) -> Result<ThreadLink, String> {
+) -> Result<ThreadLink, (String, String)> {
     match inner.store.thread_link(&msg.thread).await {
         Ok(Some(link)) => return Ok(link),
         Ok(None) => {}
         Err(e) => {
             tracing::error!(error = %e, "store failed reading a thread link");
-            return Err(format!("⚠️ {}", "The bridge could not read its state, so your question was not answered. Please try again."));
+            return Err((notice::store_failed(), "store".into()));
         }
     }
     let created =
         inner.client.create_conversation(asker, msg.context.url.as_deref()).await.map_err(|e| {
             tracing::warn!(error = %e, "could not create a SiteAssist conversation");
-            notice::for_error(&e)
+            (notice::for_error(&e), cause_of(&e))
         })?;
     let link = ThreadLink {
         conversation: created.id.clone(),
@@ -153,7 +206,7 @@ async fn conversation(
     // two bridge replicas could: whoever stored first wins, and both use that link.
     inner.store.put_thread_link_if_absent(&msg.thread, &link).await.map_err(|e| {
         tracing::error!(error = %e, "store failed writing a thread link");
-        "⚠️ The bridge could not save this conversation, so your question was not answered. Please try again.".to_string()
+        (notice::store_failed(), "store".into())
     })
 }
 
@@ -289,6 +342,11 @@ async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) 
     match inner.client.send_feedback(&link.owner, &message, new).await {
         Ok(_) => {
             tracing::info!(message = %message, feedback = ?new, "feedback sent");
+            metrics::feedback_sent(match new {
+                Some(Feedback::Like) => "like",
+                Some(Feedback::Dislike) => "dislike",
+                None => "none",
+            });
             if let Err(e) = inner.store.put_feedback(&message, new).await {
                 tracing::warn!(error = %e, "could not record feedback state");
             }
@@ -313,7 +371,7 @@ pub(super) async fn reject_busy(inner: &Inner, job: Job) {
     };
     let text = inner.adapter.render(&notice::busy_thread());
     let (adapter, thread) = (&inner.adapter, &record.thread);
-    if let Err(e) = retry(|| adapter.post(thread, &text)).await {
+    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text)).await {
         tracing::warn!(error = %e, "could not post the busy notice");
     }
     if let Err(e) = inner.store.remove_in_flight(&record.id).await {

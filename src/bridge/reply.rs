@@ -28,6 +28,11 @@ pub(crate) struct Reply<'a> {
     pub(crate) record: InFlightReply,
     shown: Vec<String>,
     pub(crate) pacer: EditPacer,
+    /// Platform calls made for this reply (posts and edits), for the metrics.
+    pub(crate) actions: usize,
+    /// When the reply started, and whether answer text has been shown yet.
+    started: Instant,
+    first_text_shown: bool,
     /// Set when the platform refused for good (message deleted, no permission): stop
     /// trying to show anything.
     pub(crate) broken: bool,
@@ -44,6 +49,9 @@ impl<'a> Reply<'a> {
             record,
             shown: Vec::new(),
             pacer: EditPacer::new(interval),
+            actions: 0,
+            started: Instant::now(),
+            first_text_shown: false,
             broken: false,
         }
     }
@@ -99,7 +107,7 @@ impl<'a> Reply<'a> {
             let result = match self.record.messages.get(i).cloned() {
                 Some(message) => {
                     let adapter = &self.inner.adapter;
-                    match retry(|| adapter.edit(&message, &part)).await {
+                    match retry(adapter.name(), || adapter.edit(&message, &part)).await {
                         // The message is gone (deleted by someone, or posted by a run
                         // whose messages this adapter cannot edit): carry on in a new one
                         // rather than leave the user without the answer.
@@ -112,8 +120,16 @@ impl<'a> Reply<'a> {
                 }
                 None => self.post_part(i, &part).await,
             };
+            self.actions += 1;
             if paced {
                 self.pacer.record_sent(Instant::now());
+                if !self.first_text_shown {
+                    self.first_text_shown = true;
+                    crate::ops::metrics::first_text(
+                        self.inner.adapter.name(),
+                        self.started.elapsed(),
+                    );
+                }
             }
             match result {
                 Ok(()) if i < self.shown.len() => self.shown[i] = part,
@@ -131,7 +147,7 @@ impl<'a> Reply<'a> {
     /// replacement for one that can no longer be edited).
     async fn post_part(&mut self, i: usize, part: &str) -> Result<(), AdapterError> {
         let (adapter, thread) = (&self.inner.adapter, &self.thread);
-        let message = retry(|| adapter.post(thread, part)).await?;
+        let message = retry(adapter.name(), || adapter.post(thread, part)).await?;
         if i < self.record.messages.len() {
             self.record.messages[i] = message;
         } else {
@@ -141,15 +157,21 @@ impl<'a> Reply<'a> {
         Ok(())
     }
 
-    /// Records what the reply's messages show (so reactions become feedback), forgets
-    /// the in-flight record and tells the adapter the reply is final.
-    pub(crate) async fn finish(self, link: Option<ReplyLink>) {
-        if let Some(link) = link {
-            for message in &self.record.messages {
-                if let Err(e) = self.inner.store.put_reply_link(message, &link).await {
-                    tracing::warn!(error = %e, "could not record a reply link; reactions on it will be ignored");
-                }
+    /// Records which answer the reply's messages show, so reactions on them become
+    /// feedback. Idempotent; [`Self::finish`] repeats it for messages posted since.
+    pub(crate) async fn link(&self, link: &ReplyLink) {
+        for message in &self.record.messages {
+            if let Err(e) = self.inner.store.put_reply_link(message, link).await {
+                tracing::warn!(error = %e, "could not record a reply link; reactions on it will be ignored");
             }
+        }
+    }
+
+    /// Links the reply's messages (see [`Self::link`]), forgets the in-flight record
+    /// and tells the adapter the reply is final.
+    pub(crate) async fn finish(self, link: Option<ReplyLink>) {
+        if let Some(link) = &link {
+            self.link(link).await;
         }
         if let Err(e) = self.inner.store.remove_in_flight(&self.record.id).await {
             tracing::warn!(error = %e, "could not clear the in-flight record");
@@ -159,7 +181,7 @@ impl<'a> Reply<'a> {
 }
 
 /// Runs a platform call, waiting out rate limits and retrying transient failures.
-pub(crate) async fn retry<T, F, Fut>(mut call: F) -> Result<T, AdapterError>
+pub(crate) async fn retry<T, F, Fut>(platform: &'static str, mut call: F) -> Result<T, AdapterError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AdapterError>>,
@@ -169,7 +191,8 @@ where
         match call().await {
             Err(AdapterError::RateLimited { retry_after }) if limited < MAX_RATE_LIMIT_RETRIES => {
                 limited += 1;
-                tracing::info!(?retry_after, "platform rate limit; waiting");
+                crate::ops::metrics::platform_rate_limited(platform);
+                tracing::info!(platform, ?retry_after, "platform rate limit; waiting");
                 tokio::time::sleep(retry_after.min(MAX_PLATFORM_WAIT)).await;
             }
             Err(AdapterError::Transient(e)) if transient < MAX_TRANSIENT_RETRIES => {

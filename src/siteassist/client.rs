@@ -77,6 +77,8 @@ pub(super) struct Inner {
     http: reqwest::Client,
     pub(super) cfg: ClientConfig,
     tokens: Mutex<HashMap<SaVid, Secret>>,
+    /// When SiteAssist last answered with a 2xx, for the readiness check.
+    last_success: Mutex<Option<std::time::Instant>>,
 }
 
 impl fmt::Debug for Client {
@@ -124,7 +126,19 @@ impl Client {
             .connect_timeout(cfg.request_timeout)
             .build()
             .map_err(|e| Error::NotConfigured(format!("HTTP client: {e}")))?;
-        Ok(Self { inner: Arc::new(Inner { http, cfg, tokens: Mutex::new(HashMap::new()) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                cfg,
+                tokens: Mutex::new(HashMap::new()),
+                last_success: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// When SiteAssist last answered a request successfully (any 2xx), if ever.
+    pub fn last_success(&self) -> Option<std::time::Instant> {
+        *self.inner.last_success.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// `POST /identity/init`: starts (or resumes) the session of visitor `vid` and
@@ -219,7 +233,11 @@ impl Client {
         let mut attempts = 1;
         loop {
             let (failure, error) = match self.send_once(call, token).await {
-                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if response.status().is_success() => {
+                    *self.inner.last_success.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(std::time::Instant::now());
+                    return Ok(response);
+                }
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let header = response
@@ -234,6 +252,7 @@ impl Client {
                         .and_then(Result::ok)
                         .unwrap_or_default();
                     let api = ApiError::from_response(status, header, &body);
+                    crate::ops::metrics::siteassist_error(api.code());
                     let failure = Failure::Status { status, retry_after: api.retry_after() };
                     (failure, Error::Api(api))
                 }

@@ -1,0 +1,65 @@
+//! The operations endpoints: `GET /healthz` (the process is up), `GET /readyz` (ready to
+//! answer, or 503 with the reasons), `GET /metrics` (Prometheus text format).
+
+use super::health::Readiness;
+use crate::siteassist::client::Client;
+use crate::store::Store;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the endpoints look at.
+#[derive(Clone)]
+pub struct OpsState {
+    /// Adapter connection states.
+    pub readiness: Readiness,
+    /// The store, probed by `/readyz`.
+    pub store: Arc<dyn Store>,
+    /// The SiteAssist client, whose last success `/readyz` checks.
+    pub client: Client,
+    /// The metrics recorder's handle; `None` serves an empty page.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// The router with the three endpoints.
+pub fn router(state: OpsState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serves the endpoints on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: OpsState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "health and metrics endpoints listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn readyz(State(state): State<OpsState>) -> Response {
+    // A read of a key that never exists exercises the store without changing it.
+    let probe = crate::bridge::ids::ThreadKey::new("readyz:probe");
+    let store_ok = state.store.thread_link(&probe).await.map(|_| ()).map_err(|e| e.to_string());
+    match state.readiness.check(Instant::now(), store_ok, state.client.last_success()) {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(reasons) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", reasons.join("; ")))
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<OpsState>) -> Response {
+    let body = state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
