@@ -1,5 +1,17 @@
 //! Slack: threads become SiteAssist conversations, answers stream by `chat.update`,
-//! reactions give feedback. The config section builds without the `slack` feature;
-//! everything that talks to Slack needs it.
+//! reactions give feedback. The config section and the (pure) formatter build without the
+//! `slack` feature; everything that talks to Slack needs it.
 
 pub mod config;
+#[cfg(feature = "slack")]
+mod egress;
+pub mod format;
+#[cfg(feature = "slack")]
+mod ids;
+#[cfg(feature = "slack")]
+mod ingress;
+#[cfg(feature = "slack")]
+mod runtime;
+
+#[cfg(feature = "slack")]
+pub use runtime::{run, SlackBridge, SlackError};

@@ -1,0 +1,211 @@
+//! Posting and editing in Slack through slack-morphism's Web API client.
+
+use super::ids;
+use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter};
+use crate::bridge::ids::{MessageRef, ThreadKey};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// slack-morphism's client over our connector (https, plus http for local fakes).
+pub(crate) type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+/// The Web API client.
+pub(crate) type Client = SlackClient<Connector>;
+
+/// Slack asks for this wait when a 429 carries no `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Builds the Web API client for `api_url`. The connector accepts `http://` as well as
+/// `https://` so tests can point it at a fake on 127.0.0.1; production URLs are https.
+pub(crate) fn client(api_url: &str) -> std::io::Result<Client> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()?
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Ok(SlackClient::new(
+        SlackClientHyperConnector::from(https).with_slack_api_url(api_url.trim_end_matches('/')),
+    ))
+}
+
+/// The Slack Web API calls the bridge makes, with the bot token.
+pub(crate) struct SlackWeb {
+    client: Arc<Client>,
+    token: SlackApiToken,
+    channel_names: Mutex<HashMap<String, String>>,
+}
+
+/// What `auth.test` says about the bot.
+pub(crate) struct AuthInfo {
+    pub user_id: String,
+    pub bot_id: Option<String>,
+    pub team_id: String,
+    pub team: String,
+    pub url: String,
+}
+
+impl SlackWeb {
+    pub(crate) fn new(client: Arc<Client>, bot_token: &Secret) -> Self {
+        Self {
+            client,
+            token: SlackApiToken::new(SlackApiTokenValue(bot_token.expose().to_string())),
+            channel_names: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) async fn auth_test(&self) -> Result<AuthInfo, SlackClientError> {
+        let r = self.client.open_session(&self.token).auth_test().await?;
+        Ok(AuthInfo {
+            user_id: r.user_id.0,
+            bot_id: r.bot_id.map(|b| b.0),
+            team_id: r.team_id.0,
+            team: r.team,
+            url: r.url.0.to_string(),
+        })
+    }
+
+    /// The channel's name, cached; `None` when Slack will not say (missing scope).
+    pub(crate) async fn channel_name(&self, channel: &str) -> Option<String> {
+        if let Some(name) = self.lock_names().get(channel) {
+            return Some(name.clone());
+        }
+        let req = SlackApiConversationsInfoRequest::new(SlackChannelId(channel.to_string()));
+        let name = match self.client.open_session(&self.token).conversations_info(&req).await {
+            Ok(r) => r.channel.name?,
+            Err(e) => {
+                tracing::debug!(error = %e, "conversations.info failed; using the channel id");
+                return None;
+            }
+        };
+        self.lock_names().insert(channel.to_string(), name.clone());
+        Some(name)
+    }
+
+    fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.channel_names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn post(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) -> Result<String, AdapterError> {
+        let req = SlackApiChatPostMessageRequest::new(
+            SlackChannelId(channel.to_string()),
+            SlackMessageContent::new().with_text(text.to_string()),
+        )
+        .opt_thread_ts(thread_ts.map(|t| SlackTs(t.to_string())))
+        // Link previews would push the answer off screen and change as it is edited.
+        .with_unfurl_links(false)
+        .with_unfurl_media(false);
+        let r = self
+            .client
+            .open_session(&self.token)
+            .chat_post_message(&req)
+            .await
+            .map_err(classify)?;
+        Ok(r.ts.0)
+    }
+
+    async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), AdapterError> {
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.to_string()),
+            SlackMessageContent::new().with_text(text.to_string()),
+            SlackTs(ts.to_string()),
+        );
+        self.client.open_session(&self.token).chat_update(&req).await.map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// Slack errors as the core's policy needs them.
+fn classify(err: SlackClientError) -> AdapterError {
+    match err {
+        SlackClientError::RateLimitError(e) => {
+            AdapterError::RateLimited { retry_after: e.retry_after.unwrap_or(DEFAULT_RETRY_AFTER) }
+        }
+        SlackClientError::ApiError(e) if e.code == "ratelimited" => {
+            AdapterError::RateLimited { retry_after: DEFAULT_RETRY_AFTER }
+        }
+        SlackClientError::ApiError(e)
+            if matches!(
+                e.code.as_str(),
+                "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
+            ) =>
+        {
+            AdapterError::Transient(e.code)
+        }
+        SlackClientError::ApiError(e) => AdapterError::Permanent(e.code),
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
+            AdapterError::Transient(format!("HTTP {}", e.status_code))
+        }
+        SlackClientError::HttpError(e) => {
+            AdapterError::Permanent(format!("HTTP {}", e.status_code))
+        }
+        other => AdapterError::Transient(other.to_string()),
+    }
+}
+
+/// The core's view of Slack.
+pub(crate) struct SlackEgress {
+    web: Arc<SlackWeb>,
+    caps: Capabilities,
+}
+
+impl SlackEgress {
+    pub(crate) fn new(web: Arc<SlackWeb>, max_message_chars: usize, edits_per_minute: u32) -> Self {
+        Self {
+            web,
+            caps: Capabilities {
+                max_message_chars,
+                min_edit_interval: Duration::from_millis(1000),
+                // chat.postMessage allows about one message per second per channel; edits
+                // share that pace so several answers in one channel stay within it.
+                channel_budget: Budget { actions: 5, window: Duration::from_secs(5) },
+                // chat.update is Tier 3 (about 50 a minute) per workspace.
+                workspace_budget: Some(Budget {
+                    actions: edits_per_minute,
+                    window: Duration::from_secs(60),
+                }),
+                can_edit: true,
+                can_react: true,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl ChatAdapter for SlackEgress {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn render(&self, markdown: &str) -> String {
+        super::format::to_slack(markdown)
+    }
+
+    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
+        let (team, channel, thread_ts) = ids::parse_thread(thread)
+            .ok_or_else(|| AdapterError::Permanent(format!("not a Slack thread: {thread}")))?;
+        let ts = self.web.post(channel, thread_ts, text).await?;
+        Ok(ids::message(team, channel, &ts))
+    }
+
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError> {
+        let (channel, ts) = ids::parse_message(message)
+            .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {message}")))?;
+        self.web.update(channel, ts, text).await
+    }
+}

@@ -1,0 +1,284 @@
+//! Connecting to Slack and receiving events in either mode; both end in
+//! [`SlackBridge::deliver`], which translates and hands events to the core.
+
+use super::config::{SlackMode, SlackSettings};
+use super::egress::{self, Client, SlackEgress, SlackWeb};
+use super::ingress::{self, BotIdentity, Rules, Translated};
+use crate::bridge::event::{InboundEvent, MessageContext};
+use crate::bridge::{Bridge, BridgeConfig, BridgeError};
+use crate::store::Store;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+use slack_morphism::prelude::*;
+use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Slack's event payloads are small; anything bigger is not from Slack.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// Why the Slack adapter could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackError {
+    /// `auth.test` refused the bot token, or Slack could not be reached.
+    #[error(
+        "Slack auth.test failed ({0}); check slack.bot_token / SLACK_BOT_TOKEN and slack.api_url"
+    )]
+    Auth(String),
+    /// Socket Mode could not connect (bad app token, no `connections:write` scope).
+    #[error("Slack Socket Mode failed ({0}); check slack.app_token / SLACK_APP_TOKEN")]
+    SocketMode(String),
+    /// A local I/O failure (binding the Events API port, TLS roots).
+    #[error("Slack adapter I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The core failed.
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+}
+
+/// The running Slack side of the bridge.
+pub struct SlackBridge {
+    bridge: Bridge,
+    web: Arc<SlackWeb>,
+    client: Arc<Client>,
+    rules: Rules,
+    workspace_url: String,
+    settings: SlackSettings,
+}
+
+impl SlackBridge {
+    /// Checks the bot token with `auth.test` (which also says who the bot is, so its
+    /// own messages can be recognised) and builds the core around the Slack adapter.
+    pub async fn connect(
+        settings: &SlackSettings,
+        store: Arc<dyn Store>,
+        siteassist: crate::siteassist::client::Client,
+        bridge_cfg: BridgeConfig,
+    ) -> Result<Self, SlackError> {
+        let client = Arc::new(egress::client(&settings.api_url)?);
+        let web = Arc::new(SlackWeb::new(client.clone(), &settings.bot_token));
+        let auth = web.auth_test().await.map_err(|e| SlackError::Auth(e.to_string()))?;
+        tracing::info!(team = %auth.team, team_id = %auth.team_id, bot_user = %auth.user_id, "connected to Slack");
+        let adapter = SlackEgress::new(
+            web.clone(),
+            settings.max_message_chars,
+            settings.edit_budget_per_minute,
+        );
+        let bridge = Bridge::new(Arc::new(adapter), store, siteassist, bridge_cfg);
+        Ok(Self {
+            bridge,
+            web,
+            client,
+            rules: Rules {
+                bot: BotIdentity { user_id: auth.user_id, bot_id: auth.bot_id },
+                auto_respond: settings.auto_respond_channels.iter().cloned().collect(),
+            },
+            workspace_url: auth.url,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The core behind this adapter.
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
+    /// Translates one Events API payload and hands it to the core. Returns the
+    /// challenge for a `url_verification`.
+    pub async fn deliver(&self, body: &Value) -> Option<String> {
+        let event = match ingress::translate(body, &self.rules) {
+            Translated::UrlVerification(challenge) => return Some(challenge),
+            Translated::Ignore(why) => {
+                tracing::debug!(reason = why, "Slack event ignored");
+                return None;
+            }
+            Translated::Reaction(r) => InboundEvent::Reaction(r),
+            Translated::Message { mut msg, channel, ts, thread_ts } => {
+                let place = match self.web.channel_name(&channel).await {
+                    Some(name) => format!("Slack #{name}"),
+                    None if channel.starts_with('D') => "Slack direct message".to_string(),
+                    None => format!("Slack channel {channel}"),
+                };
+                msg.context = MessageContext {
+                    url: Some(ingress::permalink(
+                        &self.workspace_url,
+                        &channel,
+                        &ts,
+                        thread_ts.as_deref(),
+                    )),
+                    title: Some(place),
+                };
+                InboundEvent::Message(*msg)
+            }
+        };
+        if let Err(e) = self.bridge.handle(event).await {
+            tracing::error!(error = %e, "could not handle a Slack event");
+        }
+        None
+    }
+
+    /// The Events API endpoint: `POST /slack/events`.
+    pub fn events_router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/slack/events", post(events_endpoint))
+            .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
+            .with_state(self.clone())
+    }
+
+    /// Serves the Events API on `listener` until `shutdown`.
+    pub async fn serve_events(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %listener.local_addr()?, "Slack Events API listening on /slack/events");
+        axum::serve(listener, self.events_router()).with_graceful_shutdown(shutdown).await
+    }
+
+    /// Runs Socket Mode until `shutdown`.
+    pub async fn serve_socket_mode(
+        self: Arc<Self>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), SlackError> {
+        self.serve_socket_mode_with(shutdown, || {}).await
+    }
+
+    /// Runs Socket Mode until `shutdown`, calling `connected` once the connection is up.
+    pub async fn serve_socket_mode_with(
+        self: Arc<Self>,
+        shutdown: impl Future<Output = ()>,
+        connected: impl FnOnce(),
+    ) -> Result<(), SlackError> {
+        let environment = SlackClientEventsListenerEnvironment::new(self.client.clone())
+            .with_error_handler(on_socket_error)
+            .with_user_state(self.clone());
+        let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push_event);
+        let listener = SlackClientSocketModeListener::new(
+            &SlackClientSocketModeConfig::new(),
+            Arc::new(environment),
+            callbacks,
+        );
+        let token =
+            SlackApiToken::new(SlackApiTokenValue(self.settings.app_token.expose().to_string()));
+        listener.listen_for(&token).await.map_err(|e| SlackError::SocketMode(e.to_string()))?;
+        listener.start().await;
+        tracing::info!("Slack Socket Mode connected");
+        connected();
+        shutdown.await;
+        listener.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Runs the Slack adapter in the configured mode until `shutdown`, then lets replies
+/// in flight finish for up to `grace`.
+pub async fn run(
+    settings: &SlackSettings,
+    store: Arc<dyn Store>,
+    siteassist: crate::siteassist::client::Client,
+    bridge_cfg: BridgeConfig,
+    grace: Duration,
+    readiness: crate::ops::health::Readiness,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), SlackError> {
+    let app = Arc::new(SlackBridge::connect(settings, store, siteassist, bridge_cfg).await?);
+    app.bridge.recover_unfinished().await?;
+    let served = match settings.mode {
+        SlackMode::Socket => {
+            let app = app.clone();
+            let up = readiness.clone();
+            // Ready once Socket Mode has registered the token (done inside serve).
+            app.serve_socket_mode_with(shutdown, move || up.adapter_up("slack")).await
+        }
+        SlackMode::Events => {
+            let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+            readiness.adapter_up("slack");
+            app.clone().serve_events(listener, shutdown).await.map_err(SlackError::from)
+        }
+    };
+    if let Err(e) = &served {
+        readiness.adapter_down("slack", e.to_string());
+    }
+    app.bridge.shutdown(grace).await;
+    served
+}
+
+/// Verifies Slack's signature (HMAC of `v0:timestamp:body`, within five minutes),
+/// answers `url_verification`, and acknowledges events at once: the work happens
+/// afterwards, because Slack retries anything not answered within three seconds.
+async fn events_endpoint(
+    State(app): State<Arc<SlackBridge>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) =
+        (header("x-slack-signature"), header("x-slack-request-timestamp"))
+    else {
+        return (StatusCode::BAD_REQUEST, "missing Slack signature headers").into_response();
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
+    };
+    let verifier = SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
+        app.settings.signing_secret.expose().to_string(),
+    ));
+    if let Err(e) = verifier.verify(signature, text, timestamp) {
+        tracing::warn!(error = %e, "refused a Slack request with a bad signature or timestamp");
+        return (StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response();
+    }
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
+    };
+    if let Some(retry) = header("x-slack-retry-num") {
+        tracing::info!(
+            retry,
+            reason = header("x-slack-retry-reason").unwrap_or(""),
+            "Slack redelivery"
+        );
+    }
+    if value.get("type").and_then(Value::as_str) == Some("url_verification") {
+        return match app.deliver(&value).await {
+            Some(challenge) => {
+                axum::Json(serde_json::json!({ "challenge": challenge })).into_response()
+            }
+            None => {
+                (StatusCode::BAD_REQUEST, "url_verification without a challenge").into_response()
+            }
+        };
+    }
+    tokio::spawn(async move {
+        app.deliver(&value).await;
+    });
+    StatusCode::OK.into_response()
+}
+
+async fn on_push_event(
+    event: SlackPushEventCallback,
+    _client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let app = states.read().await.get_user_state::<Arc<SlackBridge>>().cloned();
+    let Some(app) = app else { return Ok(()) };
+    let body = serde_json::to_value(SlackPushEvent::EventCallback(event))?;
+    // Acknowledge at once (the listener acks when this returns); answer afterwards.
+    tokio::spawn(async move {
+        app.deliver(&body).await;
+    });
+    Ok(())
+}
+
+fn on_socket_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<Client>,
+    _states: SlackClientEventsUserState,
+) -> HttpStatusCode {
+    tracing::warn!(error = %err, "Slack Socket Mode error");
+    HttpStatusCode::OK
+}

@@ -1,0 +1,285 @@
+//! A fake Slack for integration tests: Web API, Socket Mode and signed Events API posts.
+//!
+//! It answers with the JSON shapes from Slack's documentation and checks what the real
+//! service checks (token kind, required parameters, single-use socket tickets), so an
+//! adapter that works against it sends what Slack expects. It also keeps a "what a user
+//! would see" view (current text of each bot message) so tests assert outcomes, not calls.
+//!
+//! Use it from a test file with `mod fake_slack;`.
+#![allow(dead_code, unused_imports)]
+
+pub mod events;
+pub mod signing;
+mod socket;
+mod state;
+mod web;
+
+pub use events::*;
+pub use signing::{post_event, post_signed_body, sign, unix_now};
+pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall};
+
+use serde_json::Value;
+use state::{Envelope, Outgoing, Shared};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Bot token the fake accepts by default.
+pub const BOT_TOKEN: &str = "xoxb-fake-bot-token";
+/// App-level token the fake accepts by default (for `apps.connections.open`).
+pub const APP_TOKEN: &str = "xapp-fake-app-token";
+/// A signing secret tests can give the adapter and `post_event` alike.
+pub const SIGNING_SECRET: &str = "fake-signing-secret";
+/// Default workspace id.
+pub const TEAM_ID: &str = "T0001";
+/// Default bot user id (mention it as `<@UBOT>`).
+pub const BOT_USER_ID: &str = "UBOT";
+/// Default bot id.
+pub const BOT_ID: &str = "BBOT";
+/// Default app id.
+pub const APP_ID: &str = "A1";
+
+/// How long any `wait_*` waits before failing the test.
+const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// A running fake Slack on 127.0.0.1; stops (and closes its sockets) when dropped.
+pub struct FakeSlack {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl FakeSlack {
+    /// Starts with the default identity and tokens (`BOT_TOKEN`, `APP_TOKEN`, `UBOT`, …).
+    pub async fn start() -> Self {
+        Self::start_with(FakeSlackConfig::default()).await
+    }
+
+    /// Starts with a custom identity or tokens.
+    pub async fn start_with(cfg: FakeSlackConfig) -> Self {
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind fake Slack API");
+        let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind fake Slack socket");
+        let addr = http.local_addr().expect("api addr");
+        let ws_addr = ws.local_addr().expect("socket addr");
+        let shared = Arc::new(Shared::new(cfg, format!("ws://{ws_addr}/socket")));
+        let app = web::router(shared.clone());
+        let api_task = tokio::spawn(async move {
+            let _ = axum::serve(http, app).await;
+        });
+        let socket_task = tokio::spawn(socket::serve(ws, shared.clone()));
+        Self { shared, addr, tasks: vec![api_task, socket_task] }
+    }
+
+    /// `http://127.0.0.1:PORT/api`: what `slack.api_url` is set to.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/socket` (without a ticket; clients get theirs from
+    /// `apps.connections.open`).
+    pub fn socket_url(&self) -> String {
+        self.shared.socket_base.clone()
+    }
+
+    /// The identity and tokens in use.
+    pub fn config(&self) -> &FakeSlackConfig {
+        &self.shared.cfg
+    }
+
+    // ---- Web API: recording and the user's view ----
+
+    /// Every Web API call so far, in arrival order (failed ones included).
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// The calls to one method, e.g. `calls_to("chat.update")`.
+    pub fn calls_to(&self, method: &str) -> Vec<RecordedCall> {
+        self.shared.lock().calls.iter().filter(|c| c.method == method).cloned().collect()
+    }
+
+    /// Current text of the bot message `ts` in `channel` (after edits; `None` if the bot
+    /// never posted it or deleted it).
+    pub fn message_text(&self, channel: &str, ts: &str) -> Option<String> {
+        let state = self.shared.lock();
+        state.messages.iter().find(|m| m.channel == channel && m.ts == ts).map(|m| m.text.clone())
+    }
+
+    /// `(ts, current text)` of the bot's messages in a thread, oldest first: replies with
+    /// that `thread_ts`, plus the parent itself when the bot posted it.
+    pub fn messages_in_thread(&self, channel: &str, thread_ts: &str) -> Vec<(String, String)> {
+        let state = self.shared.lock();
+        state
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel)
+            .filter(|m| m.thread_ts.as_deref() == Some(thread_ts) || m.ts == thread_ts)
+            .map(|m| (m.ts.clone(), m.text.clone()))
+            .collect()
+    }
+
+    /// Every message the bot posted and has not deleted, in posting order.
+    pub fn messages(&self) -> Vec<PostedMessage> {
+        self.shared.lock().messages.clone()
+    }
+
+    /// Reactions the bot currently has on messages: `(channel, ts, name)`.
+    pub fn reactions(&self) -> Vec<(String, String, String)> {
+        self.shared.lock().reactions.clone()
+    }
+
+    // ---- knobs ----
+
+    /// Makes the next correctly authorised call to `method` fail as `kind` (queued; each
+    /// is used once; the call is still recorded, with its `error`).
+    pub fn fail_next(&self, method: &str, kind: FailKind) {
+        self.shared.lock().failures.entry(method.to_owned()).or_default().push_back(kind);
+    }
+
+    /// Sets what `users.info` answers for `id` (otherwise any `U…`/`W…` id gets
+    /// `name` = lower-case id, `real_name` "User {id}", `display_name` "user-{name}").
+    pub fn set_user(&self, id: &str, name: &str, real_name: &str, display_name: &str) {
+        let user = web::user_object(&self.shared.cfg.team_id, id, name, real_name, display_name);
+        self.shared.lock().users.insert(id.to_owned(), user);
+    }
+
+    /// Sets the name `conversations.info` answers for a `C…`/`G…` channel
+    /// (default `chan-{lower-case id}`).
+    pub fn set_channel_name(&self, id: &str, name: &str) {
+        self.shared.lock().channel_names.insert(id.to_owned(), name.to_owned());
+    }
+
+    // ---- Socket Mode ----
+
+    /// Sends an Events API body (e.g. `app_mention(..)`) as an `events_api` envelope on
+    /// the newest connection (or the next one to open); returns the envelope id.
+    pub fn send_socket_event(&self, payload: Value) -> String {
+        let envelope_id = uuid::Uuid::new_v4().to_string();
+        let envelope = Envelope { payload, retry_attempt: 0 };
+        let frame = envelope_frame(&envelope_id, &envelope, "");
+        self.shared.lock().envelopes.insert(envelope_id.clone(), envelope);
+        self.deliver(frame);
+        envelope_id
+    }
+
+    /// Sends envelope `envelope_id` again with `retry_attempt` + 1 and
+    /// `retry_reason: "timeout"`, as Slack does when an ack is late.
+    pub fn redeliver(&self, envelope_id: &str) {
+        let frame = {
+            let mut state = self.shared.lock();
+            let envelope = state.envelopes.get_mut(envelope_id).expect("envelope was sent");
+            envelope.retry_attempt += 1;
+            envelope_frame(envelope_id, envelope, "timeout")
+        };
+        self.deliver(frame);
+    }
+
+    /// Sends `{"type":"disconnect","reason":…}` on every open connection, then closes them.
+    /// They stop counting as open before this returns, so `wait_for_socket_connections(1)`
+    /// afterwards waits for the client's reconnection. Returns how many were closed.
+    pub fn disconnect_socket(&self, reason: &str) -> usize {
+        let closed: Vec<_> = std::mem::take(&mut self.shared.lock().connections);
+        for (_, tx) in &closed {
+            let _ = tx.send(Outgoing::Text(socket::disconnect_frame(reason)));
+            let _ = tx.send(Outgoing::Close);
+        }
+        self.shared.notify();
+        closed.len()
+    }
+
+    /// Envelope ids the client acknowledged, in order (a redelivered one can appear twice).
+    pub fn acks(&self) -> Vec<String> {
+        self.shared.lock().acks.clone()
+    }
+
+    /// Socket Mode connections open now.
+    pub fn socket_connections(&self) -> usize {
+        self.shared.lock().connections.len()
+    }
+
+    /// Socket Mode connections ever accepted (reconnections included).
+    pub fn socket_connections_total(&self) -> usize {
+        self.shared.lock().connections_total
+    }
+
+    fn deliver(&self, frame: String) {
+        {
+            let mut state = self.shared.lock();
+            let sent = state
+                .connections
+                .last()
+                .is_some_and(|(_, tx)| tx.send(Outgoing::Text(frame.clone())).is_ok());
+            if !sent {
+                state.pending_frames.push(frame);
+            }
+        }
+        self.shared.notify();
+    }
+
+    // ---- waiting (event-driven, bounded by WAIT_LIMIT) ----
+
+    /// Waits until `pred` holds; re-checked after every change to the fake. Panics with
+    /// `what` after 10 s.
+    pub async fn wait_until(&self, what: &str, pred: impl Fn(&FakeSlack) -> bool) {
+        let mut changes = self.shared.subscribe();
+        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        while !pred(self) {
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => panic!("fake Slack: timed out waiting for {what}"),
+            }
+        }
+    }
+
+    /// Waits until the client has acknowledged `envelope_id` at least once.
+    pub async fn wait_for_ack(&self, envelope_id: &str) {
+        let what = format!("an ack of envelope {envelope_id}");
+        self.wait_until(&what, |f| f.acks().iter().any(|a| a == envelope_id)).await;
+    }
+
+    /// Waits until `n` acks of `envelope_id` arrived (e.g. 2 after one redelivery).
+    pub async fn wait_for_acks_of(&self, envelope_id: &str, n: usize) {
+        let what = format!("{n} acks of envelope {envelope_id}");
+        self.wait_until(&what, |f| f.acks().iter().filter(|a| *a == envelope_id).count() >= n)
+            .await;
+    }
+
+    /// Waits until at least `n` Socket Mode connections are open (hello sent).
+    pub async fn wait_for_socket_connections(&self, n: usize) {
+        let what = format!("{n} open socket connections");
+        self.wait_until(&what, |f| f.socket_connections() >= n).await;
+    }
+
+    /// Waits until `method` was called at least `n` times; returns those calls.
+    pub async fn wait_for_calls(&self, method: &str, n: usize) -> Vec<RecordedCall> {
+        let what = format!("{n} calls to {method}");
+        self.wait_until(&what, |f| f.calls_to(method).len() >= n).await;
+        self.calls_to(method)
+    }
+}
+
+/// Slack's `events_api` envelope.
+fn envelope_frame(envelope_id: &str, envelope: &Envelope, retry_reason: &str) -> String {
+    serde_json::json!({
+        "envelope_id": envelope_id,
+        "type": "events_api",
+        "payload": envelope.payload,
+        "accepts_response_payload": false,
+        "retry_attempt": envelope.retry_attempt,
+        "retry_reason": retry_reason,
+    })
+    .to_string()
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        for (_, tx) in std::mem::take(&mut self.shared.lock().connections) {
+            let _ = tx.send(Outgoing::Close);
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

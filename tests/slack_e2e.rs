@@ -1,0 +1,476 @@
+//! The Slack adapter end to end: a fake Slack on 127.0.0.1 (Web API recording every
+//! call, a Socket Mode websocket, signed Events API requests) and the SiteAssist
+//! simulator, with the real core and a sled store in between.
+#![cfg(feature = "slack")]
+
+mod fake_slack;
+mod support;
+
+use fake_slack::{FailKind, FakeSlack};
+use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
+use siteassist_bridge::adapters::slack::format::to_slack;
+use siteassist_bridge::adapters::slack::SlackBridge;
+use siteassist_bridge::bridge::ids::ThreadKey;
+use siteassist_bridge::secret::Secret;
+use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
+use siteassist_bridge::store::{SledStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+const CHANNEL: &str = "C0SUPPORT";
+const USER: &str = "U0ALICE";
+
+fn settings(slack: &FakeSlack, mode: SlackMode) -> SlackSettings {
+    SlackSettings {
+        enabled: true,
+        mode,
+        bot_token: Secret::new(fake_slack::BOT_TOKEN),
+        app_token: Secret::new(fake_slack::APP_TOKEN),
+        signing_secret: Secret::new(fake_slack::SIGNING_SECRET),
+        listen: "127.0.0.1:0".into(),
+        api_url: slack.api_url(),
+        auto_respond_channels: vec![],
+        max_message_chars: 3900,
+        edit_budget_per_minute: 50,
+    }
+}
+
+/// One running Slack bridge.
+struct Bridge {
+    app: Arc<SlackBridge>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    events_url: Option<String>,
+}
+
+impl Bridge {
+    async fn start(
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        store: Arc<dyn Store>,
+        mode: SlackMode,
+    ) -> Self {
+        let app = Arc::new(
+            SlackBridge::connect(
+                &settings(slack, mode),
+                store,
+                support::client(sim, 3),
+                support::fast_config(),
+            )
+            .await
+            .expect("connects to the fake Slack"),
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let stopped = async move {
+            let _ = rx.await;
+        };
+        let (task, events_url) = match mode {
+            SlackMode::Socket => {
+                let app = app.clone();
+                let task = tokio::spawn(async move {
+                    app.serve_socket_mode(stopped).await.expect("socket mode")
+                });
+                slack.wait_for_socket_connections(1).await;
+                (task, None)
+            }
+            SlackMode::Events => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}/slack/events", listener.local_addr().unwrap());
+                let app = app.clone();
+                (
+                    tokio::spawn(async move { app.serve_events(listener, stopped).await.unwrap() }),
+                    Some(url),
+                )
+            }
+        };
+        Self { app, stop: Some(tx), task, events_url }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = self.task.await;
+        self.app.bridge().shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+/// Waits until the thread under `ts` shows `expected` as the bot's last message.
+async fn wait_for_final(
+    slack: &FakeSlack,
+    thread_ts: &str,
+    expected: &str,
+) -> Vec<(String, String)> {
+    slack
+        .wait_until("the final answer in the thread", |f| {
+            f.messages_in_thread(CHANNEL, thread_ts).last().map(|(_, t)| t.as_str())
+                == Some(expected)
+        })
+        .await;
+    slack.messages_in_thread(CHANNEL, thread_ts)
+}
+
+fn updates_of(slack: &FakeSlack, ts: &str) -> Vec<String> {
+    slack
+        .calls_to("chat.update")
+        .into_iter()
+        .filter(|c| c.params["ts"] == ts)
+        .map(|c| c.params["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn posts_in_thread(slack: &FakeSlack, thread_ts: &str) -> usize {
+    slack.calls_to("chat.postMessage").iter().filter(|c| c.params["thread_ts"] == thread_ts).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mention_streams_into_one_reply_and_follow_ups_survive_a_restart() {
+    let sim = support::simulator(30).await;
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+
+    let q = "How do I reset my password?";
+    let ts = "1700000100.000100";
+    slack.send_socket_event(fake_slack::app_mention(
+        "Ev1",
+        CHANNEL,
+        USER,
+        &format!("<@UBOT> {q}"),
+        ts,
+        None,
+    ));
+    let expected = to_slack(&answer_for(q));
+    let thread = wait_for_final(&slack, ts, &expected).await;
+    assert_eq!(thread.len(), 1, "one reply message: {thread:?}");
+    assert_eq!(posts_in_thread(&slack, ts), 1, "one placeholder");
+    let reply_ts = &thread[0].0;
+    let updates = updates_of(&slack, reply_ts);
+    assert!(updates.len() >= 2, "at least two chat.update calls: {updates:#?}");
+    for pair in updates.windows(2) {
+        assert!(pair[1].len() >= pair[0].len(), "growing text: {pair:?}");
+    }
+    let placeholder = &slack.calls_to("chat.postMessage")[0];
+    assert_eq!(placeholder.params["text"], "Thinking…");
+    let key = ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"));
+    let link = store.thread_link(&key).await.unwrap().expect("thread linked in sled");
+
+    // A follow-up without a mention continues the conversation.
+    slack.send_socket_event(fake_slack::message(
+        "Ev2",
+        CHANNEL,
+        USER,
+        "And what about refunds?",
+        "1700000200.000100",
+        Some(ts),
+    ));
+    wait_for_final(&slack, ts, &to_slack(&answer_for("And what about refunds?"))).await;
+    assert_eq!(sim.sim.conversation_count(), 1);
+    bridge.stop().await;
+    drop(store);
+
+    // After a restart on the same sled path, it still does.
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    assert_eq!(store.thread_link(&key).await.unwrap(), Some(link));
+    let bridge = Bridge::start(&slack, &sim, store, SlackMode::Socket).await;
+    slack.send_socket_event(fake_slack::message(
+        "Ev3",
+        CHANNEL,
+        USER,
+        "How long is shipping?",
+        "1700000300.000100",
+        Some(ts),
+    ));
+    wait_for_final(&slack, ts, &to_slack(&answer_for("How long is shipping?"))).await;
+    assert_eq!(sim.sim.conversation_count(), 1, "same conversation after the restart");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retried_and_redelivered_events_get_no_second_answer() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let bridge = Bridge::start(&slack, &sim, store, SlackMode::Events).await;
+    let url = bridge.events_url.clone().unwrap();
+    let q = "What are your prices?";
+    let ts = "1700000400.000100";
+    let event = fake_slack::app_mention("EvA", CHANNEL, USER, &format!("<@UBOT> {q}"), ts, None);
+    let (status, _) = fake_slack::post_event(
+        &url,
+        fake_slack::SIGNING_SECRET,
+        &event,
+        fake_slack::unix_now(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    // Slack's retry (same event id, X-Slack-Retry-Num), then a redelivery with a new event id.
+    let (status, _) = fake_slack::post_event(
+        &url,
+        fake_slack::SIGNING_SECRET,
+        &event,
+        fake_slack::unix_now(),
+        Some(1),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let again = fake_slack::app_mention("EvB", CHANNEL, USER, &format!("<@UBOT> {q}"), ts, None);
+    let (status, _) = fake_slack::post_event(
+        &url,
+        fake_slack::SIGNING_SECRET,
+        &again,
+        fake_slack::unix_now(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Both go through the same path as a new question; this one proves they were handled.
+    let other = fake_slack::app_mention(
+        "EvC",
+        CHANNEL,
+        USER,
+        "<@UBOT> refunds?",
+        "1700000500.000100",
+        None,
+    );
+    fake_slack::post_event(&url, fake_slack::SIGNING_SECRET, &other, fake_slack::unix_now(), None)
+        .await;
+    wait_for_final(&slack, "1700000500.000100", &to_slack(&answer_for("refunds?"))).await;
+    bridge.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
+    assert_eq!(posts_in_thread(&slack, ts), 1, "no second answer");
+    assert_eq!(sim.sim.message_posts(), 2);
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn socket_mode_redelivery_gets_no_second_answer() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let store: Arc<dyn Store> = Arc::new(siteassist_bridge::store::MemoryStore::new());
+    let bridge = Bridge::start(&slack, &sim, store, SlackMode::Socket).await;
+    let ts = "1700000600.000100";
+    let envelope = slack
+        .send_socket_event(fake_slack::im_message("EvD", "D0ALICE", USER, "pricing?", ts, None));
+    slack
+        .wait_until("a DM answer", |f| {
+            f.messages()
+                .iter()
+                .any(|m| m.channel == "D0ALICE" && m.text == to_slack(&answer_for("pricing?")))
+        })
+        .await;
+    slack.redeliver(&envelope);
+    slack.wait_for_acks_of(&envelope, 2).await;
+    bridge.app.bridge().barrier(&ThreadKey::new("slack:T0001:D0ALICE")).await;
+    assert_eq!(slack.calls_to("chat.postMessage").len(), 1, "one answer in the DM");
+    assert_eq!(sim.sim.message_posts(), 1);
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_signatures_and_stale_timestamps_are_refused_and_change_nothing() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(
+        &slack,
+        &sim,
+        Arc::new(siteassist_bridge::store::MemoryStore::new()),
+        SlackMode::Events,
+    )
+    .await;
+    let url = bridge.events_url.clone().unwrap();
+    let event =
+        fake_slack::app_mention("EvX", CHANNEL, USER, "<@UBOT> hi", "1700000700.000100", None);
+    let now = fake_slack::unix_now();
+    let (status, _) = fake_slack::post_event(&url, "the-wrong-secret", &event, now, None).await;
+    assert_eq!(status, 401, "wrong secret");
+    let (status, _) =
+        fake_slack::post_event(&url, fake_slack::SIGNING_SECRET, &event, now - 600, None).await;
+    assert_eq!(status, 401, "stale timestamp");
+    let raw = event.to_string();
+    let signature = fake_slack::sign(fake_slack::SIGNING_SECRET, now, &raw);
+    let tampered = raw.replace("hi", "ho");
+    let (status, _) = fake_slack::post_signed_body(&url, &tampered, now, &signature, None).await;
+    assert_eq!(status, 401, "changed body");
+    let (status, _) = fake_slack::post_signed_body(
+        &url,
+        "{not json",
+        now,
+        &fake_slack::sign(fake_slack::SIGNING_SECRET, now, "{not json"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "malformed JSON");
+    let huge = format!("{{\"type\":\"event_callback\",\"pad\":\"{}\"}}", "x".repeat(300_000));
+    let (status, _) = fake_slack::post_signed_body(
+        &url,
+        &huge,
+        now,
+        &fake_slack::sign(fake_slack::SIGNING_SECRET, now, &huge),
+        None,
+    )
+    .await;
+    assert_eq!(status, 413, "oversized");
+    // URL verification still works with a good signature.
+    let (status, body) = fake_slack::post_event(
+        &url,
+        fake_slack::SIGNING_SECRET,
+        &fake_slack::url_verification("chal-123"),
+        now,
+        None,
+    )
+    .await;
+    assert_eq!((status.as_u16(), body.contains("chal-123")), (200, true));
+    assert_eq!(sim.sim.message_posts(), 0, "no SiteAssist call");
+    assert!(slack.calls_to("chat.postMessage").is_empty(), "nothing posted");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reactions_on_the_answer_become_feedback_and_others_do_nothing() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(
+        &slack,
+        &sim,
+        Arc::new(siteassist_bridge::store::MemoryStore::new()),
+        SlackMode::Socket,
+    )
+    .await;
+    let ts = "1700000800.000100";
+    let q = "How do refunds work?";
+    slack.send_socket_event(fake_slack::app_mention(
+        "EvR",
+        CHANNEL,
+        USER,
+        &format!("<@UBOT> {q}"),
+        ts,
+        None,
+    ));
+    let thread = wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    let answer_ts = thread[0].0.clone();
+    let feedback = |n: usize| {
+        let sim = sim.sim.clone();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                sim.wait_until(move |s| s.feedback_log().len() == n),
+            )
+            .await
+            .expect("feedback recorded");
+        }
+    };
+    // A reaction on the user's own message is not feedback (delivered synchronously).
+    let on_question = fake_slack::reaction("EvR0", true, USER, "+1", CHANNEL, ts, USER);
+    bridge.app.deliver(&on_question).await;
+    slack.send_socket_event(fake_slack::reaction(
+        "EvR1", true, USER, "+1", CHANNEL, &answer_ts, "UBOT",
+    ));
+    feedback(1).await;
+    slack.send_socket_event(fake_slack::reaction(
+        "EvR2", false, USER, "+1", CHANNEL, &answer_ts, "UBOT",
+    ));
+    feedback(2).await;
+    slack.send_socket_event(fake_slack::reaction(
+        "EvR3", true, USER, "-1", CHANNEL, &answer_ts, "UBOT",
+    ));
+    feedback(3).await;
+    let values: Vec<Option<String>> = sim.sim.feedback_log().into_iter().map(|r| r.value).collect();
+    assert_eq!(values, vec![Some("like".into()), None, Some("dislike".into())]);
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_5000_character_answer_arrives_as_two_messages_with_fences_intact() {
+    let sim = support::simulator(0).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(
+        &slack,
+        &sim,
+        Arc::new(siteassist_bridge::store::MemoryStore::new()),
+        SlackMode::Socket,
+    )
+    .await;
+    let q = "tell me everything";
+    let answer = answer_for(q);
+    assert!(answer.chars().count() > 4500, "the simulator's long answer");
+    let ts = "1700000900.000100";
+    slack.send_socket_event(fake_slack::app_mention(
+        "EvL",
+        CHANNEL,
+        USER,
+        &format!("<@UBOT> {q}"),
+        ts,
+        None,
+    ));
+    slack
+        .wait_until("two finished parts", |f| {
+            let parts = f.messages_in_thread(CHANNEL, ts);
+            parts.len() == 2
+                && parts[1]
+                    .1
+                    .trim_end()
+                    .ends_with(to_slack(&answer).trim_end().rsplit('\n').next().unwrap())
+        })
+        .await;
+    bridge.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
+    let parts = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(parts.len(), 2, "{parts:#?}");
+    for (_, text) in &parts {
+        assert!(text.chars().count() <= 3900);
+        let fences = text.lines().filter(|l| l.trim_start().starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "balanced fences in {text}");
+    }
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn siteassist_and_slack_rate_limits_are_waited_out_and_a_persistent_503_is_explained() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(
+        &slack,
+        &sim,
+        Arc::new(siteassist_bridge::store::MemoryStore::new()),
+        SlackMode::Socket,
+    )
+    .await;
+    // SiteAssist 429 then success, with Slack also refusing one chat.update.
+    sim.sim.push_fault(Fault::RateLimited { retry_after_secs: 1 });
+    slack.fail_next("chat.update", FailKind::RateLimited { retry_after_secs: 1 });
+    let q = "How do I reset my password?";
+    slack.send_socket_event(fake_slack::app_mention(
+        "Ev429",
+        CHANNEL,
+        USER,
+        &format!("<@UBOT> {q}"),
+        "1700001000.000100",
+        None,
+    ));
+    wait_for_final(&slack, "1700001000.000100", &to_slack(&answer_for(q))).await;
+    assert!(
+        slack.calls().iter().any(|c| c.error.as_deref() == Some("ratelimited")),
+        "Slack's 429 happened"
+    );
+    // A persistent 503 ends in a clear notice.
+    sim.sim.set_persistent_fault(Some(Fault::Unavailable { retry_after_secs: 1 }));
+    let ts = "1700001100.000100";
+    slack.send_socket_event(fake_slack::app_mention(
+        "Ev503",
+        CHANNEL,
+        USER,
+        "<@UBOT> anyone there?",
+        ts,
+        None,
+    ));
+    slack
+        .wait_until("the outage notice", |f| {
+            f.messages_in_thread(CHANNEL, ts)
+                .last()
+                .is_some_and(|(_, t)| t.contains("SiteAssist is unavailable right now"))
+        })
+        .await;
+    bridge.stop().await;
+}
