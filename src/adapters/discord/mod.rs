@@ -1,4 +1,67 @@
 //! Discord: mentions open threads, answers stream by edits, reactions give feedback.
 //! Everything but the config section needs the `discord` feature.
+//!
+//! Flow: serenity's gateway client delivers events to `ingress`, which gathers facts
+//! (where a message is, whom it mentions) and lets `decide` choose — a mention in a
+//! channel opens a thread on the message, a DM is one conversation, an auto-respond
+//! channel or forum needs no mention — then hands an
+//! [`InboundEvent`](crate::bridge::event::InboundEvent) to the core. The core answers
+//! through `egress` (the [`ChatAdapter`](crate::bridge::adapter::ChatAdapter)): a
+//! placeholder, edits within Discord's 5-per-5-seconds channel budget, continuation
+//! messages past `discord.max_message_chars`. Every message is sent with empty
+//! `allowed_mentions`, and [`format::render`] defuses mentions in the text too.
+//!
+//! Install: [`invite_url`] gives the OAuth2 URL with exactly [`PERMISSIONS`]; the
+//! application id is on the developer portal or read from the token by
+//! [`application_id_from_token`].
 
+#[cfg(feature = "discord")]
+mod bot;
 pub mod config;
+#[cfg(feature = "discord")]
+mod decide;
+#[cfg(feature = "discord")]
+mod directory;
+#[cfg(feature = "discord")]
+mod egress;
+#[cfg(feature = "discord")]
+pub mod format;
+#[cfg(feature = "discord")]
+mod ids;
+#[cfg(feature = "discord")]
+mod ingress;
+#[cfg(feature = "discord")]
+mod invite;
+#[cfg(feature = "discord")]
+mod rest;
+
+#[cfg(feature = "discord")]
+pub use bot::{DiscordBot, DiscordError, MESSAGE_CONTENT_HELP};
+#[cfg(feature = "discord")]
+pub use decide::{Skip, MAX_THREAD_NAME_CHARS};
+#[cfg(feature = "discord")]
+pub use ingress::{Handled, Outcome};
+#[cfg(feature = "discord")]
+pub use invite::{application_id_from_token, invite_url, INTENT_BITS, PERMISSIONS, SCOPE};
+
+#[cfg(feature = "discord")]
+/// Runs the Discord adapter: connects (and reports it to `readiness`), closes replies a
+/// previous run left unfinished, serves until `shutdown` resolves, then gives replies
+/// in flight `grace` to finish (`bridge.shutdown`).
+pub async fn run(
+    settings: &config::DiscordSettings,
+    store: std::sync::Arc<dyn crate::store::Store>,
+    client: crate::siteassist::client::Client,
+    bridge_cfg: crate::bridge::BridgeConfig,
+    grace: std::time::Duration,
+    readiness: crate::ops::health::Readiness,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), DiscordError> {
+    let bot = DiscordBot::connect(settings, store, client, bridge_cfg).await?;
+    readiness.adapter_up("discord");
+    let result = bot.serve(shutdown, grace).await;
+    if let Err(e) = &result {
+        readiness.adapter_down("discord", e.to_string());
+    }
+    result
+}

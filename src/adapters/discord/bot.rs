@@ -1,0 +1,269 @@
+//! Connecting to Discord and running until shutdown: serenity's client for the gateway,
+//! our [`Rest`] for the calls the adapter makes, the core in between.
+
+use super::config::{parse_shards, DiscordSettings};
+use super::directory::Directory;
+use super::egress::DiscordAdapter;
+use super::ingress::{Forwarder, Handled, Ingress};
+use super::invite::INTENT_BITS;
+use super::rest::Rest;
+use crate::bridge::{Bridge, BridgeConfig, BridgeError};
+use crate::siteassist::client::Client;
+use crate::store::Store;
+use serenity::all::{ClientBuilder, GatewayIntents};
+use serenity::gateway::GatewayError;
+use serenity::http::HttpBuilder;
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// What to switch on when Discord refuses the Message Content intent.
+pub const MESSAGE_CONTENT_HELP: &str = "Discord refused the privileged Message Content intent \
+(gateway close code 4014). Open https://discord.com/developers/applications, select the \
+application, go to Bot → Privileged Gateway Intents, switch on MESSAGE CONTENT INTENT, \
+save, and start the bridge again.";
+
+/// Longest wait for serenity's shards to stop after shutdown is asked.
+const GATEWAY_STOP: Duration = Duration::from_secs(10);
+
+/// Why the Discord adapter could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    /// A `[discord]` setting is unusable; fix the configuration.
+    #[error("invalid configuration: {key} {reason}")]
+    Config {
+        /// The key.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Discord refused the token (HTTP 401/403 at start).
+    #[error("Discord refused the bot token ({0}); check discord.token / DISCORD_TOKEN")]
+    InvalidToken(String),
+    /// The privileged Message Content intent is off in the developer portal.
+    #[error("{MESSAGE_CONTENT_HELP}")]
+    MessageContentIntent,
+    /// Discord could not be reached at start.
+    #[error("could not reach Discord: {0}")]
+    Unreachable(String),
+    /// The gateway stopped with an error.
+    #[error("Discord gateway failed: {0}")]
+    Gateway(String),
+    /// The core failed (recovering unfinished replies at start).
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+}
+
+/// The `discord.api_url` to give serenity as its proxy: the origin that replaces
+/// `https://discord.com` (a trailing `/api` or `/api/v10` is accepted and dropped).
+/// `None` for Discord's own.
+pub(crate) fn proxy_base(api_url: &str) -> Result<Option<String>, DiscordError> {
+    let trimmed = api_url.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let base = trimmed
+        .strip_suffix("/api/v10")
+        .or_else(|| trimmed.strip_suffix("/api"))
+        .unwrap_or(trimmed);
+    match url::Url::parse(base) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(base.to_string())),
+        _ => Err(DiscordError::Config {
+            key: "discord.api_url",
+            reason: format!("{api_url:?} is not an http(s) URL"),
+        }),
+    }
+}
+
+/// Channel ids from `discord.auto_respond_channels`.
+pub(crate) fn auto_respond_ids(raw: &[String]) -> Result<HashSet<u64>, DiscordError> {
+    raw.iter()
+        .map(|s| {
+            s.trim().parse::<u64>().map_err(|_| DiscordError::Config {
+                key: "discord.auto_respond_channels",
+                reason: format!("{s:?} is not a channel id (right-click → Copy Channel ID)"),
+            })
+        })
+        .collect()
+}
+
+/// A connected (not yet serving) Discord bot. [`super::run`] is connect + serve; tests
+/// use the parts to observe what the adapter does.
+pub struct DiscordBot {
+    client: serenity::Client,
+    ingress: Ingress,
+    rx: mpsc::UnboundedReceiver<super::ingress::GatewayEvent>,
+    bridge: Bridge,
+    reports: broadcast::Sender<Handled>,
+    shards: Option<(u32, u32, u32)>,
+    bot: u64,
+}
+
+impl DiscordBot {
+    /// Checks the settings, asks Discord who the bot is (which proves the token) and
+    /// where the gateway is, and builds the core. Nothing is received until
+    /// [`Self::serve`].
+    pub async fn connect(
+        settings: &DiscordSettings,
+        store: Arc<dyn Store>,
+        client: Client,
+        bridge_cfg: BridgeConfig,
+    ) -> Result<Self, DiscordError> {
+        if let Err((key, reason)) = settings.validate() {
+            return Err(DiscordError::Config { key, reason });
+        }
+        if settings.token.is_empty() {
+            return Err(DiscordError::Config { key: "discord.token", reason: "is empty".into() });
+        }
+        let shards = match settings.shards.trim() {
+            "" => None,
+            spec => Some(parse_shards(spec).ok_or_else(|| DiscordError::Config {
+                key: "discord.shards",
+                reason: format!("{spec:?} is not FIRST-LAST/TOTAL"),
+            })?),
+        };
+        let auto_respond = auto_respond_ids(&settings.auto_respond_channels)?;
+        let proxy = proxy_base(&settings.api_url)?;
+        let http_client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| DiscordError::Unreachable(e.to_string()))?;
+        let mut http = HttpBuilder::new(settings.token.expose()).client(http_client.clone());
+        if let Some(base) = proxy {
+            // serenity ignores the proxy while its limiter is on (serenity#1739); the
+            // proxy (or fake) answers 429s, which `Rest` hands to the core.
+            http = http.proxy(base).ratelimiter_disabled(true);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let intents = GatewayIntents::from_bits_truncate(INTENT_BITS);
+        let gateway = ClientBuilder::new_with_http(http.build(), intents)
+            .event_handler(Forwarder { tx })
+            .await
+            .map_err(|e| DiscordError::Unreachable(e.to_string()))?;
+        if !settings.gateway_url.trim().is_empty() {
+            *gateway.ws_url.lock().await = settings.gateway_url.trim().to_string();
+        }
+        let rest = Arc::new(Rest::new(Arc::clone(&gateway.http), http_client));
+        let (bot, name) = rest.current_user().await.map_err(|f| match f.error {
+            crate::bridge::adapter::AdapterError::Permanent(m) => DiscordError::InvalidToken(m),
+            other => DiscordError::Unreachable(other.to_string()),
+        })?;
+        tracing::info!(bot = %name, id = bot, "Discord bot identified");
+        let directory = Arc::new(Directory::default());
+        let adapter = Arc::new(DiscordAdapter::new(
+            Arc::clone(&rest),
+            Arc::clone(&directory),
+            settings.max_message_chars,
+        ));
+        let bridge = Bridge::new(adapter.clone(), store, client, bridge_cfg);
+        let (reports, _) = broadcast::channel(1024);
+        let ingress = Ingress {
+            bridge: bridge.clone(),
+            adapter,
+            rest,
+            directory,
+            bot,
+            auto_respond,
+            reports: reports.clone(),
+        };
+        Ok(Self { client: gateway, ingress, rx, bridge, reports, shards, bot })
+    }
+
+    /// The core, for waiting on a thread ([`Bridge::barrier`]) in tests.
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
+    /// What the adapter does with each gateway event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Handled> {
+        self.reports.subscribe()
+    }
+
+    /// The bot's user id (also its application id).
+    pub fn user_id(&self) -> u64 {
+        self.bot
+    }
+
+    /// Closes replies a previous run left unfinished, then receives events until
+    /// `shutdown` resolves (or the gateway fails for good), then stops the gateway and
+    /// gives replies in flight up to `grace` to finish.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+        grace: Duration,
+    ) -> Result<(), DiscordError> {
+        let Self { mut client, ingress, rx, bridge, shards, .. } = self;
+        bridge.recover_unfinished().await?;
+        let (stop, stopped) = watch::channel(false);
+        let ingress = tokio::spawn(ingress.run(rx, stopped));
+        let manager = Arc::clone(&client.shard_manager);
+        let result = {
+            let start = async {
+                match shards {
+                    None => client.start().await,
+                    // serenity's range end is inclusive: 0..1 runs shards 0 and 1.
+                    Some((first, last, total)) => {
+                        client.start_shard_range(first..last, total).await
+                    }
+                }
+            };
+            tokio::pin!(start, shutdown);
+            tokio::select! {
+                r = &mut start => r.map_err(gateway_error),
+                () = &mut shutdown => {
+                    manager.shutdown_all().await;
+                    let _ = tokio::time::timeout(GATEWAY_STOP, &mut start).await;
+                    Ok(())
+                }
+            }
+        };
+        drop(client);
+        let _ = stop.send(true);
+        let _ = ingress.await;
+        let cut = bridge.shutdown(grace).await;
+        if cut > 0 {
+            tracing::warn!(cut, "Discord replies cut off at shutdown");
+        }
+        if let Err(DiscordError::MessageContentIntent) = &result {
+            tracing::error!("{MESSAGE_CONTENT_HELP}");
+        }
+        result
+    }
+}
+
+fn gateway_error(e: serenity::Error) -> DiscordError {
+    match e {
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => {
+            DiscordError::MessageContentIntent
+        }
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+            DiscordError::InvalidToken("gateway authentication failed".into())
+        }
+        other => DiscordError::Gateway(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls() {
+        let ok = |s: &str| proxy_base(s).unwrap();
+        assert_eq!(ok(""), None);
+        assert_eq!(ok("http://127.0.0.1:9/"), Some("http://127.0.0.1:9".into()));
+        assert_eq!(ok("http://127.0.0.1:9/api/v10"), Some("http://127.0.0.1:9".into()));
+        assert_eq!(ok("https://proxy.local/api"), Some("https://proxy.local".into()));
+        assert!(proxy_base("ftp://x").is_err());
+        assert!(proxy_base("not a url").is_err());
+    }
+
+    #[test]
+    fn auto_respond_channel_ids() {
+        let ids = auto_respond_ids(&[" 123 ".into(), "456".into()]).unwrap();
+        assert_eq!(ids, [123, 456].into());
+        assert!(auto_respond_ids(&["#support".into()]).is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! Showing replies on Discord: the [`ChatAdapter`] the core drives.
+//!
+//! Threads opened for a question are created lazily, on the first post into them: the
+//! core posts only after it has decided to answer (de-duplication, bot filtering), so a
+//! redelivered or ignored message never opens a thread. That works because a thread
+//! started from a message has the message's id, so ingress can mint the thread's key
+//! before the thread exists, and leave its parent and name here in `pending`.
+
+use super::directory::{ChannelInfo, Directory, Kind};
+use super::rest::Rest;
+use super::{format, ids};
+use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter};
+use crate::bridge::ids::{MessageRef, ThreadKey};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Discord allows 5 message creations or edits per 5 seconds in a channel (threads and
+/// DMs are channels of their own), shared by every reply there. The window has half a
+/// second of margin: Discord counts a request when it arrives, the budget when it is
+/// taken, and in between may lie network latency or, for the first post into a new
+/// thread, the thread's creation.
+pub(crate) const CHANNEL_BUDGET: Budget =
+    Budget { actions: 5, window: Duration::from_millis(5_500) };
+
+/// One edit per 1.25 s per reply: four streaming edits per window leave the fifth slot
+/// for the final text, so it is never held back by the budget.
+pub(crate) const MIN_EDIT_INTERVAL: Duration = Duration::from_millis(1250);
+
+/// A thread to create before the first post into it.
+#[derive(Clone, Debug)]
+struct PendingThread {
+    parent: u64,
+    name: String,
+}
+
+/// The Discord [`ChatAdapter`].
+pub(crate) struct DiscordAdapter {
+    caps: Capabilities,
+    rest: Arc<Rest>,
+    directory: Arc<Directory>,
+    /// Thread id → what is needed to create it.
+    pending: Mutex<HashMap<u64, PendingThread>>,
+}
+
+impl DiscordAdapter {
+    /// An adapter posting through `rest`; answers continue in a new message past
+    /// `max_message_chars`.
+    pub(crate) fn new(
+        rest: Arc<Rest>,
+        directory: Arc<Directory>,
+        max_message_chars: usize,
+    ) -> Self {
+        Self {
+            caps: Capabilities {
+                max_message_chars,
+                min_edit_interval: MIN_EDIT_INTERVAL,
+                channel_budget: CHANNEL_BUDGET,
+                // Discord's global limit (50 requests/s per bot) is far above what the
+                // channel budgets allow together in practice.
+                workspace_budget: None,
+                can_edit: true,
+                can_react: true,
+            },
+            rest,
+            directory,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Notes that thread `message` (started from that message in `parent`, named
+    /// `name`) must be created before the first post into it. Returns false if it was
+    /// already pending (a redelivery), so the caller knows whether to undo it.
+    pub(crate) fn expect_thread(&self, message: u64, parent: u64, name: String) -> bool {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.contains_key(&message) {
+            return false;
+        }
+        pending.insert(message, PendingThread { parent, name });
+        true
+    }
+
+    /// Drops a pending thread the core decided not to answer in.
+    pub(crate) fn forget_thread(&self, message: u64) {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&message);
+    }
+
+    /// Creates `channel` if it is a pending thread. It stays pending until creation
+    /// succeeds, so the core's retry of the post retries the creation too.
+    async fn ensure_thread(&self, channel: u64) -> Result<(), AdapterError> {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner()).get(&channel).cloned();
+        let Some(thread) = pending else { return Ok(()) };
+        self.rest.create_thread(thread.parent, channel, &thread.name).await?;
+        self.forget_thread(channel);
+        let info = ChannelInfo {
+            kind: Kind::Thread,
+            parent: Some(thread.parent),
+            name: Some(thread.name),
+        };
+        self.directory.learn(channel, info);
+        Ok(())
+    }
+
+    /// Posts a short note outside any reply (the answer to `/new`).
+    pub(crate) async fn post_note(
+        &self,
+        thread: &ThreadKey,
+        markdown: &str,
+    ) -> Result<(), AdapterError> {
+        self.post(thread, &format::render(markdown)).await.map(drop)
+    }
+}
+
+fn channel_of(thread: &ThreadKey) -> Result<u64, AdapterError> {
+    ids::thread_channel(thread)
+        .ok_or_else(|| AdapterError::Permanent(format!("not a Discord thread: {thread}")))
+}
+
+#[async_trait]
+impl ChatAdapter for DiscordAdapter {
+    fn name(&self) -> &'static str {
+        "discord"
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn render(&self, markdown: &str) -> String {
+        format::render(markdown)
+    }
+
+    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
+        let channel = channel_of(thread)?;
+        self.ensure_thread(channel).await?;
+        let id = self.rest.create_message(channel, text).await?;
+        Ok(ids::message(channel, id))
+    }
+
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError> {
+        let (channel, id) = ids::parse_message(message)
+            .ok_or_else(|| AdapterError::Permanent(format!("not a Discord message: {message}")))?;
+        Ok(self.rest.edit_message(channel, id, text).await?)
+    }
+
+    async fn typing(&self, thread: &ThreadKey) -> Result<(), AdapterError> {
+        let channel = channel_of(thread)?;
+        self.ensure_thread(channel).await?;
+        Ok(self.rest.typing(channel).await?)
+    }
+}

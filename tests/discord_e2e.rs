@@ -1,0 +1,282 @@
+//! The Discord adapter end to end: a fake Discord (REST + gateway) on 127.0.0.1, the
+//! SiteAssist simulator, and the real core in between.
+#![cfg(feature = "discord")]
+
+mod fake_discord;
+mod support;
+
+use fake_discord::harness::{self, reply_shown, Running, WAIT};
+use fake_discord::payloads::{self, Msg};
+use fake_discord::{
+    FakeDiscord, Op, ALICE, AUTO, BOB, BOT, BOT_ROLE, DM, FORUM, GUILD, QUIET_FORUM, SUPPORT,
+};
+use serde_json::json;
+use siteassist_bridge::adapters::discord::format::render;
+use siteassist_bridge::adapters::discord::{Outcome, Skip, INTENT_BITS};
+use siteassist_bridge::bridge::{Disposition, Ignored};
+use siteassist_bridge::simulator::answer_for;
+use siteassist_bridge::store::{MemoryStore, SledStore, Store};
+use std::sync::Arc;
+use support::{client, simulator};
+
+const QUEUED: Outcome = Outcome::Core(Disposition::Queued);
+
+async fn setup(
+    word_delay_ms: u64,
+) -> (FakeDiscord, siteassist_bridge::simulator::RunningSimulator, Running) {
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(word_delay_ms).await;
+    let bot = harness::start(&fake, Arc::new(MemoryStore::new()), client(&sim, 3)).await;
+    (fake, sim, bot)
+}
+
+#[tokio::test]
+async fn a_mention_opens_one_thread_and_streams_the_answer_into_it() {
+    let (fake, sim, mut bot) = setup(30).await;
+    let identify = fake.read(|r| r.identifies[0].clone());
+    assert_eq!(identify["intents"], json!(INTENT_BITS), "{identify}");
+    for bit in [0, 9, 10, 12, 13, 15] {
+        assert_ne!(INTENT_BITS & (1 << bit), 0, "intent bit {bit}");
+    }
+    // serenity identifies with the HTTP form of the token, which Discord accepts.
+    assert_eq!(identify["token"], json!(format!("Bot {}", fake_discord::TOKEN)));
+
+    let question = "How do I reset my password?";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, question).json());
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    let expected = render(&answer_for(question));
+    let shown = reply_shown(&fake, id, &expected).await;
+
+    // One thread, started on the question, named after it.
+    let threads =
+        fake.read(|r| r.calls_of(Op::CreateThread).into_iter().cloned().collect::<Vec<_>>());
+    assert_eq!(threads.len(), 1);
+    assert_eq!((threads[0].channel, threads[0].message), (Some(SUPPORT), Some(id)));
+    assert_eq!(threads[0].body["name"], json!(question));
+    // One placeholder, then at least two edits with growing text, ending in the answer.
+    let posts = fake.read(|r| r.messages_in(id).len());
+    assert_eq!(posts, 1, "one message in the thread");
+    assert_eq!(shown[0], "Thinking…");
+    assert!(shown.len() >= 3, "placeholder + at least two edits: {shown:#?}");
+    for pair in shown[1..].windows(2) {
+        assert!(
+            pair[1].len() > pair[0].len() && pair[1].starts_with(pair[0].trim_end()),
+            "{pair:#?}"
+        );
+    }
+    assert_eq!(shown.last(), Some(&expected));
+    assert_eq!(sim.sim.conversation_count(), 1);
+    // The typing indicator ran in the thread, and nothing sent could ping anyone.
+    assert!(fake.read(|r| r.calls_of(Op::Typing).iter().any(|c| c.channel == Some(id))));
+    for body in harness::message_bodies(&fake) {
+        assert_eq!(body["allowed_mentions"], json!({ "parse": [] }), "{body}");
+    }
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_follow_up_in_the_thread_continues_the_conversation_even_after_a_restart() {
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let q1 = "What are your prices?";
+    let thread = fake.next_id();
+    {
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let mut bot = harness::start(&fake, store, client(&sim, 3)).await;
+        fake.dispatch("MESSAGE_CREATE", Msg::mention(thread, SUPPORT, q1).json());
+        assert_eq!(bot.message_outcome(thread).await, QUEUED);
+        reply_shown(&fake, thread, &render(&answer_for(q1))).await;
+
+        // No mention needed in the thread.
+        let q2 = "And how do refunds work?";
+        let id = fake.next_id();
+        fake.dispatch("MESSAGE_CREATE", Msg::in_guild(id, thread, q2).json());
+        assert_eq!(bot.message_outcome(id).await, QUEUED);
+        let expected = render(&answer_for(q2));
+        fake.wait_until("the follow-up answer", WAIT, |r| {
+            r.messages_in(thread).get(1).is_some_and(|m| m.text() == expected)
+        })
+        .await;
+        assert_eq!(sim.sim.conversation_count(), 1);
+        bot.stop().await.unwrap();
+    }
+    // A new process on the same store: the thread still has its conversation.
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let mut bot = harness::start(&fake, store, client(&sim, 3)).await;
+    let q3 = "Shipping times?";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::in_guild(id, thread, q3).json());
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    let expected = render(&answer_for(q3));
+    fake.wait_until("the answer after the restart", WAIT, |r| {
+        r.messages_in(thread).get(2).is_some_and(|m| m.text() == expected)
+    })
+    .await;
+    assert_eq!(sim.sim.conversation_count(), 1, "same conversation after the restart");
+    assert_eq!(fake.read(|r| r.calls_of(Op::CreateThread).len()), 1);
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dm_is_one_conversation_until_new() {
+    let (fake, sim, mut bot) = setup(1).await;
+    let ask = |q: &'static str| {
+        let id = fake.next_id();
+        fake.dispatch("MESSAGE_CREATE", Msg::dm(id, q).json());
+        id
+    };
+    let q1 = "How do refunds work?";
+    let id = ask(q1);
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    reply_shown(&fake, DM, &render(&answer_for(q1))).await;
+    let id = ask("What are your prices?");
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    fake.wait_until("the second DM answer", WAIT, |r| r.messages_in(DM).len() == 2).await;
+    assert_eq!(sim.sim.conversation_count(), 1);
+
+    let id = ask("/new");
+    assert_eq!(bot.message_outcome(id).await, Outcome::NewConversation);
+    let q3 = "Shipping times?";
+    let id = ask(q3);
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    let expected = render(&answer_for(q3));
+    fake.wait_until("the answer after /new", WAIT, |r| {
+        r.messages_in(DM).get(3).is_some_and(|m| m.text() == expected)
+    })
+    .await;
+    let note = fake.read(|r| r.messages_in(DM)[2].text().to_string());
+    assert!(note.contains("new conversation"), "{note}");
+    assert_eq!(sim.sim.conversation_count(), 2, "/new started a fresh conversation");
+    assert_eq!(fake.read(|r| r.calls_of(Op::CreateThread).len()), 0, "no threads in DMs");
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_respond_channels_and_forums_need_no_mention() {
+    let (fake, sim, mut bot) = setup(1).await;
+    // A top-level message in the auto-respond channel gets a thread and an answer.
+    let q1 = "How do I reset my password?";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::in_guild(id, AUTO, q1).json());
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    reply_shown(&fake, id, &render(&answer_for(q1))).await;
+    let created = fake.read(|r| r.calls_of(Op::CreateThread)[0].channel);
+    assert_eq!(created, Some(AUTO));
+
+    // A new post in the auto-respond forum is a conversation in the post itself; its
+    // title is part of the question.
+    let post = fake.next_id();
+    let thread = payloads::thread(post, FORUM, "API keys", ALICE);
+    fake.add_channel(thread.clone());
+    fake.dispatch("THREAD_CREATE", thread);
+    fake.dispatch("MESSAGE_CREATE", Msg::in_guild(post, post, "how do I make one?").json());
+    assert_eq!(bot.message_outcome(post).await, QUEUED);
+    let expected = render(&answer_for("API keys\n\nhow do I make one?"));
+    reply_shown(&fake, post, &expected).await;
+    assert_eq!(fake.read(|r| r.calls_of(Op::CreateThread).len()), 1, "the post is the thread");
+    assert_eq!(sim.sim.conversation_count(), 2);
+
+    // Elsewhere, nothing happens without a mention.
+    let quiet = fake.next_id();
+    fake.add_channel(payloads::thread(quiet, QUIET_FORUM, "An idea", ALICE));
+    fake.dispatch("MESSAGE_CREATE", Msg::in_guild(quiet, quiet, "what about dark mode?").json());
+    assert_eq!(
+        bot.message_outcome(quiet).await,
+        Outcome::Core(Disposition::Ignored(Ignored::NotForBot))
+    );
+    let plain = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::in_guild(plain, SUPPORT, "hello all").json());
+    assert_eq!(bot.message_outcome(plain).await, Outcome::Skipped(Skip::NotForBot));
+    let to_bob = fake.next_id();
+    let mut m = Msg::in_guild(to_bob, AUTO, &format!("<@{BOB}> can you check?"));
+    m.mentions = vec![payloads::bob()];
+    fake.dispatch("MESSAGE_CREATE", m.json());
+    assert_eq!(bot.message_outcome(to_bob).await, Outcome::Skipped(Skip::AddressedToOthers));
+    assert_eq!(sim.sim.message_posts(), 2);
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_redelivered_message_gets_no_second_answer() {
+    let (fake, sim, mut bot) = setup(1).await;
+    let q = "What are your prices?";
+    let id = fake.next_id();
+    let msg = Msg::mention(id, SUPPORT, q).json();
+    fake.dispatch("MESSAGE_CREATE", msg.clone());
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    fake.dispatch("MESSAGE_CREATE", msg);
+    assert_eq!(
+        bot.message_outcome(id).await,
+        Outcome::Core(Disposition::Ignored(Ignored::Duplicate))
+    );
+    reply_shown(&fake, id, &render(&answer_for(q))).await;
+    assert_eq!(sim.sim.message_posts(), 1);
+    assert_eq!(fake.read(|r| r.calls_of(Op::CreateThread).len()), 1);
+    assert_eq!(fake.read(|r| r.messages.len()), 1);
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bots_webhooks_system_messages_and_talk_to_others_are_ignored() {
+    let (fake, sim, mut bot) = setup(1).await;
+    // Open a conversation in a thread first (mentioning the bot's role counts).
+    let thread = fake.next_id();
+    let mut m = Msg::in_guild(thread, SUPPORT, &format!("<@&{BOT_ROLE}> What are your prices?"));
+    m.mention_roles = vec![BOT_ROLE];
+    fake.dispatch("MESSAGE_CREATE", m.json());
+    assert_eq!(bot.message_outcome(thread).await, QUEUED);
+    reply_shown(&fake, thread, &render(&answer_for("What are your prices?"))).await;
+
+    let mut cases = Vec::new();
+    let mut other_bot = Msg::mention(fake.next_id(), SUPPORT, "ping");
+    other_bot.author = payloads::other_bot();
+    cases.push((other_bot, Outcome::Core(Disposition::Ignored(Ignored::FromBot))));
+    let mut hook = Msg::in_guild(fake.next_id(), thread, "deploy finished");
+    hook.webhook_id = Some(42);
+    hook.author = payloads::user(42, "Deploys", true);
+    cases.push((hook, Outcome::Core(Disposition::Ignored(Ignored::FromBot))));
+    let mut own = Msg::in_guild(fake.next_id(), thread, "an echo of my own answer");
+    own.author = payloads::bot_user();
+    cases.push((own, Outcome::Core(Disposition::Ignored(Ignored::FromSelf))));
+    let mut join = Msg::in_guild(fake.next_id(), AUTO, "");
+    join.kind = 7;
+    cases.push((join, Outcome::Skipped(Skip::System)));
+    let mut to_bob = Msg::in_guild(fake.next_id(), thread, &format!("<@{BOB}> you asked this too"));
+    to_bob.mentions = vec![payloads::bob()];
+    cases.push((to_bob, Outcome::Core(Disposition::Ignored(Ignored::AddressedToOthers))));
+    let only_mention = Msg::mention(fake.next_id(), SUPPORT, "");
+    cases.push((only_mention, Outcome::Skipped(Skip::Empty)));
+    for (msg, expected) in cases {
+        fake.dispatch("MESSAGE_CREATE", msg.json());
+        assert_eq!(bot.message_outcome(msg.id).await, expected, "{msg:?}");
+    }
+    assert_eq!(sim.sim.message_posts(), 1);
+    assert_eq!(fake.read(|r| r.messages.len()), 1);
+    let _ = GUILD;
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_payload_fixtures_parse_as_serenity_models() {
+    use serenity::all::{Guild, GuildChannel, Message, Reaction, Ready};
+    serde_json::from_value::<Ready>(payloads::ready("ws://127.0.0.1:1")).unwrap();
+    let post = payloads::thread(7, FORUM, "post", ALICE);
+    serde_json::from_value::<Guild>(payloads::guild_create(vec![post.clone()])).unwrap();
+    serde_json::from_value::<GuildChannel>(post).unwrap();
+    serde_json::from_value::<Message>(Msg::mention(1, SUPPORT, "q").json()).unwrap();
+    serde_json::from_value::<Message>(Msg::dm(1, "q").json()).unwrap();
+    serde_json::from_value::<Message>(payloads::rest_message(1, 2, "x")).unwrap();
+    for added in [true, false] {
+        serde_json::from_value::<Reaction>(payloads::reaction(
+            added,
+            &payloads::alice(),
+            1,
+            2,
+            BOT,
+            "👍",
+        ))
+        .unwrap();
+    }
+}

@@ -1,0 +1,274 @@
+//! A fake Discord on 127.0.0.1: the REST API the adapter calls (recording every call,
+//! answering with Discord's payload shapes, with injectable failures) and a gateway
+//! websocket that speaks Hello → Identify → READY → GUILD_CREATE → dispatches.
+//!
+//! Tests wait on what the fake records ([`FakeDiscord::wait_until`]) instead of
+//! sleeping.
+#![allow(dead_code)]
+
+pub mod gateway;
+pub mod harness;
+pub mod payloads;
+pub mod rest;
+
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// The server (guild) the bot is in.
+pub const GUILD: u64 = 900_000_000_000_000_001;
+/// The bot user (its application id too).
+pub const BOT: u64 = 900_000_000_000_000_002;
+/// A person asking questions.
+pub const ALICE: u64 = 900_000_000_000_000_003;
+/// Another person.
+pub const BOB: u64 = 900_000_000_000_000_004;
+/// Another bot in the server.
+pub const OTHER_BOT: u64 = 900_000_000_000_000_005;
+/// A text channel where the bot answers mentions.
+pub const SUPPORT: u64 = 900_000_000_000_000_010;
+/// A text channel where the bot answers everything (auto-respond).
+pub const AUTO: u64 = 900_000_000_000_000_011;
+/// A forum where every post is answered (auto-respond).
+pub const FORUM: u64 = 900_000_000_000_000_012;
+/// A forum without auto-respond.
+pub const QUIET_FORUM: u64 = 900_000_000_000_000_013;
+/// Alice's DM channel with the bot.
+pub const DM: u64 = 900_000_000_000_000_020;
+/// The bot's managed role.
+pub const BOT_ROLE: u64 = 900_000_000_000_000_030;
+/// The token the fake accepts.
+pub const TOKEN: &str = "OTAwMDAwMDAwMDAwMDAwMDAy.fake.token";
+
+/// Which REST call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Gateway,
+    Me,
+    GetChannel,
+    CreateMessage,
+    EditMessage,
+    CreateThread,
+    Typing,
+    Other,
+}
+
+/// One recorded REST call.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub op: Op,
+    pub method: String,
+    pub path: String,
+    /// The channel in the path, if any.
+    pub channel: Option<u64>,
+    /// The message in the path (edits, threads), or the message created.
+    pub message: Option<u64>,
+    pub body: Value,
+    pub status: u16,
+    pub at: Instant,
+}
+
+/// A canned failure for the next call of one kind.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Failure {
+    /// Discord's 429: `retry_after` in the body (seconds) and the `Retry-After` header
+    /// (whole seconds, rounded up).
+    pub fn rate_limited(retry_after: f64) -> Self {
+        Self {
+            status: 429,
+            headers: vec![
+                ("retry-after".into(), (retry_after.ceil() as u64).to_string()),
+                ("x-ratelimit-scope".into(), "user".into()),
+            ],
+            body: serde_json::json!({
+                "message": "You are being rate limited.",
+                "retry_after": retry_after,
+                "global": false
+            }),
+        }
+    }
+}
+
+/// A message the bot posted, with every text it showed (post, then edits).
+#[derive(Clone, Debug)]
+pub struct BotMessage {
+    pub id: u64,
+    pub channel: u64,
+    pub texts: Vec<String>,
+}
+
+impl BotMessage {
+    /// What it shows now.
+    pub fn text(&self) -> &str {
+        self.texts.last().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Everything the fake remembers.
+#[derive(Default)]
+pub struct Record {
+    pub calls: Vec<Call>,
+    /// Bot messages in posting order.
+    pub messages: Vec<BotMessage>,
+    /// Channels the fake knows (`GET /channels/{id}`), as Discord channel objects.
+    pub channels: HashMap<u64, Value>,
+    /// Identify payloads (`d` of op 2), one per gateway session.
+    pub identifies: Vec<Value>,
+    failures: HashMap<Op, VecDeque<Failure>>,
+    /// Close the next session with this code right after Identify.
+    close_after_identify: Option<u16>,
+    sessions: Vec<mpsc::UnboundedSender<(String, Value)>>,
+    /// Gateway sessions that got as far as taking dispatches.
+    pub sessions_opened: usize,
+    next_id: u64,
+}
+
+impl Record {
+    /// A new snowflake-like id.
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        1_000_000_000_000_000_000 + self.next_id
+    }
+
+    /// Bot messages in `channel`, in posting order.
+    pub fn messages_in(&self, channel: u64) -> Vec<&BotMessage> {
+        self.messages.iter().filter(|m| m.channel == channel).collect()
+    }
+
+    /// Calls of one kind.
+    pub fn calls_of(&self, op: Op) -> Vec<&Call> {
+        self.calls.iter().filter(|c| c.op == op).collect()
+    }
+}
+
+/// Shared by the REST and gateway servers.
+pub struct State {
+    record: Mutex<Record>,
+    changed: watch::Sender<u64>,
+    pub gateway_url: Mutex<String>,
+}
+
+impl State {
+    /// Reads or changes the record, and wakes waiters.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Record) -> R) -> R {
+        let r = f(&mut self.record.lock().unwrap());
+        self.changed.send_modify(|v| *v += 1);
+        r
+    }
+
+    fn take_failure(&self, op: Op) -> Option<Failure> {
+        self.with(|r| r.failures.get_mut(&op).and_then(VecDeque::pop_front))
+    }
+}
+
+/// A running fake Discord.
+pub struct FakeDiscord {
+    pub state: Arc<State>,
+    /// For `discord.api_url`.
+    pub api_url: String,
+    /// Where the gateway listens (`GET /gateway` returns it).
+    pub gateway_url: String,
+}
+
+impl FakeDiscord {
+    /// Starts REST and gateway on 127.0.0.1:0, with the guild's channels known.
+    pub async fn start() -> Self {
+        let (changed, _) = watch::channel(0);
+        let state = Arc::new(State {
+            record: Mutex::new(Record::default()),
+            changed,
+            gateway_url: Mutex::new(String::new()),
+        });
+        state.with(|r| {
+            for channel in payloads::guild_channels() {
+                let id = channel["id"].as_str().unwrap().parse().unwrap();
+                r.channels.insert(id, channel);
+            }
+        });
+        let gateway_url = gateway::spawn(Arc::clone(&state)).await;
+        *state.gateway_url.lock().unwrap() = gateway_url.clone();
+        let api_url = rest::spawn(Arc::clone(&state)).await;
+        Self { state, api_url, gateway_url }
+    }
+
+    /// Waits until `pred` holds for the record, failing the test after `timeout`.
+    #[track_caller]
+    pub fn wait_until<'a>(
+        &'a self,
+        what: &'a str,
+        timeout: Duration,
+        pred: impl Fn(&Record) -> bool + 'a,
+    ) -> impl std::future::Future<Output = ()> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let mut rx = self.state.changed.subscribe();
+            let wait = async {
+                loop {
+                    if pred(&self.state.record.lock().unwrap()) {
+                        return;
+                    }
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            };
+            if tokio::time::timeout(timeout, wait).await.is_err() {
+                panic!("{caller}: timed out after {timeout:?} waiting for {what}");
+            }
+        }
+    }
+
+    /// A snapshot of something in the record.
+    pub fn read<R>(&self, f: impl FnOnce(&Record) -> R) -> R {
+        f(&self.state.record.lock().unwrap())
+    }
+
+    /// A new snowflake-like id (for user messages and posts).
+    pub fn next_id(&self) -> u64 {
+        self.state.with(Record::next_id)
+    }
+
+    /// The next call of kind `op` fails with `failure`.
+    pub fn fail_next(&self, op: Op, failure: Failure) {
+        self.state.with(|r| r.failures.entry(op).or_default().push_back(failure));
+    }
+
+    /// The next gateway session is closed with `code` after Identify (4014: a
+    /// privileged intent that is not enabled).
+    pub fn close_after_identify(&self, code: u16) {
+        self.state.with(|r| r.close_after_identify = Some(code));
+    }
+
+    /// Makes a channel (a forum post, say) known to `GET /channels/{id}`.
+    pub fn add_channel(&self, channel: Value) {
+        let id = channel["id"].as_str().unwrap().parse().unwrap();
+        self.state.with(|r| r.channels.insert(id, channel));
+    }
+
+    /// Sends a dispatch (`op` 0, event `t`) on the newest gateway session.
+    pub fn dispatch(&self, t: &str, d: Value) {
+        let sent = self.state.with(|r| {
+            r.sessions.retain(|s| !s.is_closed());
+            r.sessions.last().map(|s| s.send((t.to_string(), d)).is_ok())
+        });
+        assert_eq!(sent, Some(true), "no gateway session to dispatch {t} on");
+    }
+
+    /// Sends the same dispatch on every open session (used after the bot's own REST
+    /// calls, as Discord does for the bot's own THREAD_CREATE).
+    fn broadcast(state: &State, t: &str, d: Value) {
+        state.with(|r| {
+            for s in &r.sessions {
+                let _ = s.send((t.to_string(), d.clone()));
+            }
+        });
+    }
+}

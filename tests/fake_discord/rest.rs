@@ -1,0 +1,240 @@
+//! The fake REST API (`/api/v10/...`): records every call, answers like Discord, and
+//! fails the next call of a kind when a test asked for it.
+
+use super::{payloads, BotMessage, Call, FakeDiscord, Op, State, BOT, TOKEN};
+use axum::body::Bytes;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+type S = AxState<Arc<State>>;
+
+/// Serves the REST API on 127.0.0.1:0; returns the base URL for `discord.api_url`.
+pub async fn spawn(state: Arc<State>) -> String {
+    let app = Router::new()
+        .route("/api/v10/gateway", get(gateway))
+        .route("/api/v10/users/@me", get(me))
+        .route("/api/v10/channels/{channel}", get(get_channel))
+        .route("/api/v10/channels/{channel}/messages", post(create_message))
+        .route("/api/v10/channels/{channel}/messages/{message}", patch(edit_message))
+        .route("/api/v10/channels/{channel}/messages/{message}/threads", post(create_thread))
+        .route("/api/v10/channels/{channel}/typing", post(typing))
+        .fallback(other)
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Records the call; answers 401 without the bot token, the injected failure if one is
+/// queued, else `ok()`.
+fn answer(
+    state: &State,
+    op: Op,
+    req: (&Method, &Uri, &HeaderMap),
+    ids: (Option<u64>, Option<u64>),
+    body: &[u8],
+    ok: impl FnOnce() -> (StatusCode, Value),
+) -> Response {
+    let (method, uri, headers) = req;
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let authorised = headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(format!("Bot {TOKEN}").as_str());
+    let failure = if authorised { state.take_failure(op) } else { None };
+    let (status, response, extra) = match failure {
+        _ if !authorised => {
+            (StatusCode::UNAUTHORIZED, json!({ "message": "401: Unauthorized", "code": 0 }), vec![])
+        }
+        Some(f) => (StatusCode::from_u16(f.status).unwrap(), f.body, f.headers),
+        None => {
+            let (s, v) = ok();
+            (s, v, vec![])
+        }
+    };
+    let created = response.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok());
+    let message = if op == Op::CreateMessage && status.is_success() { created } else { ids.1 };
+    state.with(|r| {
+        r.calls.push(Call {
+            op,
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            channel: ids.0,
+            message,
+            body,
+            status: status.as_u16(),
+            at: Instant::now(),
+        })
+    });
+    let mut resp = if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        (status, Json(response)).into_response()
+    };
+    for (k, v) in extra {
+        resp.headers_mut()
+            .insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+    }
+    resp
+}
+
+fn id(s: &str) -> u64 {
+    s.parse().unwrap()
+}
+
+async fn gateway(AxState(st): S, m: Method, u: Uri, h: HeaderMap) -> Response {
+    let url = st.gateway_url.lock().unwrap().clone();
+    // GET /gateway needs no token on the real API either.
+    let h = {
+        let mut h = h;
+        h.insert("authorization", format!("Bot {TOKEN}").parse().unwrap());
+        h
+    };
+    answer(&st, Op::Gateway, (&m, &u, &h), (None, None), b"", || {
+        (StatusCode::OK, json!({ "url": url }))
+    })
+}
+
+async fn me(AxState(st): S, m: Method, u: Uri, h: HeaderMap) -> Response {
+    answer(&st, Op::Me, (&m, &u, &h), (None, None), b"", || {
+        let mut me = payloads::bot_user();
+        me["verified"] = json!(true);
+        me["mfa_enabled"] = json!(false);
+        (StatusCode::OK, me)
+    })
+}
+
+async fn get_channel(
+    AxState(st): S,
+    Path(c): Path<String>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+) -> Response {
+    let c = id(&c);
+    let known = st.with(|r| r.channels.get(&c).cloned());
+    answer(&st, Op::GetChannel, (&m, &u, &h), (Some(c), None), b"", || match known {
+        Some(ch) => (StatusCode::OK, ch),
+        None => (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 })),
+    })
+}
+
+async fn create_message(
+    AxState(st): S,
+    Path(c): Path<String>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let c = id(&c);
+    let content = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["content"].as_str().map(str::to_string));
+    let content = content.unwrap_or_default();
+    let exists = st.with(|r| r.channels.contains_key(&c)) || c == super::DM;
+    let st2 = Arc::clone(&st);
+    answer(&st, Op::CreateMessage, (&m, &u, &h), (Some(c), None), &body, move || {
+        if !exists {
+            return (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 }));
+        }
+        let id = st2.with(|r| {
+            let id = r.next_id();
+            r.messages.push(BotMessage { id, channel: c, texts: vec![content.clone()] });
+            id
+        });
+        (StatusCode::OK, payloads::rest_message(id, c, &content))
+    })
+}
+
+async fn edit_message(
+    AxState(st): S,
+    Path((c, msg)): Path<(String, String)>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (c, msg) = (id(&c), id(&msg));
+    let content = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["content"].as_str().map(str::to_string));
+    let content = content.unwrap_or_default();
+    let st2 = Arc::clone(&st);
+    answer(&st, Op::EditMessage, (&m, &u, &h), (Some(c), Some(msg)), &body, move || {
+        let found = st2.with(|r| {
+            let found = r.messages.iter_mut().find(|x| x.id == msg && x.channel == c);
+            found.map(|x| x.texts.push(content.clone())).is_some()
+        });
+        if found {
+            (StatusCode::OK, payloads::rest_message(msg, c, &content))
+        } else {
+            (StatusCode::NOT_FOUND, json!({ "message": "Unknown Message", "code": 10008 }))
+        }
+    })
+}
+
+async fn create_thread(
+    AxState(st): S,
+    Path((c, msg)): Path<(String, String)>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (c, msg) = (id(&c), id(&msg));
+    let name = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["name"].as_str().map(str::to_string));
+    let name = name.unwrap_or_default();
+    let st2 = Arc::clone(&st);
+    let mut created = None;
+    let resp = answer(&st, Op::CreateThread, (&m, &u, &h), (Some(c), Some(msg)), &body, || {
+        if name.chars().count() > 100 || name.is_empty() {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({ "message": "Invalid Form Body", "code": 50035 }),
+            );
+        }
+        let thread = payloads::thread(msg, c, &name, BOT);
+        let fresh = st2.with(|r| r.channels.insert(msg, thread.clone()).is_none());
+        if !fresh {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({ "message": "A thread has already been created for this message", "code": 160004 }),
+            );
+        }
+        created = Some(thread.clone());
+        (StatusCode::CREATED, thread)
+    });
+    // Discord tells the creator's gateway sessions about the new thread too.
+    if let Some(mut thread) = created {
+        thread["newly_created"] = json!(true);
+        FakeDiscord::broadcast(&st, "THREAD_CREATE", thread);
+    }
+    resp
+}
+
+async fn typing(
+    AxState(st): S,
+    Path(c): Path<String>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+) -> Response {
+    let c = id(&c);
+    answer(&st, Op::Typing, (&m, &u, &h), (Some(c), None), b"", || {
+        (StatusCode::NO_CONTENT, Value::Null)
+    })
+}
+
+async fn other(AxState(st): S, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {
+    answer(&st, Op::Other, (&m, &u, &h), (None, None), &body, || {
+        (StatusCode::NOT_FOUND, json!({ "message": "404: Not Found", "code": 0 }))
+    })
+}
