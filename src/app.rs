@@ -5,6 +5,8 @@ use crate::adapters::console::{self, ConsoleAdapter, ConsoleSession, OutputMode}
 use crate::bridge::feedback::FeedbackEmoji;
 use crate::bridge::{Bridge, BridgeConfig, BridgeError};
 use crate::config::{BridgeSettings, Settings, StoreBackend, StoreSettings};
+use crate::ops::health::Readiness;
+use crate::ops::server::OpsState;
 use crate::secret::Secret;
 use crate::simulator::{RunningSimulator, SimulatorConfig};
 use crate::siteassist::client::{Client, ClientConfig};
@@ -29,6 +31,9 @@ pub enum AppError {
     /// The core failed.
     #[error(transparent)]
     Bridge(#[from] BridgeError),
+    /// A platform adapter failed (its message says which and why).
+    #[error("{0}")]
+    Adapter(String),
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -95,18 +100,135 @@ pub async fn siteassist_target(settings: &Settings) -> Result<SiteAssistTarget, 
     Ok(SiteAssistTarget { client, simulator })
 }
 
-/// Runs the bridge until `shutdown` resolves (or, for the console, input ends).
+/// Runs the bridge until `shutdown` resolves (or, for the console, input ends): every
+/// enabled platform adapter, or the console when none is enabled.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
     let store = open_store(&settings.store)?;
     let target = siteassist_target(&settings).await?;
+    let platforms = settings.slack.enabled || settings.discord.enabled;
     if let Some(sim) = &target.simulator {
+        let what =
+            if platforms { "the bridge" } else { "the console (no chat platform is enabled)" };
         eprintln!(
-            "siteassist-bridge: no SiteAssist key and no chat platform configured, so the console \
-             talks to the built-in simulator at {} (set SITEASSIST_PUBLISHABLE_KEY to use your assistant)",
+            "siteassist-bridge: no SiteAssist key is set, so {what} talks to the built-in simulator \
+             at {} (set SITEASSIST_PUBLISHABLE_KEY to use your assistant)",
             sim.base_url
         );
     }
-    run_console(&settings, store, target.client, shutdown).await
+    if !platforms {
+        return run_console(&settings, store, target.client, shutdown).await;
+    }
+    run_platforms(&settings, store, target.client, shutdown).await
+}
+
+/// How often SiteAssist is pinged (`GET /projects/current`) so `/readyz` can tell it is
+/// reachable even when nobody asks anything.
+const SITEASSIST_PROBE_EVERY: Duration = Duration::from_secs(20);
+
+async fn run_platforms(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    client: Client,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    for (enabled, feature) in
+        [(settings.slack.enabled, "slack"), (settings.discord.enabled, "discord")]
+    {
+        let built = match feature {
+            "slack" => cfg!(feature = "slack"),
+            _ => cfg!(feature = "discord"),
+        };
+        if enabled && !built {
+            return Err(AppError::Config(format!(
+                "{feature}.enabled, but this build has no `{feature}` feature"
+            )));
+        }
+    }
+
+    // One shutdown signal, seen by every task.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let grace = Duration::from_secs(settings.bridge.shutdown_grace_secs);
+    let readiness = Readiness::default();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .map_err(|e| AppError::Config(format!("server.listen {}: {e}", settings.server.listen)))?;
+    let ops = OpsState {
+        readiness: readiness.clone(),
+        store: store.clone(),
+        client: client.clone(),
+        metrics: crate::ops::metrics::install(),
+    };
+    let stop = stopped();
+    tasks.spawn(async move {
+        crate::ops::server::serve(listener, ops, stop)
+            .await
+            .map_err(|e| AppError::Adapter(format!("ops server: {e}")))
+    });
+    let (probe, stop) = (client.clone(), stopped());
+    tasks.spawn(async move {
+        let ping = async {
+            loop {
+                if let Err(e) = probe.current_project().await {
+                    tracing::warn!(error = %e, "SiteAssist is not reachable");
+                }
+                tokio::time::sleep(SITEASSIST_PROBE_EVERY).await;
+            }
+        };
+        tokio::select! {
+            () = ping => {},
+            () = stop => {},
+        }
+        Ok(())
+    });
+
+    #[cfg(feature = "slack")]
+    if settings.slack.enabled {
+        readiness.expect_adapter("slack");
+        let (s, store, client, ready, stop) =
+            (settings.clone(), store.clone(), client.clone(), readiness.clone(), stopped());
+        tasks.spawn(async move {
+            let cfg = bridge_config(&s.bridge);
+            crate::adapters::slack::run(&s.slack, store, client, cfg, grace, ready, stop)
+                .await
+                .map_err(|e| AppError::Adapter(e.to_string()))
+        });
+    }
+    #[cfg(feature = "discord")]
+    if settings.discord.enabled {
+        readiness.expect_adapter("discord");
+        let (s, store, client, ready, stop) =
+            (settings.clone(), store.clone(), client.clone(), readiness.clone(), stopped());
+        tasks.spawn(async move {
+            let cfg = bridge_config(&s.bridge);
+            crate::adapters::discord::run(&s.discord, store, client, cfg, grace, ready, stop)
+                .await
+                .map_err(|e| AppError::Adapter(e.to_string()))
+        });
+    }
+    #[cfg(not(any(feature = "slack", feature = "discord")))]
+    let _ = grace;
+    tokio::pin!(shutdown);
+    // An adapter that stops by itself (bad token, lost for good) stops the bridge, so a
+    // supervisor restarts it and the failure is visible.
+    let result = tokio::select! {
+        () = &mut shutdown => Ok(()),
+        Some(done) = tasks.join_next() => done.unwrap_or_else(|e| Err(AppError::Adapter(e.to_string()))),
+    };
+    let _ = stop_tx.send(true);
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "task stopped with an error");
+        }
+    }
+    result
 }
 
 async fn run_console(

@@ -29,6 +29,7 @@
 pub mod adapters;
 pub mod app;
 pub mod bridge;
+pub mod check;
 pub mod config;
 mod newtype;
 pub mod ops;

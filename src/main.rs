@@ -36,6 +36,18 @@ enum Command {
     },
     /// Check the configuration and say what would run.
     CheckConfig,
+    /// Connect with the configured credentials (SiteAssist, Slack, Discord) and report
+    /// what works and what to fix; exits non-zero if anything fails.
+    Check,
+    /// Probe this bridge's own `/healthz` (for container health checks without curl).
+    Healthcheck,
+    /// Print the Discord OAuth2 invite URL with exactly the permissions the bot uses.
+    DiscordInvite {
+        /// The application id (developer portal → General Information); by default it is
+        /// read from the bot token.
+        #[arg(long)]
+        application_id: Option<u64>,
+    },
     /// Print the effective configuration, secrets masked.
     PrintConfig {
         /// Print the built-in defaults, with comments, instead.
@@ -72,6 +84,19 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Check => {
+            let lines = runtime.block_on(siteassist_bridge::check::run_checks(&settings));
+            for line in &lines {
+                println!("{line}");
+            }
+            if lines.iter().all(|l| l.ok) {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("some checks failed"))
+            }
+        }
+        Command::Healthcheck => runtime.block_on(healthcheck(&settings)),
+        Command::DiscordInvite { application_id } => discord_invite(&settings, application_id),
         Command::Simulator { listen, word_delay_ms } => {
             init_logging(&settings, false);
             runtime.block_on(simulator(listen, word_delay_ms))
@@ -100,6 +125,37 @@ async fn simulator(listen: SocketAddr, word_delay_ms: u64) -> anyhow::Result<()>
     });
     eprintln!("SiteAssist simulator on http://{}/v2", listener.local_addr()?);
     sim.serve(listener, shutdown_signal()).await.context("simulator failed")
+}
+
+/// GETs `/healthz` on the configured server port, on loopback.
+async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    let listen: SocketAddr = settings.server.listen.parse().context("server.listen")?;
+    let url = format!("http://127.0.0.1:{}/healthz", listen.port());
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
+    println!("ok");
+    Ok(())
+}
+
+#[cfg(feature = "discord")]
+fn discord_invite(settings: &Settings, application_id: Option<u64>) -> anyhow::Result<()> {
+    use siteassist_bridge::adapters::discord::{application_id_from_token, invite_url};
+    let id = application_id
+        .or_else(|| application_id_from_token(settings.discord.token.expose()))
+        .context("pass --application-id, or set DISCORD_TOKEN so it can be read from the token")?;
+    println!("{}", invite_url(id));
+    Ok(())
+}
+
+#[cfg(not(feature = "discord"))]
+fn discord_invite(_: &Settings, _: Option<u64>) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no `discord` feature")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,0 +1,201 @@
+//! Operations, end to end with the real binary: the health, readiness and metrics
+//! endpoints of a bridge running Slack against the fakes, and `check` reporting what
+//! works and what does not.
+#![cfg(all(feature = "slack", feature = "discord"))]
+
+mod fake_discord;
+mod fake_slack;
+mod support;
+
+use fake_slack::FakeSlack;
+use siteassist_bridge::adapters::slack::format::to_slack;
+use siteassist_bridge::simulator::answer_for;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn base_env(sim_url: &str, slack: &FakeSlack) -> Vec<(String, String)> {
+    [
+        ("SITEASSIST_PUBLISHABLE_KEY", "pk_test_ops"),
+        ("SITEASSIST_BRIDGE__SITEASSIST__API_URL", sim_url),
+        ("SITEASSIST_BRIDGE__STORE__BACKEND", "memory"),
+        ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+        ("SITEASSIST_BRIDGE__SLACK__API_URL", &slack.api_url()),
+        ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN),
+        ("SLACK_APP_TOKEN", fake_slack::APP_TOKEN),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.expect("endpoint answers");
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Value of the first sample of `name` whose labels contain all of `labels`.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_readiness_and_metrics_of_a_running_bridge() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let port = free_port();
+    let mut env = base_env(&sim.base_url, &slack);
+    env.push(("SITEASSIST_BRIDGE__SERVER__LISTEN".into(), format!("127.0.0.1:{port}")));
+    let child = Command::new(BIN)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(child);
+    slack.wait_for_socket_connections(1).await;
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    // Readiness waits for the first SiteAssist probe, which runs at start in another
+    // process; a bounded poll is the only way to observe it from here.
+    let mut ready = (0, String::new());
+    for _ in 0..100 {
+        ready = get(&format!("{base}/readyz")).await;
+        if ready.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready.0, 200, "{}", ready.1);
+
+    let q = "How do I reset my password?";
+    let ts = "1700002000.000100";
+    slack.send_socket_event(fake_slack::app_mention(
+        "EvOps",
+        "C0OPS",
+        "U0OPS",
+        &format!("<@UBOT> {q}"),
+        ts,
+        None,
+    ));
+    let expected = to_slack(&answer_for(q));
+    slack
+        .wait_until("the answer", |f| {
+            f.messages_in_thread("C0OPS", ts).last().map(|(_, t)| t.as_str())
+                == Some(expected.as_str())
+        })
+        .await;
+    let answer_ts = slack.messages_in_thread("C0OPS", ts)[0].0.clone();
+    slack.send_socket_event(fake_slack::reaction(
+        "EvOpsR", true, "U0OPS", "+1", "C0OPS", &answer_ts, "UBOT",
+    ));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        sim.sim.wait_until(|s| s.feedback_log().len() == 1),
+    )
+    .await
+    .unwrap();
+
+    let (status, metrics) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let slack_label = r#"platform="slack""#;
+    assert_eq!(
+        sample(
+            &metrics,
+            "siteassist_bridge_events_received_total",
+            &[slack_label, r#"kind="message""#]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "siteassist_bridge_events_received_total",
+            &[slack_label, r#"kind="reaction""#]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&metrics, "siteassist_bridge_replies_started_total", &[slack_label]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "siteassist_bridge_replies_finished_total",
+            &[slack_label, r#"outcome="answered""#]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&metrics, "siteassist_bridge_replies_in_flight", &[slack_label]), Some(0.0));
+    assert_eq!(
+        sample(&metrics, "siteassist_bridge_feedback_sent_total", &[r#"value="like""#]),
+        Some(1.0)
+    );
+    for histogram in [
+        "siteassist_bridge_reply_edits_count",
+        "siteassist_bridge_reply_first_text_seconds_count",
+        "siteassist_bridge_stream_duration_seconds_count",
+    ] {
+        assert_eq!(sample(&metrics, histogram, &[slack_label]), Some(1.0), "{histogram}");
+    }
+}
+
+fn run_check(env: Vec<(String, String)>) -> (bool, String) {
+    let out = Command::new(BIN).arg("check").env_clear().envs(env).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_each_component_and_names_the_one_that_fails() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let discord = fake_discord::FakeDiscord::start().await;
+    let mut env = base_env(&sim.base_url, &slack);
+    env.extend([
+        ("SITEASSIST_BRIDGE__DISCORD__ENABLED".to_string(), "true".to_string()),
+        ("SITEASSIST_BRIDGE__DISCORD__API_URL".to_string(), discord.api_url.clone()),
+        ("DISCORD_TOKEN".to_string(), fake_discord::TOKEN.to_string()),
+    ]);
+    let good = env.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || run_check(good)).await.unwrap();
+    assert!(ok, "{out}");
+    for component in ["ok   SiteAssist", "ok   Slack", "ok   Discord"] {
+        assert!(out.contains(component), "{component} in {out}");
+    }
+
+    let mut bad = env.clone();
+    bad.retain(|(k, _)| k != "SLACK_BOT_TOKEN");
+    bad.push(("SLACK_BOT_TOKEN".into(), "xoxb-wrong".into()));
+    let (ok, out) = tokio::task::spawn_blocking(move || run_check(bad)).await.unwrap();
+    assert!(!ok, "{out}");
+    assert!(out.contains("FAIL Slack") && out.contains("invalid_auth"), "{out}");
+    assert!(out.contains("ok   SiteAssist") && out.contains("ok   Discord"), "{out}");
+    assert!(!out.contains("xoxb-wrong"), "the token is not printed: {out}");
+
+    let mut bad = env;
+    bad.retain(|(k, _)| k != "DISCORD_TOKEN");
+    bad.push(("DISCORD_TOKEN".into(), "MTIz.wrong.token".into()));
+    let (ok, out) = tokio::task::spawn_blocking(move || run_check(bad)).await.unwrap();
+    assert!(!ok && out.contains("FAIL Discord"), "{out}");
+}
