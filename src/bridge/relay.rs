@@ -29,9 +29,27 @@ const RECOVERY_POLLS: u32 = 3;
 const RECOVERY_POLL_GAP: Duration = Duration::from_millis(700);
 
 pub(super) async fn run(inner: &Arc<Inner>, job: Job) {
+    use tracing::Instrument;
     match job {
-        Job::Answer { msg, record } => answer(inner, *msg, *record).await,
-        Job::Feedback { link, value, added } => feedback(inner, *link, value, added).await,
+        Job::Answer { msg, record } => {
+            // Every log line of this reply carries where it is; never the text itself.
+            let span = tracing::info_span!(
+                "reply",
+                platform = inner.adapter.name(),
+                thread = %msg.thread,
+                conversation = tracing::field::Empty,
+            );
+            answer(inner, *msg, *record).instrument(span).await
+        }
+        Job::Feedback { link, value, added } => {
+            let span = tracing::info_span!(
+                "feedback",
+                platform = inner.adapter.name(),
+                thread = %link.thread,
+                conversation = %link.conversation,
+            );
+            feedback(inner, *link, value, added).instrument(span).await
+        }
         Job::Barrier(done) => {
             let _ = done.send(());
         }
@@ -112,6 +130,8 @@ async fn relay(
                 return (None, Outcome::Failed(cause));
             }
         };
+        tracing::Span::current()
+            .record("conversation", tracing::field::display(&link.conversation));
         reply.record.conversation = Some(link.conversation.clone());
         reply.record.owner = Some(link.owner.clone());
         reply.save().await;

@@ -1,0 +1,110 @@
+//! Secrets never reach the output: the real binary runs a Slack conversation at trace
+//! level, and neither its logs nor `print-config` contain any token, key or SiteAssist
+//! session token.
+#![cfg(feature = "slack")]
+
+mod fake_slack;
+mod support;
+
+use fake_slack::{FakeSlack, FakeSlackConfig};
+use siteassist_bridge::adapters::slack::format::to_slack;
+use siteassist_bridge::simulator::answer_for;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
+const BOT_TOKEN: &str = "xoxb-SECRET-bot-token-7f3a9";
+const APP_TOKEN: &str = "xapp-SECRET-app-token-51c2e";
+const SIGNING_SECRET: &str = "SECRET-signing-9d8e7f";
+const KEY: &str = "pk_live_SECRET_publishable_4b1d";
+const DISCORD: &str = "SECRET.discord.token-a1b2";
+
+fn env(sim_url: &str, slack: &FakeSlack, port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("SITEASSIST_PUBLISHABLE_KEY", KEY.into()),
+        ("SITEASSIST_BRIDGE__SITEASSIST__API_URL", sim_url.into()),
+        ("SITEASSIST_BRIDGE__STORE__BACKEND", "memory".into()),
+        ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true".into()),
+        ("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url()),
+        ("SITEASSIST_BRIDGE__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN.into()),
+        ("SLACK_APP_TOKEN", APP_TOKEN.into()),
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
+        ("DISCORD_TOKEN", DISCORD.into()),
+        ("RUST_LOG", "trace".into()),
+    ]
+}
+
+#[track_caller]
+fn assert_no_secret(output: &str) {
+    for secret in [BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, KEY, DISCORD, "SECRET"] {
+        assert!(!output.contains(secret), "{secret} leaked");
+    }
+    // SiteAssist session tokens (JWT-shaped, from the simulator) must not appear either.
+    assert!(!output.contains("eyJ"), "a session token leaked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_logs_and_print_config_hold_no_secret() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start_with(FakeSlackConfig {
+        bot_token: BOT_TOKEN.into(),
+        app_token: APP_TOKEN.into(),
+        ..FakeSlackConfig::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("bridge.log");
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .envs(env(&sim.base_url, &slack, port))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    slack.wait_for_socket_connections(1).await;
+    let q = "How do I reset my password?";
+    let ts = "1700003000.000100";
+    slack.send_socket_event(fake_slack::app_mention(
+        "EvS",
+        "C0SEC",
+        "U0SEC",
+        &format!("<@UBOT> {q}"),
+        ts,
+        None,
+    ));
+    let expected = to_slack(&answer_for(q));
+    slack
+        .wait_until("the answer", |f| {
+            f.messages_in_thread("C0SEC", ts).last().map(|(_, t)| t.as_str())
+                == Some(expected.as_str())
+        })
+        .await;
+    let answer_ts = slack.messages_in_thread("C0SEC", ts)[0].0.clone();
+    slack.send_socket_event(fake_slack::reaction(
+        "EvS2", true, "U0SEC", "+1", "C0SEC", &answer_ts, "UBOT",
+    ));
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sim.sim.wait_until(|s| s.feedback_log().len() == 1),
+    )
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.lines().count() > 50, "trace logging was on: {} lines", logs.lines().count());
+    assert!(logs.contains("TRACE") || logs.contains("\"level\":\"TRACE\""), "trace lines present");
+    assert_no_secret(&logs);
+
+    let printed = Command::new(BIN)
+        .arg("print-config")
+        .env_clear()
+        .envs(env(&sim.base_url, &slack, port))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert!(printed.contains("bot_token = \"***\""), "{printed}");
+    assert_no_secret(&printed);
+}
