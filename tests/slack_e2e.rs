@@ -13,6 +13,7 @@ use siteassist_bridge::adapters::slack::SlackBridge;
 use siteassist_bridge::bridge::ids::ThreadKey;
 use siteassist_bridge::secret::Secret;
 use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
+use siteassist_bridge::siteassist::model::Role;
 use siteassist_bridge::store::{SledStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +129,8 @@ async fn a_mention_streams_into_one_reply_and_follow_ups_survive_a_restart() {
     let slack = FakeSlack::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    slack.set_channel_name(CHANNEL, "support");
+    slack.set_user(USER, "alice", "Alice Liddell", "Alice");
     let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
 
     let q = "How do I reset my password?";
@@ -154,6 +157,17 @@ async fn a_mention_streams_into_one_reply_and_follow_ups_survive_a_restart() {
     assert_eq!(placeholder.params["text"], "Thinking…");
     let key = ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"));
     let link = store.thread_link(&key).await.unwrap().expect("thread linked in sled");
+    // SiteAssist's dashboard shows where the question came from and who asked.
+    let asked = support::client(&sim, 1)
+        .list_messages(&link.owner, &link.conversation, &Default::default())
+        .await
+        .unwrap();
+    let question = asked.iter().find(|m| m.role == Role::User).expect("the user message");
+    assert_eq!(question.page_title.as_deref(), Some("Slack #support, asked by Alice"));
+    assert_eq!(
+        question.page_url.as_deref(),
+        Some(format!("https://fake-team.slack.com/archives/{CHANNEL}/p1700000100000100").as_str())
+    );
 
     // A follow-up without a mention continues the conversation.
     slack.send_socket_event(fake_slack::message(

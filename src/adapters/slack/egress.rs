@@ -40,6 +40,7 @@ pub(crate) struct SlackWeb {
     client: Arc<Client>,
     token: SlackApiToken,
     channel_names: Mutex<HashMap<String, String>>,
+    user_names: Mutex<HashMap<String, Option<String>>>,
 }
 
 /// What `auth.test` says about the bot.
@@ -57,6 +58,7 @@ impl SlackWeb {
             client,
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.expose().to_string())),
             channel_names: Mutex::new(HashMap::new()),
+            user_names: Mutex::new(HashMap::new()),
         }
     }
 
@@ -86,6 +88,35 @@ impl SlackWeb {
         };
         self.lock_names().insert(channel.to_string(), name.clone());
         Some(name)
+    }
+
+    /// A user's display name (else real name), cached, including "no name" so a
+    /// workspace without the `users:read` scope costs one call per user, not per message.
+    pub(crate) async fn user_name(&self, user: &str) -> Option<String> {
+        if let Some(name) = self.user_names.lock().unwrap_or_else(|p| p.into_inner()).get(user) {
+            return name.clone();
+        }
+        let req = SlackApiUsersInfoRequest::new(SlackUserId(user.to_string()));
+        let name = match self.client.open_session(&self.token).users_info(&req).await {
+            Ok(r) => {
+                let profile = r.user.profile.as_ref();
+                profile
+                    .and_then(|p| p.display_name.clone())
+                    .filter(|n| !n.trim().is_empty())
+                    .or_else(|| r.user.real_name.clone())
+                    .or_else(|| profile.and_then(|p| p.real_name.clone()))
+                    .or(r.user.name.clone())
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "users.info failed (is users:read granted?)");
+                None
+            }
+        };
+        self.user_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), name.clone());
+        name
     }
 
     fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {

@@ -34,7 +34,13 @@ pub(crate) enum Translated {
     /// Answer Slack's URL check with this challenge.
     UrlVerification(String),
     /// A message for the core, with the raw ids the adapter needs to enrich it.
-    Message { msg: Box<InboundMessage>, channel: String, ts: String, thread_ts: Option<String> },
+    Message {
+        msg: Box<InboundMessage>,
+        channel: String,
+        user: String,
+        ts: String,
+        thread_ts: Option<String>,
+    },
     /// A reaction for the core.
     Reaction(ReactionEvent),
     /// Nothing for the bot, and why (for the debug log).
@@ -173,7 +179,7 @@ fn message(team: &str, event_id: &str, event: &Value, rules: &Rules) -> Translat
         trigger,
         context: MessageContext::default(),
     };
-    Translated::Message { msg: Box::new(msg), channel, ts, thread_ts: m.thread_ts }
+    Translated::Message { msg: Box::new(msg), channel, user, ts, thread_ts: m.thread_ts }
 }
 
 fn reaction(team: &str, event_id: &str, event: &Value, rules: &Rules, added: bool) -> Translated {

@@ -99,11 +99,18 @@ impl SlackBridge {
                 return None;
             }
             Translated::Reaction(r) => InboundEvent::Reaction(r),
-            Translated::Message { mut msg, channel, ts, thread_ts } => {
+            Translated::Message { mut msg, channel, user, ts, thread_ts } => {
                 let place = match self.web.channel_name(&channel).await {
                     Some(name) => format!("Slack #{name}"),
                     None if channel.starts_with('D') => "Slack direct message".to_string(),
                     None => format!("Slack channel {channel}"),
+                };
+                // SiteAssist's visitor API takes no name, so the asker's name travels in
+                // the page title the dashboard shows next to the question.
+                msg.author_name = self.web.user_name(&user).await;
+                let title = match &msg.author_name {
+                    Some(name) => format!("{place}, asked by {name}"),
+                    None => place,
                 };
                 msg.context = MessageContext {
                     url: Some(ingress::permalink(
@@ -112,7 +119,7 @@ impl SlackBridge {
                         &ts,
                         thread_ts.as_deref(),
                     )),
-                    title: Some(place),
+                    title: Some(title),
                 };
                 InboundEvent::Message(*msg)
             }
