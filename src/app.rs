@@ -59,6 +59,8 @@ pub fn bridge_config(s: &BridgeSettings) -> BridgeConfig {
         placeholder: s.placeholder.clone(),
         dedupe_ttl: Duration::from_secs(s.dedupe_ttl_secs),
         thread_queue: s.thread_queue,
+        user_questions_per_minute: s.user_questions_per_minute,
+        channel_questions_per_minute: s.channel_questions_per_minute,
         ..BridgeConfig::default()
     }
 }

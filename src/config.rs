@@ -141,6 +141,10 @@ pub struct BridgeSettings {
     pub thread_queue: usize,
     /// Shutdown grace for replies in flight.
     pub shutdown_grace_secs: u64,
+    /// Questions per minute per user (0: no limit).
+    pub user_questions_per_minute: u32,
+    /// Questions per minute per channel (0: no limit).
+    pub channel_questions_per_minute: u32,
 }
 
 /// `[console]`.

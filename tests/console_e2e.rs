@@ -125,3 +125,28 @@ async fn a_human_handled_conversation_says_a_person_will_reply() {
     let text = replied(console.session.submit_line("I want a person").await.unwrap());
     assert!(text.contains("a person will reply"), "{text}");
 }
+
+#[tokio::test]
+async fn a_user_over_the_question_limit_is_told_once_then_dropped() {
+    use siteassist_bridge::adapters::console::ConsoleEvent;
+    use siteassist_bridge::bridge::{BridgeConfig, Ignored};
+    let sim = simulator(1).await;
+    let cfg = BridgeConfig { user_questions_per_minute: 2, ..support::fast_config() };
+    let mut console =
+        Console::with_config(client(&sim, 3), Arc::new(MemoryStore::new()), "limit", cfg);
+    replied(console.session.submit_line("What are your prices?").await.unwrap());
+    replied(console.session.submit_line("How do refunds work?").await.unwrap());
+    console.drain_events();
+    let third = console.session.submit_line("And shipping?").await.unwrap();
+    assert_eq!(third, LineOutcome::Ignored(Ignored::RateLimited));
+    let notice = loop {
+        if let ConsoleEvent::Posted { text, .. } = console.events.recv().await.unwrap() {
+            break text;
+        }
+    };
+    assert!(notice.contains("faster than I can answer"), "{notice}");
+    let fourth = console.session.submit_line("Hello?").await.unwrap();
+    assert_eq!(fourth, LineOutcome::Ignored(Ignored::RateLimited));
+    assert!(console.drain_events().is_empty(), "told once, not again");
+    assert_eq!(sim.sim.message_posts(), 2, "nothing over the limit reached SiteAssist");
+}

@@ -4,7 +4,9 @@
 
 use super::event::{AuthorKind, InboundEvent, InboundMessage, ReactionEvent, Trigger};
 use super::feedback::may_give_feedback;
+use super::limits::Verdict;
 use super::threads::Job;
+use super::{notice, relay};
 use super::{BridgeError, Disposition, Inner};
 use crate::ops::metrics;
 use crate::store::{unix_secs, InFlightReply};
@@ -36,6 +38,8 @@ pub enum Ignored {
     ShuttingDown,
     /// The thread's queue is full; the user was told to wait.
     ThreadBusy,
+    /// The asker or the channel is over its question limit (told once, then silent).
+    RateLimited,
 }
 
 impl Ignored {
@@ -53,6 +57,7 @@ impl Ignored {
             Ignored::NoAssistantMessage => "no_assistant_message",
             Ignored::ShuttingDown => "shutting_down",
             Ignored::ThreadBusy => "thread_busy",
+            Ignored::RateLimited => "rate_limited",
         }
     }
 }
@@ -106,6 +111,21 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
     let message_key = format!("message:{}", msg.message);
     if !claim(inner, &event_key).await? || !claim(inner, &message_key).await? {
         return Ok(Disposition::Ignored(Ignored::Duplicate));
+    }
+    // Counted after the claims, so a redelivery never uses up anyone's quota.
+    match inner.limits.check(msg.author.as_str(), msg.channel.as_str()) {
+        Verdict::Allow => {}
+        Verdict::Drop(_) => return Ok(Disposition::Ignored(Ignored::RateLimited)),
+        Verdict::Notify(which) => {
+            let (inner, thread) = (Arc::clone(inner), msg.thread.clone());
+            tokio::spawn(async move {
+                relay::tell(&inner, &thread, &notice::rate_limited(which)).await
+            });
+            return Ok(Disposition::Ignored(Ignored::RateLimited));
+        }
+    }
+    if inner.questions.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 1023 {
+        inner.limits.forget_idle();
     }
     tracing::info!(adapter = inner.adapter.name(), thread = %msg.thread, "question received");
     // Recorded before anything is posted: if the process dies from here on, the next

@@ -13,6 +13,7 @@ pub mod event;
 pub mod feedback;
 pub mod ids;
 mod ingress;
+pub mod limits;
 pub mod notice;
 mod pacing;
 mod relay;
@@ -49,6 +50,10 @@ pub struct BridgeConfig {
     /// How long an idle thread worker lives before it is dropped (it is re-created on
     /// the next event, so this only bounds memory).
     pub worker_idle: Duration,
+    /// Questions one user may ask per minute (0: no limit).
+    pub user_questions_per_minute: u32,
+    /// Questions one channel may ask per minute (0: no limit).
+    pub channel_questions_per_minute: u32,
 }
 
 impl Default for BridgeConfig {
@@ -61,6 +66,8 @@ impl Default for BridgeConfig {
             dedupe_ttl: Duration::from_secs(86_400),
             thread_queue: 8,
             worker_idle: Duration::from_secs(60),
+            user_questions_per_minute: 10,
+            channel_questions_per_minute: 60,
         }
     }
 }
@@ -97,6 +104,9 @@ struct Inner {
     threads: threads::Threads,
     pacing: pacing::Pacing,
     closing: AtomicBool,
+    limits: limits::Limits,
+    /// Questions taken on, to prune the limiters now and then.
+    questions: std::sync::atomic::AtomicU64,
 }
 
 impl Bridge {
@@ -111,6 +121,11 @@ impl Bridge {
         let inner = Inner {
             pacing: pacing::Pacing::new(caps.channel_budget, caps.workspace_budget),
             threads: threads::Threads::new(cfg.thread_queue),
+            limits: limits::Limits::new(
+                cfg.user_questions_per_minute,
+                cfg.channel_questions_per_minute,
+            ),
+            questions: std::sync::atomic::AtomicU64::new(0),
             adapter,
             store,
             client,

@@ -119,3 +119,15 @@ pub fn interrupted() -> String {
 pub fn store_failed() -> String {
     format!("{WARN} The bridge could not read or save its state, so your question was not answered. Please try again.")
 }
+
+/// Shown once when a user or channel asks faster than its limit allows.
+pub fn rate_limited(which: crate::bridge::limits::Limited) -> String {
+    match which {
+        crate::bridge::limits::Limited::User => format!(
+            "{WARN} You are asking faster than I can answer. Please wait a minute before the next question."
+        ),
+        crate::bridge::limits::Limited::Channel => format!(
+            "{WARN} This channel is asking faster than I can answer. Please wait a minute and ask again."
+        ),
+    }
+}

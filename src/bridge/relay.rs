@@ -376,6 +376,15 @@ async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) 
     }
 }
 
+/// Posts a one-off notice in `thread` (not a reply to track: nothing follows it).
+pub(super) async fn tell(inner: &Inner, thread: &ThreadKey, markdown: &str) {
+    let text = inner.adapter.render(markdown);
+    let adapter = &inner.adapter;
+    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text)).await {
+        tracing::warn!(error = %e, "could not post a notice");
+    }
+}
+
 /// Answers a question that did not fit in its thread's queue with a short notice.
 pub(super) async fn reject_busy(inner: &Inner, job: Job) {
     let record = match job {
