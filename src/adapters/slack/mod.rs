@@ -12,6 +12,8 @@ mod ids;
 mod ingress;
 #[cfg(feature = "slack")]
 mod runtime;
+#[cfg(feature = "slack")]
+pub mod signature;
 
 #[cfg(feature = "slack")]
 pub use runtime::{run, SlackBridge, SlackError};

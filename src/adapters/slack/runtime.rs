@@ -15,7 +15,6 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
 use slack_morphism::prelude::*;
-use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,16 +229,15 @@ async fn events_endpoint(
     else {
         return (StatusCode::BAD_REQUEST, "missing Slack signature headers").into_response();
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
-    };
-    let verifier = SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
-        app.settings.signing_secret.expose().to_string(),
-    ));
-    if let Err(e) = verifier.verify(signature, text, timestamp) {
+    let now = chrono::Utc::now().timestamp();
+    let secret = app.settings.signing_secret.expose();
+    if let Err(e) = super::signature::verify(secret, timestamp, &body, signature, now) {
         tracing::warn!(error = %e, "refused a Slack request with a bad signature or timestamp");
         return (StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response();
     }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
+    };
     let Ok(value) = serde_json::from_str::<Value>(text) else {
         return (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
     };
