@@ -88,6 +88,11 @@ impl Bridge {
         Self { app, stop: Some(tx), task, events_url }
     }
 
+    /// A bridge on a memory store (tests that need no restart).
+    async fn in_memory(slack: &FakeSlack, sim: &RunningSimulator, mode: SlackMode) -> Self {
+        Self::start(slack, sim, Arc::new(siteassist_bridge::store::MemoryStore::new()), mode).await
+    }
+
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         let _ = self.task.await;
@@ -108,6 +113,11 @@ async fn wait_for_final(
         })
         .await;
     slack.messages_in_thread(CHANNEL, thread_ts)
+}
+
+/// A top-level mention of the bot asking `q`, as Slack sends it.
+fn mention(event_id: &str, q: &str, ts: &str) -> serde_json::Value {
+    fake_slack::app_mention(event_id, CHANNEL, USER, &format!("<@UBOT> {q}"), ts, None)
 }
 
 fn updates_of(slack: &FakeSlack, ts: &str) -> Vec<String> {
@@ -135,14 +145,7 @@ async fn a_mention_streams_into_one_reply_and_follow_ups_survive_a_restart() {
 
     let q = "How do I reset my password?";
     let ts = "1700000100.000100";
-    slack.send_socket_event(fake_slack::app_mention(
-        "Ev1",
-        CHANNEL,
-        USER,
-        &format!("<@UBOT> {q}"),
-        ts,
-        None,
-    ));
+    slack.send_socket_event(mention("Ev1", q, ts));
     let expected = to_slack(&answer_for(q));
     let thread = wait_for_final(&slack, ts, &expected).await;
     assert_eq!(thread.len(), 1, "one reply message: {thread:?}");
@@ -210,7 +213,7 @@ async fn retried_and_redelivered_events_get_no_second_answer() {
     let url = bridge.events_url.clone().unwrap();
     let q = "What are your prices?";
     let ts = "1700000400.000100";
-    let event = fake_slack::app_mention("EvA", CHANNEL, USER, &format!("<@UBOT> {q}"), ts, None);
+    let event = mention("EvA", q, ts);
     let (status, _) = fake_slack::post_event(
         &url,
         fake_slack::SIGNING_SECRET,
@@ -231,7 +234,7 @@ async fn retried_and_redelivered_events_get_no_second_answer() {
     )
     .await;
     assert_eq!(status, 200);
-    let again = fake_slack::app_mention("EvB", CHANNEL, USER, &format!("<@UBOT> {q}"), ts, None);
+    let again = mention("EvB", q, ts);
     let (status, _) = fake_slack::post_event(
         &url,
         fake_slack::SIGNING_SECRET,
@@ -287,13 +290,7 @@ async fn socket_mode_redelivery_gets_no_second_answer() {
 async fn bad_signatures_and_stale_timestamps_are_refused_and_change_nothing() {
     let sim = support::simulator(1).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(
-        &slack,
-        &sim,
-        Arc::new(siteassist_bridge::store::MemoryStore::new()),
-        SlackMode::Events,
-    )
-    .await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Events).await;
     let url = bridge.events_url.clone().unwrap();
     let event =
         fake_slack::app_mention("EvX", CHANNEL, USER, "<@UBOT> hi", "1700000700.000100", None);
@@ -346,23 +343,10 @@ async fn bad_signatures_and_stale_timestamps_are_refused_and_change_nothing() {
 async fn reactions_on_the_answer_become_feedback_and_others_do_nothing() {
     let sim = support::simulator(1).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(
-        &slack,
-        &sim,
-        Arc::new(siteassist_bridge::store::MemoryStore::new()),
-        SlackMode::Socket,
-    )
-    .await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
     let ts = "1700000800.000100";
     let q = "How do refunds work?";
-    slack.send_socket_event(fake_slack::app_mention(
-        "EvR",
-        CHANNEL,
-        USER,
-        &format!("<@UBOT> {q}"),
-        ts,
-        None,
-    ));
+    slack.send_socket_event(mention("EvR", q, ts));
     let thread = wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
     let answer_ts = thread[0].0.clone();
     let feedback = |n: usize| {
@@ -400,25 +384,12 @@ async fn reactions_on_the_answer_become_feedback_and_others_do_nothing() {
 async fn a_5000_character_answer_arrives_as_two_messages_with_fences_intact() {
     let sim = support::simulator(0).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(
-        &slack,
-        &sim,
-        Arc::new(siteassist_bridge::store::MemoryStore::new()),
-        SlackMode::Socket,
-    )
-    .await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
     let q = "tell me everything";
     let answer = answer_for(q);
     assert!(answer.chars().count() > 4500, "the simulator's long answer");
     let ts = "1700000900.000100";
-    slack.send_socket_event(fake_slack::app_mention(
-        "EvL",
-        CHANNEL,
-        USER,
-        &format!("<@UBOT> {q}"),
-        ts,
-        None,
-    ));
+    slack.send_socket_event(mention("EvL", q, ts));
     slack
         .wait_until("two finished parts", |f| {
             let parts = f.messages_in_thread(CHANNEL, ts);
@@ -444,25 +415,12 @@ async fn a_5000_character_answer_arrives_as_two_messages_with_fences_intact() {
 async fn siteassist_and_slack_rate_limits_are_waited_out_and_a_persistent_503_is_explained() {
     let sim = support::simulator(1).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(
-        &slack,
-        &sim,
-        Arc::new(siteassist_bridge::store::MemoryStore::new()),
-        SlackMode::Socket,
-    )
-    .await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
     // SiteAssist 429 then success, with Slack also refusing one chat.update.
     sim.sim.push_fault(Fault::RateLimited { retry_after_secs: 1 });
     slack.fail_next("chat.update", FailKind::RateLimited { retry_after_secs: 1 });
     let q = "How do I reset my password?";
-    slack.send_socket_event(fake_slack::app_mention(
-        "Ev429",
-        CHANNEL,
-        USER,
-        &format!("<@UBOT> {q}"),
-        "1700001000.000100",
-        None,
-    ));
+    slack.send_socket_event(mention("Ev429", q, "1700001000.000100"));
     wait_for_final(&slack, "1700001000.000100", &to_slack(&answer_for(q))).await;
     assert!(
         slack.calls().iter().any(|c| c.error.as_deref() == Some("ratelimited")),
