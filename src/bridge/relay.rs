@@ -361,7 +361,7 @@ async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) 
     let Some(new) = decide(current, value, added) else { return };
     match inner.client.send_feedback(&link.owner, &message, new).await {
         Ok(_) => {
-            tracing::info!(message = %message, feedback = ?new, "feedback sent");
+            tracing::info!(assistant_message = %message, feedback = ?new, "feedback sent");
             metrics::feedback_sent(match new {
                 Some(Feedback::Like) => "like",
                 Some(Feedback::Dislike) => "dislike",
@@ -372,7 +372,9 @@ async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) 
             }
         }
         // Reactions have no reply to carry an error message; the log has to do.
-        Err(e) => tracing::warn!(message = %message, error = %e, "SiteAssist refused feedback"),
+        Err(e) => {
+            tracing::warn!(assistant_message = %message, error = %e, "SiteAssist refused feedback")
+        }
     }
 }
 
