@@ -133,18 +133,16 @@ async fn run_platforms(
     client: Client,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    for (enabled, feature) in
-        [(settings.slack.enabled, "slack"), (settings.discord.enabled, "discord")]
-    {
-        let built = match feature {
-            "slack" => cfg!(feature = "slack"),
-            _ => cfg!(feature = "discord"),
-        };
-        if enabled && !built {
-            return Err(AppError::Config(format!(
-                "{feature}.enabled, but this build has no `{feature}` feature"
-            )));
-        }
+    let missing = |feature: &str| {
+        Err(AppError::Config(format!(
+            "{feature}.enabled, but this build has no `{feature}` feature"
+        )))
+    };
+    if settings.slack.enabled && !cfg!(feature = "slack") {
+        return missing("slack");
+    }
+    if settings.discord.enabled && !cfg!(feature = "discord") {
+        return missing("discord");
     }
 
     // One shutdown signal, seen by every task.

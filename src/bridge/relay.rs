@@ -427,17 +427,26 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         if let (Some(conversation), Some(owner)) = (conversation, owner) {
             match inner.client.last_assistant_message(&owner, &conversation).await {
                 Ok(Some(m))
-                    if m.status == Some(MessageStatus::Complete)
-                        && m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) =>
+                    if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) =>
                 {
-                    reply.show_markdown(&message_text(&m)).await;
-                    link = Some(ReplyLink {
-                        thread: reply.thread.clone(),
-                        conversation,
-                        assistant_message: Some(m.id.clone()),
-                        asker: asker.unwrap_or_else(|| UserKey::new("")),
-                        owner,
-                    });
+                    // The whole answer if SiteAssist finished it; otherwise whatever it has
+                    // (the user may already have read part of it) with the note.
+                    let text = message_text(&m);
+                    let shown = match m.status {
+                        Some(MessageStatus::Complete) => text.clone(),
+                        _ if text.trim().is_empty() => notice::interrupted(),
+                        _ => format!("{}\n\n{}", text.trim_end(), notice::interrupted()),
+                    };
+                    reply.show_markdown(&shown).await;
+                    if !text.trim().is_empty() {
+                        link = Some(ReplyLink {
+                            thread: reply.thread.clone(),
+                            conversation,
+                            assistant_message: Some(m.id.clone()),
+                            asker: asker.unwrap_or_else(|| UserKey::new("")),
+                            owner,
+                        });
+                    }
                 }
                 _ => reply.show_markdown(&notice::interrupted()).await,
             }
