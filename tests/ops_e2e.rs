@@ -88,23 +88,9 @@ async fn health_readiness_and_metrics_of_a_running_bridge() {
     assert_eq!(ready.0, 200, "{}", ready.1);
 
     let q = "How do I reset my password?";
-    let ts = "1700002000.000100";
-    slack.send_socket_event(fake_slack::app_mention(
-        "EvOps",
-        "C0OPS",
-        "U0OPS",
-        &format!("<@UBOT> {q}"),
-        ts,
-        None,
-    ));
-    let expected = to_slack(&answer_for(q));
-    slack
-        .wait_until("the answer", |f| {
-            f.messages_in_thread("C0OPS", ts).last().map(|(_, t)| t.as_str())
-                == Some(expected.as_str())
-        })
+    let answer_ts = slack
+        .ask("EvOps", "C0OPS", "U0OPS", q, "1700002000.000100", &to_slack(&answer_for(q)))
         .await;
-    let answer_ts = slack.messages_in_thread("C0OPS", ts)[0].0.clone();
     slack.send_socket_event(fake_slack::reaction(
         "EvOpsR", true, "U0OPS", "+1", "C0OPS", &answer_ts, "UBOT",
     ));

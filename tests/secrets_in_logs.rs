@@ -65,23 +65,8 @@ async fn trace_logs_and_print_config_hold_no_secret() {
         .unwrap();
     slack.wait_for_socket_connections(1).await;
     let q = "How do I reset my password?";
-    let ts = "1700003000.000100";
-    slack.send_socket_event(fake_slack::app_mention(
-        "EvS",
-        "C0SEC",
-        "U0SEC",
-        &format!("<@UBOT> {q}"),
-        ts,
-        None,
-    ));
-    let expected = to_slack(&answer_for(q));
-    slack
-        .wait_until("the answer", |f| {
-            f.messages_in_thread("C0SEC", ts).last().map(|(_, t)| t.as_str())
-                == Some(expected.as_str())
-        })
-        .await;
-    let answer_ts = slack.messages_in_thread("C0SEC", ts)[0].0.clone();
+    let answer_ts =
+        slack.ask("EvS", "C0SEC", "U0SEC", q, "1700003000.000100", &to_slack(&answer_for(q))).await;
     slack.send_socket_event(fake_slack::reaction(
         "EvS2", true, "U0SEC", "+1", "C0SEC", &answer_ts, "UBOT",
     ));

@@ -247,6 +247,27 @@ impl FakeSlack {
     }
 
     /// Waits until at least `n` Socket Mode connections are open (hello sent).
+    /// Mentions the bot with `question` as a top-level message `ts` in `channel` (over
+    /// Socket Mode), waits until the thread's last bot message is `expected`, and returns
+    /// the ts of the bot's first reply message (the one reactions usually target).
+    pub async fn ask(
+        &self,
+        event_id: &str,
+        channel: &str,
+        user: &str,
+        question: &str,
+        ts: &str,
+        expected: &str,
+    ) -> String {
+        let text = format!("<@{BOT_USER_ID}> {question}");
+        self.send_socket_event(app_mention(event_id, channel, user, &text, ts, None));
+        self.wait_until("the answer", |f| {
+            f.messages_in_thread(channel, ts).last().map(|(_, t)| t.as_str()) == Some(expected)
+        })
+        .await;
+        self.messages_in_thread(channel, ts)[0].0.clone()
+    }
+
     pub async fn wait_for_socket_connections(&self, n: usize) {
         let what = format!("{n} open socket connections");
         self.wait_until(&what, |f| f.socket_connections() >= n).await;
