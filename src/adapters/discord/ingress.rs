@@ -158,6 +158,83 @@ pub(crate) fn emoji_name(emoji: &ReactionType) -> String {
     }
 }
 
+/// What a message says, read from the gateway payload alone (no lookups), so it can be
+/// tested and fuzzed on raw JSON.
+#[derive(Clone, Debug)]
+pub(crate) struct MessageReading {
+    /// The question: the text without the bot's mentions; a forum post's first message
+    /// prefixed with the post's title.
+    pub text: String,
+    /// A user's message (default or reply), not a system or command message.
+    pub user_content: bool,
+    /// It mentions the bot, directly or through the bot's role.
+    pub mentions_bot: bool,
+    /// It mentions someone else, a role or everyone.
+    pub mentions_others: bool,
+    /// Who wrote it, for the core.
+    pub author_kind: AuthorKind,
+    /// The name to show for the author: server nickname, display name, or user name.
+    pub author_name: String,
+    /// The message id.
+    pub id: u64,
+}
+
+impl MessageReading {
+    /// The facts [`decide::route`] needs, for a message at `place`.
+    pub(crate) fn facts(&self, place: Place) -> Facts<'_> {
+        Facts {
+            place,
+            message_id: self.id,
+            user_content: self.user_content,
+            mentions_bot: self.mentions_bot,
+            mentions_others: self.mentions_others,
+            text: &self.text,
+        }
+    }
+}
+
+/// Reads `msg` for the bot `bot` (with its roles `bot_roles` in this guild), posted at
+/// `place`; `thread_title` is the name of the thread or forum post it is in, if known.
+pub(crate) fn read_message(
+    msg: &Message,
+    bot: u64,
+    bot_roles: &[u64],
+    place: Place,
+    thread_title: Option<&str>,
+) -> MessageReading {
+    let mentions_bot = msg.mentions.iter().any(|u| u.id.get() == bot)
+        || msg.mention_roles.iter().any(|r| bot_roles.contains(&r.get()));
+    let mentions_others = msg.mention_everyone
+        || msg.mentions.iter().any(|u| u.id.get() != bot)
+        || msg.mention_roles.iter().any(|r| !bot_roles.contains(&r.get()));
+    let mut text = decide::strip_bot_mentions(&msg.content, bot, bot_roles);
+    if let (Place::Thread { id, .. }, Some(title)) = (place, thread_title) {
+        // A forum post's first message has the post's id; its title is half the question.
+        if id == msg.id.get() {
+            text = decide::forum_question(title, &text);
+        }
+    }
+    MessageReading {
+        text,
+        user_content: matches!(msg.kind, MessageType::Regular | MessageType::InlineReply)
+            && !msg.author.system,
+        mentions_bot,
+        mentions_others,
+        author_kind: author_kind(
+            msg.author.id.get() == bot,
+            msg.author.bot,
+            msg.webhook_id.is_some(),
+        ),
+        author_name: msg
+            .member
+            .as_ref()
+            .and_then(|m| m.nick.clone())
+            .or_else(|| msg.author.global_name.clone())
+            .unwrap_or_else(|| msg.author.name.clone()),
+        id: msg.id.get(),
+    }
+}
+
 impl Ingress {
     /// Handles events in arrival order until the queue closes or `stop` turns true.
     pub(crate) async fn run(
@@ -234,38 +311,11 @@ impl Ingress {
             (Some(_), None) => Place::Other { id: channel },
         };
         let guild_info = guild.and_then(|g| self.directory.guild(g)).unwrap_or_default();
-        let bot_roles = &guild_info.bot_roles;
-        let mentions_bot = msg.mentions.iter().any(|u| u.id.get() == self.bot)
-            || msg.mention_roles.iter().any(|r| bot_roles.contains(&r.get()));
-        let mentions_others = msg.mention_everyone
-            || msg.mentions.iter().any(|u| u.id.get() != self.bot)
-            || msg.mention_roles.iter().any(|r| !bot_roles.contains(&r.get()));
-        let mut text = decide::strip_bot_mentions(&msg.content, self.bot, bot_roles);
-        if let (Place::Thread { id, .. }, Some(title)) =
-            (place, info.as_ref().and_then(|i| i.name.as_deref()))
-        {
-            if id == msg.id.get() {
-                text = decide::forum_question(title, &text);
-            }
-        }
-        let facts = Facts {
-            place,
-            message_id: msg.id.get(),
-            user_content: matches!(msg.kind, MessageType::Regular | MessageType::InlineReply)
-                && !msg.author.system,
-            mentions_bot,
-            mentions_others,
-            text: &text,
-        };
-        let author_kind =
-            author_kind(msg.author.id.get() == self.bot, msg.author.bot, msg.webhook_id.is_some());
-        let author_name = msg
-            .member
-            .as_ref()
-            .and_then(|m| m.nick.clone())
-            .or_else(|| msg.author.global_name.clone())
-            .unwrap_or_else(|| msg.author.name.clone());
-        let (trigger, target) = match decide::route(&facts, &self.auto_respond) {
+        let title = info.as_ref().and_then(|i| i.name.as_deref());
+        let read = read_message(msg, self.bot, &guild_info.bot_roles, place, title);
+        let (author_kind, author_name, text) =
+            (read.author_kind, read.author_name.clone(), read.text.clone());
+        let (trigger, target) = match decide::route(&read.facts(place), &self.auto_respond) {
             Route::Skip(why) => return Outcome::Skipped(why),
             Route::ResetDm { .. } if author_kind != AuthorKind::Human => {
                 return Outcome::Skipped(Skip::NotForBot)

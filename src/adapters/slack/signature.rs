@@ -38,8 +38,9 @@ pub fn verify(
     now: i64,
 ) -> Result<(), SignatureError> {
     let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-    let skew = now - ts;
-    if skew.abs() > MAX_SKEW_SECS {
+    // Saturating, as a forged timestamp far from now must be refused, not overflow.
+    let skew = now.saturating_sub(ts);
+    if skew.unsigned_abs() > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::OutOfWindow(skew));
     }
     let hex = signature.strip_prefix("v0=").ok_or(SignatureError::Malformed)?;
@@ -90,6 +91,9 @@ mod tests {
             (SECRET, TS, BODY, SIG, NOW + 301, SignatureError::OutOfWindow(301)),
             (SECRET, TS, BODY, SIG, NOW - 301, SignatureError::OutOfWindow(-301)),
             (SECRET, "yesterday", BODY, SIG, NOW, SignatureError::BadTimestamp),
+            // Extreme timestamps: `now - ts` would overflow.
+            (SECRET, "-9223372036854775808", BODY, SIG, NOW, SignatureError::OutOfWindow(i64::MAX)),
+            (SECRET, "9223372036854775807", BODY, SIG, -NOW, SignatureError::OutOfWindow(i64::MIN)),
             (SECRET, TS, BODY, "a2114d57b48eac39", NOW, SignatureError::Malformed),
             (
                 SECRET,
