@@ -36,7 +36,11 @@ const LIST_KEYS: &[&str] = &[
     "bridge.like_emoji",
     "bridge.dislike_emoji",
     "slack.auto_respond_channels",
+    "slack.allow_channels",
+    "slack.deny_channels",
     "discord.auto_respond_channels",
+    "discord.allow_channels",
+    "discord.deny_channels",
 ];
 
 /// The whole configuration.
@@ -426,6 +430,76 @@ mod tests {
         assert_eq!(s.discord.auto_respond_channels, vec!["123456789012345678"]);
         assert_eq!(s.bridge.like_emoji, vec!["100"]);
         assert!(s.slack.auto_respond_channels.is_empty());
+    }
+
+    #[test]
+    fn channel_lists_come_from_the_file_and_from_env_as_comma_lists() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert!(s.slack.allow_channels.is_empty() && s.slack.deny_channels.is_empty());
+        assert!(s.discord.allow_channels.is_empty() && s.discord.deny_channels.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[slack]\nallow_channels = [\"C1\", \"C2\"]\ndeny_channels = [\"C9\"]\n\
+             [discord]\nallow_channels = [\"111\"]\ndeny_channels = [\"999\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(s.slack.allow_channels, vec!["C1", "C2"]);
+        assert_eq!(s.slack.deny_channels, vec!["C9"]);
+        assert_eq!(s.discord.allow_channels, vec!["111"]);
+        assert_eq!(s.discord.deny_channels, vec!["999"]);
+
+        let s = Settings::load(
+            Some(&file),
+            &env(&[
+                ("SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS", "C3, C4"),
+                ("SITEASSIST_BRIDGE__SLACK__DENY_CHANNELS", ""),
+                // One numeric id, as with auto_respond_channels, is still a list.
+                ("SITEASSIST_BRIDGE__DISCORD__ALLOW_CHANNELS", "123456789012345678"),
+                ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "222,333"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.slack.allow_channels, vec!["C3", "C4"], "env beats file");
+        assert!(s.slack.deny_channels.is_empty(), "an empty value clears the list");
+        assert_eq!(s.discord.allow_channels, vec!["123456789012345678"]);
+        assert_eq!(s.discord.deny_channels, vec!["222", "333"]);
+    }
+
+    #[test]
+    fn channel_lists_hold_ids_not_names() {
+        let enabled = [
+            ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+            ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"),
+            ("DISCORD_TOKEN", "t"),
+        ];
+        // (variable, value) -> the key the error names, or None when it loads
+        let table = [
+            ("SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS", "C0123ABCD,G024BE91L", None),
+            (
+                "SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS",
+                "C1,general",
+                Some("slack.allow_channels"),
+            ),
+            ("SITEASSIST_BRIDGE__SLACK__DENY_CHANNELS", "#random", Some("slack.deny_channels")),
+            ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "1,2", None),
+            ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "1,#help", Some("discord.deny_channels")),
+            ("SITEASSIST_BRIDGE__DISCORD__ALLOW_CHANNELS", "help", Some("discord.allow_channels")),
+        ];
+        for (var, value, key) in table {
+            let mut vars = env(&enabled);
+            vars.insert(var.into(), value.into());
+            match (Settings::load(None, &vars), key) {
+                (Ok(_), None) => {}
+                (Err(e), Some(key)) => assert!(e.to_string().contains(key), "{var}={value}: {e}"),
+                (result, _) => panic!("{var}={value}: {result:?}"),
+            }
+        }
     }
 
     #[test]

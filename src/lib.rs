@@ -31,6 +31,9 @@ pub mod app;
 pub mod bridge;
 pub mod check;
 pub mod config;
+#[cfg(any(all(test, feature = "slack", feature = "discord"), feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod newtype;
 pub mod ops;
 pub mod secret;

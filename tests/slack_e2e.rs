@@ -32,6 +32,8 @@ fn settings(slack: &FakeSlack, mode: SlackMode) -> SlackSettings {
         listen: "127.0.0.1:0".into(),
         api_url: slack.api_url(),
         auto_respond_channels: vec![],
+        allow_channels: vec![],
+        deny_channels: vec![],
         max_message_chars: 3900,
         edit_budget_per_minute: 50,
     }

@@ -9,6 +9,7 @@
 //! and [`split`] rules within the channel budget ([`pacing`]).
 
 pub mod adapter;
+pub mod channels;
 pub mod event;
 pub mod feedback;
 pub mod ids;

@@ -266,5 +266,7 @@ fn skip_break_whitespace(text: &str) -> &str {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod invariants;
 #[cfg(test)]
 mod tests;

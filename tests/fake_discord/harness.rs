@@ -21,6 +21,8 @@ pub fn settings(fake: &FakeDiscord) -> DiscordSettings {
         enabled: true,
         token: Secret::new(TOKEN),
         auto_respond_channels: vec![AUTO.to_string(), FORUM.to_string()],
+        allow_channels: vec![],
+        deny_channels: vec![],
         max_message_chars: 1900,
         api_url: fake.api_url.clone(),
         gateway_url: String::new(),

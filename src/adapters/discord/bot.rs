@@ -1,12 +1,13 @@
 //! Connecting to Discord and running until shutdown: serenity's client for the gateway,
 //! our [`Rest`] for the calls the adapter makes, the core in between.
 
-use super::config::{parse_shards, DiscordSettings};
+use super::config::{parse_channel_id, parse_shards, DiscordSettings};
 use super::directory::Directory;
 use super::egress::DiscordAdapter;
 use super::ingress::{Forwarder, Handled, Ingress};
 use super::invite::INTENT_BITS;
 use super::rest::Rest;
+use crate::bridge::channels::ChannelPolicy;
 use crate::bridge::{Bridge, BridgeConfig, BridgeError};
 use crate::siteassist::client::Client;
 use crate::store::Store;
@@ -89,6 +90,24 @@ pub(crate) fn auto_respond_ids(raw: &[String]) -> Result<HashSet<u64>, DiscordEr
         .collect()
 }
 
+/// Channel ids from `key` (`discord.allow_channels` or `discord.deny_channels`), blank
+/// entries dropped, each written as Discord writes it so it compares equal to the ids of
+/// messages.
+pub(crate) fn listed_channels(
+    key: &'static str,
+    raw: &[String],
+) -> Result<Vec<String>, DiscordError> {
+    raw.iter()
+        .filter_map(|s| match parse_channel_id(s)? {
+            Some(id) => Some(Ok(id.to_string())),
+            None => Some(Err(DiscordError::Config {
+                key,
+                reason: format!("{s:?} is not a channel id (right-click → Copy Channel ID)"),
+            })),
+        })
+        .collect()
+}
+
 /// A connected (not yet serving) Discord bot. [`super::run`] is connect + serve; tests
 /// use the parts to observe what the adapter does.
 pub struct DiscordBot {
@@ -125,6 +144,10 @@ impl DiscordBot {
             })?),
         };
         let auto_respond = auto_respond_ids(&settings.auto_respond_channels)?;
+        let channels = ChannelPolicy::new(
+            listed_channels("discord.allow_channels", &settings.allow_channels)?,
+            listed_channels("discord.deny_channels", &settings.deny_channels)?,
+        );
         let proxy = proxy_base(&settings.api_url)?;
         let http_client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -166,6 +189,7 @@ impl DiscordBot {
             directory,
             bot,
             auto_respond,
+            channels,
             reports: reports.clone(),
         };
         Ok(Self { client: gateway, ingress, rx, bridge, reports, shards, bot })
@@ -258,6 +282,20 @@ mod tests {
         assert_eq!(ok("https://proxy.local/api"), Some("https://proxy.local".into()));
         assert!(proxy_base("ftp://x").is_err());
         assert!(proxy_base("not a url").is_err());
+    }
+
+    #[test]
+    fn listed_channel_ids() {
+        let key = "discord.allow_channels";
+        let ids = listed_channels(key, &[" 123 ".into(), "".into(), "456".into()]).unwrap();
+        assert_eq!(ids, ["123", "456"]);
+        match listed_channels(key, &["support".into()]) {
+            Err(DiscordError::Config { key: k, reason }) => {
+                assert_eq!(k, key);
+                assert!(reason.contains("support"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

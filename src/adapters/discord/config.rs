@@ -15,6 +15,12 @@ pub struct DiscordSettings {
     /// Channel or forum ids where every new top-level message (or forum post) is answered
     /// without a mention.
     pub auto_respond_channels: Vec<String>,
+    /// Channel or forum ids the bot answers in (a thread or post counts as its parent);
+    /// empty for every channel it can see. DMs are not channels and are always answered.
+    pub allow_channels: Vec<String>,
+    /// Channel or forum ids the bot never answers in (their threads and posts neither);
+    /// wins over `allow_channels`.
+    pub deny_channels: Vec<String>,
     /// Longest message before an answer continues in a new one (Discord's limit is 2,000).
     pub max_message_chars: usize,
     /// REST API base URL; empty for Discord's own (tests point it at a fake).
@@ -47,8 +53,31 @@ impl DiscordSettings {
                 format!("{:?} is not FIRST-LAST/TOTAL, e.g. 0-1/4", self.shards),
             ));
         }
+        for (key, list) in [
+            ("discord.allow_channels", &self.allow_channels),
+            ("discord.deny_channels", &self.deny_channels),
+        ] {
+            // A channel name where an id belongs would silently match nothing: with an
+            // allow list, the bot would go quiet everywhere.
+            if let Some(bad) = list.iter().find(|s| parse_channel_id(s) == Some(None)) {
+                return Err((
+                    key,
+                    format!(
+                        "{bad:?} is not a channel id (Developer Mode on, then right-click \
+                         the channel → Copy Channel ID)"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// A configured channel id: `None` for a blank entry (ignored), `Some(None)` for one
+/// that is not a snowflake, `Some(Some(id))` otherwise.
+pub fn parse_channel_id(raw: &str) -> Option<Option<u64>> {
+    let raw = raw.trim();
+    (!raw.is_empty()).then(|| raw.parse().ok())
 }
 
 /// Parses `FIRST-LAST/TOTAL` into `(first, last, total)` with `first <= last < total`.
@@ -62,7 +91,15 @@ pub fn parse_shards(spec: &str) -> Option<(u32, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_shards;
+    use super::{parse_channel_id, parse_shards};
+
+    #[test]
+    fn channel_ids() {
+        assert_eq!(parse_channel_id(" 123456789012345678 "), Some(Some(123_456_789_012_345_678)));
+        assert_eq!(parse_channel_id("  "), None);
+        assert_eq!(parse_channel_id("#support"), Some(None));
+        assert_eq!(parse_channel_id("-1"), Some(None));
+    }
 
     #[test]
     fn shard_specs() {

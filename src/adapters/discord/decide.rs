@@ -5,6 +5,7 @@
 //! bots' messages, thread replies answered only in threads with a conversation,
 //! de-duplication). Keeping the Discord-specific rules here makes them table-testable.
 
+use crate::bridge::channels::ChannelPolicy;
 use crate::bridge::event::Trigger;
 use std::collections::HashSet;
 
@@ -82,6 +83,9 @@ pub enum Skip {
     NotForBot,
     /// A message in an auto-respond channel addressed to someone else.
     AddressedToOthers,
+    /// A message the bot would answer, in a channel (or a thread or post of one) that
+    /// `discord.allow_channels` / `discord.deny_channels` exclude.
+    ChannelNotAllowed,
 }
 
 /// What to do with a message.
@@ -149,6 +153,35 @@ pub(crate) fn route(f: &Facts<'_>, auto_respond: &HashSet<u64>) -> Route {
         return Route::Skip(Skip::Empty);
     }
     route
+}
+
+/// Applies `discord.allow_channels` / `discord.deny_channels` to [`route`]'s decision for
+/// a message at `place`: whatever the bot would do there becomes
+/// [`Skip::ChannelNotAllowed`] when the lists exclude the place. A skip keeps its own
+/// reason (the message was not for the bot anyway), and a DM is not a channel, so the
+/// lists never apply to it.
+///
+/// A thread or forum post goes by its own id and its parent's, because people list
+/// channels and forums, not threads: it is allowed when either is allowed and denied when
+/// either is denied. A thread whose parent is unknown goes by its own id only, so an
+/// allow list keeps it out.
+pub(crate) fn screen(route: Route, place: Place, channels: &ChannelPolicy) -> Route {
+    if matches!(route, Route::Skip(_)) {
+        return route;
+    }
+    let ids: Vec<String> = match place {
+        Place::Dm { .. } => return route,
+        Place::Thread { id, parent } => {
+            std::iter::once(id).chain(parent).map(|i| i.to_string()).collect()
+        }
+        Place::Threadable { id } | Place::Other { id } => vec![id.to_string()],
+    };
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    if channels.permits(&ids) {
+        route
+    } else {
+        Route::Skip(Skip::ChannelNotAllowed)
+    }
 }
 
 /// Whether a DM asks for a new conversation.
@@ -276,6 +309,59 @@ mod tests {
             let f = Facts { user_content: false, ..facts(place, 1, true, false, "hi") };
             assert_eq!(route(&f, &[AUTO].into()), Route::Skip(Skip::System));
         }
+    }
+
+    #[test]
+    fn channel_lists_screen_what_the_bot_would_do() {
+        const THREAD: u64 = 5;
+        let auto: HashSet<u64> = [AUTO, FORUM].into();
+        let policy = |allow: &[u64], deny: &[u64]| {
+            ChannelPolicy::new(allow.iter().map(u64::to_string), deny.iter().map(u64::to_string))
+        };
+        let text = Place::Threadable { id: CHANNEL };
+        let thread = Place::Thread { id: THREAD, parent: Some(CHANNEL) };
+        let orphan = Place::Thread { id: THREAD, parent: None };
+        let post = Place::Thread { id: 7, parent: Some(FORUM) };
+        let other = Place::Other { id: CHANNEL };
+        let dm = Place::Dm { channel: 4 };
+        let not_allowed = Route::Skip(Skip::ChannelNotAllowed);
+        // (place, text, mentions bot, allow, deny) -> skipped for the channel lists
+        type Ids = &'static [u64];
+        let table: &[(Place, &str, bool, Ids, Ids, bool)] = &[
+            (text, "hi", true, &[], &[], false),
+            (text, "hi", true, &[CHANNEL], &[], false),
+            (text, "hi", true, &[AUTO], &[], true),
+            (text, "hi", true, &[], &[CHANNEL], true),
+            (text, "hi", true, &[CHANNEL], &[CHANNEL], true),
+            (other, "hi", true, &[AUTO], &[], true),
+            (other, "hi", true, &[CHANNEL], &[], false),
+            // A thread counts as its parent: the parent listed is enough, either way.
+            (thread, "more", false, &[CHANNEL], &[], false),
+            (thread, "more", false, &[THREAD], &[], false),
+            (thread, "more", false, &[AUTO], &[], true),
+            (thread, "more", true, &[], &[CHANNEL], true),
+            (thread, "more", true, &[], &[THREAD], true),
+            (thread, "more", true, &[CHANNEL], &[THREAD], true),
+            (orphan, "more", true, &[CHANNEL], &[], true),
+            (orphan, "more", true, &[THREAD], &[], false),
+            // A post in an auto-respond forum, when the forum is allowed or denied.
+            (post, "help", false, &[FORUM], &[], false),
+            (post, "help", false, &[], &[FORUM], true),
+            // DMs are not channels.
+            (dm, "hello", false, &[CHANNEL], &[4], false),
+            (dm, "/new", false, &[CHANNEL], &[4], false),
+        ];
+        for (place, text, bot, allow, deny, skipped) in table {
+            let f = facts(*place, 7, *bot, false, text);
+            let routed = route(&f, &auto);
+            assert!(matches!(routed, Route::Answer { .. } | Route::ResetDm { .. }), "{f:?}");
+            let screened = screen(routed, *place, &policy(allow, deny));
+            let expected = if *skipped { not_allowed } else { routed };
+            assert_eq!(screened, expected, "{f:?}, allow {allow:?}, deny {deny:?}");
+        }
+        // What the bot would not do anyway keeps its reason.
+        let plain = route(&facts(text, 1, false, false, "hi"), &auto);
+        assert_eq!(screen(plain, text, &policy(&[], &[CHANNEL])), Route::Skip(Skip::NotForBot));
     }
 
     #[test]

@@ -241,9 +241,9 @@ fn text_segment(s: &str) -> String {
         if rest.starts_with("![") && rest[2..].contains("](") {
             out.push('[');
             i += 2;
-        } else if (rest.starts_with("@everyone") || rest.starts_with("@here"))
-            && !s[..i].chars().next_back().is_some_and(char::is_alphanumeric)
-        {
+        } else if rest.starts_with("@everyone") || rest.starts_with("@here") {
+            // Even after a letter: Discord's parser ends a text run before `@`, so
+            // `me@here.com` shows a highlighted `@here` (found by the fuzz target).
             out.push('@');
             out.push(ZWSP);
             i += 1;
@@ -302,7 +302,8 @@ mod tests {
             ("@here look", "@\u{200B}here look"),
             ("ask <@123> or <@!45>", "ask <@\u{200B}123> or <@\u{200B}!45>"),
             ("the <@&9> role", "the <@\u{200B}&9> role"),
-            ("mail me@here.com", "mail me@here.com"),
+            ("mail me@here.com", "mail me@\u{200B}here.com"),
+            ("N@everyone", "N@\u{200B}everyone"),
             ("(@here)", "(@\u{200B}here)"),
             ("`@everyone` is literal", "`@everyone` is literal"),
             ("``a ` <@1>`` then <@2>", "``a ` <@1>`` then <@\u{200B}2>"),

@@ -133,6 +133,8 @@ pub(crate) struct Ingress {
     pub(crate) directory: Arc<Directory>,
     pub(crate) bot: u64,
     pub(crate) auto_respond: HashSet<u64>,
+    /// `discord.allow_channels` / `discord.deny_channels`: where messages are answered.
+    pub(crate) channels: crate::bridge::channels::ChannelPolicy,
     pub(crate) reports: broadcast::Sender<Handled>,
 }
 
@@ -315,7 +317,9 @@ impl Ingress {
         let read = read_message(msg, self.bot, &guild_info.bot_roles, place, title);
         let (author_kind, author_name, text) =
             (read.author_kind, read.author_name.clone(), read.text.clone());
-        let (trigger, target) = match decide::route(&read.facts(place), &self.auto_respond) {
+        let route = decide::route(&read.facts(place), &self.auto_respond);
+        // Reported (and logged at debug) as `Skipped(ChannelNotAllowed)` by `on`.
+        let (trigger, target) = match decide::screen(route, place, &self.channels) {
             Route::Skip(why) => return Outcome::Skipped(why),
             Route::ResetDm { .. } if author_kind != AuthorKind::Human => {
                 return Outcome::Skipped(Skip::NotForBot)

@@ -19,7 +19,7 @@
 mod bot;
 pub mod config;
 #[cfg(feature = "discord")]
-mod decide;
+pub(crate) mod decide;
 #[cfg(feature = "discord")]
 mod directory;
 #[cfg(feature = "discord")]
@@ -29,7 +29,7 @@ pub mod format;
 #[cfg(feature = "discord")]
 mod ids;
 #[cfg(feature = "discord")]
-mod ingress;
+pub(crate) mod ingress;
 #[cfg(feature = "discord")]
 mod invite;
 #[cfg(feature = "discord")]

@@ -34,6 +34,11 @@ pub struct SlackSettings {
     pub api_url: String,
     /// Channel ids where every top-level message is answered without a mention.
     pub auto_respond_channels: Vec<String>,
+    /// Channel ids the bot answers in; empty for every channel it is in. Direct messages
+    /// are not channels and are always answered.
+    pub allow_channels: Vec<String>,
+    /// Channel ids the bot never answers in; wins over `allow_channels`.
+    pub deny_channels: Vec<String>,
     /// Longest message before an answer continues in a new one.
     pub max_message_chars: usize,
     /// `chat.update` calls allowed per minute per workspace.
@@ -79,6 +84,47 @@ impl SlackSettings {
         if self.edit_budget_per_minute == 0 {
             return Err(("slack.edit_budget_per_minute", "must be at least 1".into()));
         }
+        for (key, list) in [
+            ("slack.allow_channels", &self.allow_channels),
+            ("slack.deny_channels", &self.deny_channels),
+        ] {
+            // A channel name where an id belongs would silently match nothing: with an
+            // allow list, the bot would go quiet everywhere.
+            if let Some(bad) =
+                list.iter().map(|s| s.trim()).find(|s| !s.is_empty() && !is_channel_id(s))
+            {
+                return Err((
+                    key,
+                    format!(
+                        "{bad:?} is not a channel id such as C0123ABCD \
+                         (channel details → About: the id is at the bottom)"
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// Whether `id` is shaped like a Slack channel id: `C…` (channels) or `G…` (older private
+/// channels, group DMs), upper-case letters and digits.
+fn is_channel_id(id: &str) -> bool {
+    id.len() >= 2
+        && (id.starts_with('C') || id.starts_with('G'))
+        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_channel_id;
+
+    #[test]
+    fn channel_ids() {
+        for ok in ["C0123ABCD", "G024BE91L", "C1"] {
+            assert!(is_channel_id(ok), "{ok}");
+        }
+        for bad in ["general", "#general", "C", "c0123abcd", "D024BE91L", "U061F7AUR", "C01 2"] {
+            assert!(!is_channel_id(bad), "{bad}");
+        }
     }
 }

@@ -21,6 +21,8 @@
 
 use pulldown_cmark::{Alignment, Event, LinkType, Options, Parser, Tag, TagEnd};
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod invariants;
 #[cfg(test)]
 mod tests;
 

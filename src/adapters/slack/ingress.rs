@@ -7,6 +7,7 @@
 //! (the thread has a conversation) is the core's call.
 
 use super::ids;
+use crate::bridge::channels::{ChannelPolicy, CHANNEL_NOT_ALLOWED};
 use crate::bridge::event::{AuthorKind, InboundMessage, MessageContext, ReactionEvent, Trigger};
 use serde::Deserialize;
 use serde_json::Value;
@@ -129,6 +130,28 @@ pub(crate) fn translate(body: &Value, rules: &Rules) -> Translated {
             }
         }
         _ => Translated::Ignore("payload type the bot does not use"),
+    }
+}
+
+/// Applies `slack.allow_channels` / `slack.deny_channels` to what [`translate`] made of a
+/// payload: a message in a channel the lists exclude becomes [`Translated::Ignore`], so
+/// it gets no reply and reaches neither the core nor SiteAssist.
+///
+/// Direct messages are not channels and always pass. Reactions pass too: feedback on an
+/// answer given before its channel was excluded still counts, and a reaction never
+/// starts an answer. (A separate step rather than a field of [`Rules`], whose shape other
+/// code builds literally.)
+pub(crate) fn screen(translated: Translated, channels: &ChannelPolicy) -> Translated {
+    match translated {
+        Translated::Message { msg, channel, .. }
+            if msg.trigger != Trigger::Direct
+                // An `app_mention` carries no `channel_type`; DM ids start with `D`.
+                && !channel.starts_with('D')
+                && !channels.permits(&[&channel]) =>
+        {
+            Translated::Ignore(CHANNEL_NOT_ALLOWED)
+        }
+        other => other,
     }
 }
 

@@ -206,3 +206,89 @@ fn permalinks_follow_slacks_format() {
         "https://acme.slack.com/archives/C1/p2000002?thread_ts=1.000001&cid=C1"
     );
 }
+
+/// A mention of the bot in `channel`, optionally inside a thread.
+fn mention_in(channel: &str, thread_ts: Option<&str>) -> Value {
+    let mut e = json!({"type": "app_mention", "user": "U1", "text": "<@UBOT> refunds?",
+        "ts": "1.000200", "channel": channel});
+    if let Some(t) = thread_ts {
+        e["thread_ts"] = json!(t);
+    }
+    callback(e)
+}
+
+fn screened(body: &Value, auto: &[&str], allow: &[&str], deny: &[&str]) -> Translated {
+    screen(translate(body, &rules(auto)), &ChannelPolicy::new(allow, deny))
+}
+
+#[test]
+fn channel_lists_decide_which_channels_are_answered() {
+    let top = mention_in("CALLOWED", None);
+    let in_thread = mention_in("CALLOWED", Some("1.000100"));
+    let follow_up = callback(json!({"type": "message", "channel": "CALLOWED", "user": "U1",
+        "text": "and shipping?", "ts": "1.000300", "thread_ts": "1.000100",
+        "channel_type": "channel"}));
+    let auto = callback(json!({"type": "message", "channel": "CALLOWED", "user": "U1",
+        "text": "my order is late", "ts": "1.000400", "channel_type": "channel"}));
+    // (payload, allow, deny) -> answered; every payload is in channel CALLOWED.
+    let table: &[(&Value, &[&str], &[&str], bool)] = &[
+        (&top, &[], &[], true),
+        (&top, &["CALLOWED"], &[], true),
+        (&top, &["COTHER"], &[], false),
+        (&top, &[], &["CALLOWED"], false),
+        (&top, &[], &["COTHER"], true),
+        (&top, &["CALLOWED"], &["CALLOWED"], false),
+        (&in_thread, &["CALLOWED"], &[], true),
+        (&in_thread, &[], &["CALLOWED"], false),
+        (&follow_up, &["CALLOWED"], &[], true),
+        (&follow_up, &["COTHER"], &[], false),
+        (&auto, &["CALLOWED"], &[], true),
+        (&auto, &[], &["CALLOWED"], false),
+    ];
+    for (i, (body, allow, deny, answered)) in table.iter().enumerate() {
+        match screened(body, &["CALLOWED"], allow, deny) {
+            Translated::Message { channel, .. } => {
+                assert!(answered, "row {i}: answered");
+                assert_eq!(channel, "CALLOWED");
+            }
+            Translated::Ignore(why) => {
+                assert!(!answered, "row {i}: ignored ({why})");
+                assert_eq!(why, CHANNEL_NOT_ALLOWED, "row {i}");
+            }
+            other => panic!("row {i}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn other_reasons_to_ignore_keep_their_own_reason() {
+    // Not for the bot anyway: the log says so, not "channel not allowed".
+    let chatter = callback(json!({"type": "message", "channel": "CDENIED", "user": "U1",
+        "text": "lunch?", "ts": "1.000500", "channel_type": "channel"}));
+    assert!(ignored(screened(&chatter, &[], &[], &["CDENIED"])).contains("not addressed"));
+}
+
+#[test]
+fn direct_messages_and_reactions_pass_the_channel_lists() {
+    let dm = callback(json!({"type": "message", "channel": "D024BE91L", "user": "U1",
+        "text": "hello", "ts": "1.000600", "channel_type": "im"}));
+    // An allow list that does not name the DM, even a deny list that does: DMs pass.
+    for (allow, deny) in [(&["CALLOWED"][..], &[][..]), (&[], &["D024BE91L"])] {
+        assert_eq!(msg(screened(&dm, &[], allow, deny)).trigger, Trigger::Direct);
+    }
+    // A mention in a DM (no channel_type on app_mention) passes as well.
+    let dm_mention = mention_in("D024BE91L", None);
+    assert_eq!(msg(screened(&dm_mention, &[], &["CALLOWED"], &[])).trigger, Trigger::Mention);
+    // Feedback on an answer in a channel excluded since still counts.
+    let reaction = callback(json!({"type": "reaction_added", "user": "U1", "reaction": "+1",
+        "item": {"type": "message", "channel": "CDENIED", "ts": "1.000700"}, "event_ts": "2.0"}));
+    assert!(matches!(
+        screened(&reaction, &[], &["CALLOWED"], &["CDENIED"]),
+        Translated::Reaction(_)
+    ));
+    let check = json!({"token": "x", "challenge": "abc", "type": "url_verification"});
+    assert!(matches!(
+        screened(&check, &[], &[], &["CDENIED"]),
+        Translated::UrlVerification(c) if c == "abc"
+    ));
+}

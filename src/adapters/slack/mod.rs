@@ -9,7 +9,7 @@ pub mod format;
 #[cfg(feature = "slack")]
 mod ids;
 #[cfg(feature = "slack")]
-mod ingress;
+pub(crate) mod ingress;
 #[cfg(feature = "slack")]
 mod runtime;
 #[cfg(feature = "slack")]

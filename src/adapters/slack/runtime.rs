@@ -4,6 +4,7 @@
 use super::config::{SlackMode, SlackSettings};
 use super::egress::{self, Client, SlackEgress, SlackWeb};
 use super::ingress::{self, BotIdentity, Rules, Translated};
+use crate::bridge::channels::ChannelPolicy;
 use crate::bridge::event::{InboundEvent, MessageContext};
 use crate::bridge::{Bridge, BridgeConfig, BridgeError};
 use crate::store::Store;
@@ -47,6 +48,8 @@ pub struct SlackBridge {
     web: Arc<SlackWeb>,
     client: Arc<Client>,
     rules: Rules,
+    /// `slack.allow_channels` / `slack.deny_channels`, applied after translation.
+    channels: ChannelPolicy,
     workspace_url: String,
     settings: SlackSettings,
 }
@@ -78,6 +81,7 @@ impl SlackBridge {
                 bot: BotIdentity { user_id: auth.user_id, bot_id: auth.bot_id },
                 auto_respond: settings.auto_respond_channels.iter().cloned().collect(),
             },
+            channels: ChannelPolicy::new(&settings.allow_channels, &settings.deny_channels),
             workspace_url: auth.url,
             settings: settings.clone(),
         })
@@ -91,7 +95,8 @@ impl SlackBridge {
     /// Translates one Events API payload and hands it to the core. Returns the
     /// challenge for a `url_verification`.
     pub async fn deliver(&self, body: &Value) -> Option<String> {
-        let event = match ingress::translate(body, &self.rules) {
+        let translated = ingress::screen(ingress::translate(body, &self.rules), &self.channels);
+        let event = match translated {
             Translated::UrlVerification(challenge) => return Some(challenge),
             Translated::Ignore(why) => {
                 tracing::debug!(reason = why, "Slack event ignored");

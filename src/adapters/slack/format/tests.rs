@@ -1,7 +1,7 @@
+use super::invariants::{assert_invariants, assert_links_are_ours, content_alnums};
 use super::to_slack;
 use crate::simulator::answer_for;
 use proptest::prelude::*;
-use pulldown_cmark::{Event, Options, Parser, Tag};
 
 /// Runs table cases: every mismatch is reported, not just the first.
 #[track_caller]
@@ -210,48 +210,6 @@ fn simulator_answers_render_as_slack_mrkdwn() {
 /// Every `<` must open a link the renderer built: an allowed scheme, a URL without spaces
 /// or `<`, an optional `|label`, and a closing `>` on the same line.
 #[track_caller]
-fn assert_links_are_ours(out: &str) {
-    for (at, _) in out.match_indices('<') {
-        let rest = &out[at + 1..];
-        let lower = rest.to_ascii_lowercase();
-        assert!(
-            ["http://", "https://", "mailto:"].iter().any(|s| lower.starts_with(s)),
-            "stray `<` at {at} in {out:?}"
-        );
-        let end = rest.find('>').unwrap_or_else(|| panic!("unclosed link at {at} in {out:?}"));
-        let (url, label) = rest[..end].split_once('|').unwrap_or((&rest[..end], ""));
-        assert!(!url.contains(|c: char| c.is_whitespace() || c == '<'), "bad url {url:?}");
-        assert!(!label.contains(['<', '\n', '|']), "bad label {label:?} in {out:?}");
-    }
-}
-
-/// The letters and digits the parser sees as content, in order.
-fn content_alnums(markdown: &str) -> Vec<char> {
-    let options =
-        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
-    let mut chars = Vec::new();
-    for event in Parser::new_ext(markdown, options) {
-        let text = match event {
-            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => t,
-            Event::FootnoteReference(t) | Event::Start(Tag::FootnoteDefinition(t)) => t,
-            _ => continue,
-        };
-        chars.extend(text.chars().filter(|c| c.is_alphanumeric()));
-    }
-    chars
-}
-
-#[track_caller]
-fn assert_invariants(markdown: &str) {
-    let out = to_slack(markdown);
-    assert_links_are_ours(&out);
-    assert_eq!(out.trim_end(), out, "trailing whitespace for {markdown:?}");
-    let mut shown = out.chars().filter(|c| c.is_alphanumeric());
-    for c in content_alnums(markdown) {
-        assert!(shown.any(|s| s == c), "lost {c:?} of {markdown:?} in {out:?}");
-    }
-}
-
 #[test]
 fn the_invariant_checks_can_fail() {
     let stray = std::panic::catch_unwind(|| assert_links_are_ours("a <!channel>"));

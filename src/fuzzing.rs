@@ -1,0 +1,175 @@
+//! Entry points of the fuzz targets in `fuzz/`, and their property-test twins.
+//!
+//! Each function takes arbitrary bytes, drives one decoder or renderer the way the
+//! bridge does, and panics when an invariant breaks, so a fuzzer reports a wrong answer
+//! as well as a crash. The fuzz targets are one-line wrappers; the unit tests below run
+//! the same functions on random and on the committed corpus inputs, so the normal test
+//! suite keeps them working between fuzzing sessions.
+//!
+//! Built only for tests and with the `fuzzing` feature: nothing here is API.
+
+use crate::adapters::discord::decide::{self, Place, Route};
+use crate::adapters::discord::ingress::{emoji_name, read_message};
+use crate::adapters::slack::ingress::{self as slack_ingress, BotIdentity, Rules, Translated};
+use crate::adapters::slack::signature;
+use crate::bridge::split::invariants::check_invariants;
+use crate::siteassist::stream::{decode, AnswerStream, Frame, StreamEvent};
+use futures_util::{FutureExt, StreamExt};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// The SSE / UI-message-stream decoder. The first byte says where the body is cut into
+/// network reads; the rest is the body. Where the reads split must not change the
+/// frames, and the streamed answer's end must keep the text it showed.
+pub fn stream_decoder(data: &[u8]) {
+    let Some((&seed, body)) = data.split_first() else { return };
+    let whole = frames(vec![body.to_vec()]);
+    let split = frames(cut(body, seed));
+    assert_eq!(whole, split, "frames depend on where reads split");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime builds");
+    runtime.block_on(async {
+        let reads =
+            futures_util::stream::iter(cut(body, seed).into_iter().map(Ok::<_, Infallible>));
+        let mut answer = AnswerStream::from_byte_stream(reads, Duration::from_secs(90));
+        let mut shown = String::new();
+        loop {
+            match answer.next_event().await {
+                StreamEvent::Text => shown = answer.text(),
+                StreamEvent::End(end) => {
+                    // The end carries at least what was shown: a partial answer is kept.
+                    assert!(end.text.starts_with(&shown), "{shown:?} then {end:?}");
+                    break;
+                }
+            }
+        }
+    });
+}
+
+/// Every frame (or decode error) of `reads`, in order. The reads are all ready, so the
+/// stream finishes without a runtime.
+fn frames(reads: Vec<Vec<u8>>) -> Vec<Result<Frame, String>> {
+    let stream = futures_util::stream::iter(reads.into_iter().map(Ok::<_, Infallible>));
+    decode(stream).collect::<Vec<_>>().now_or_never().expect("ready reads decode at once")
+}
+
+/// `body` cut into up to four reads at places derived from `seed`.
+fn cut(body: &[u8], seed: u8) -> Vec<Vec<u8>> {
+    let len = body.len();
+    let mut cuts: Vec<usize> =
+        (1..=3usize).map(|k| (usize::from(seed).wrapping_mul(k * 7919)) % (len + 1)).collect();
+    cuts.sort_unstable();
+    let mut reads = Vec::new();
+    let mut from = 0;
+    for at in cuts.into_iter().chain([len]) {
+        reads.push(body[from..at].to_vec());
+        from = at;
+    }
+    reads
+}
+
+/// The bot the Slack and Discord targets run as.
+const SLACK_BOT: &str = "UBOT";
+const DISCORD_BOT: u64 = 1_000;
+const DISCORD_BOT_ROLE: u64 = 2_000;
+
+/// Slack payload decoding: an Events API body, as the HTTP endpoint sees it, and the
+/// same event through slack-morphism's typed Socket Mode payload serialised back, as
+/// Socket Mode delivers it. Also the signature check on the raw bytes.
+pub fn slack_payload(data: &[u8]) {
+    let rules = Rules {
+        bot: BotIdentity { user_id: SLACK_BOT.into(), bot_id: Some("BBOT".into()) },
+        auto_respond: HashSet::from(["CAUTO".to_string()]),
+    };
+    // A random body never carries a valid signature for our secret.
+    let signed = signature::verify("secret", "1700000000", data, "v0=00", 1_700_000_000);
+    assert!(signed.is_err());
+    let Ok(body) = serde_json::from_slice::<Value>(data) else { return };
+    check_slack(slack_ingress::translate(&body, &rules));
+    let typed = serde_json::from_value::<slack_morphism::prelude::SlackPushEvent>(body);
+    if let Ok(event) = typed {
+        let again = serde_json::to_value(event).expect("a decoded event serialises");
+        check_slack(slack_ingress::translate(&again, &rules));
+    }
+}
+
+fn check_slack(translated: Translated) {
+    match translated {
+        Translated::Message { msg, channel, ts, .. } => {
+            assert!(msg.thread.as_str().starts_with("slack:"), "{msg:?}");
+            assert!(msg.message.as_str().ends_with(&format!(":{channel}:{ts}")), "{msg:?}");
+            assert_eq!(msg.text, msg.text.trim(), "{msg:?}");
+        }
+        Translated::Reaction(r) => assert!(r.message.as_str().starts_with("slack:")),
+        Translated::UrlVerification(_) | Translated::Ignore(_) => {}
+    }
+}
+
+/// Discord payload decoding: a gateway frame decoded by serenity as the gateway client
+/// does, then read by the adapter at every kind of place a message can be.
+pub fn discord_payload(data: &[u8]) {
+    use serenity::all::{Event, GatewayEvent};
+    let Ok(frame) = serde_json::from_slice::<GatewayEvent>(data) else { return };
+    let GatewayEvent::Dispatch(_, event) = frame else { return };
+    match event {
+        Event::MessageCreate(e) => {
+            let msg = e.message;
+            let (channel, id) = (msg.channel_id.get(), msg.id.get());
+            let auto = HashSet::from([channel]);
+            let places = [
+                Place::Dm { channel },
+                Place::Thread { id, parent: Some(channel) },
+                Place::Thread { id: channel, parent: None },
+                Place::Threadable { id: channel },
+                Place::Other { id: channel },
+            ];
+            for place in places {
+                let read =
+                    read_message(&msg, DISCORD_BOT, &[DISCORD_BOT_ROLE], place, Some("Title"));
+                assert!(!read.text.contains(&format!("<@{DISCORD_BOT}>")), "{read:?}");
+                assert_eq!(read.text, read.text.trim(), "{read:?}");
+                if let Route::Answer { .. } = decide::route(&read.facts(place), &auto) {
+                    assert!(!read.text.is_empty());
+                    let name = decide::thread_name(&read.text, &read.author_name);
+                    let length = name.chars().count();
+                    assert!((1..=decide::MAX_THREAD_NAME_CHARS).contains(&length), "{name:?}");
+                }
+            }
+        }
+        Event::ReactionAdd(e) => {
+            let _ = emoji_name(&e.reaction.emoji);
+        }
+        Event::ReactionRemove(e) => {
+            let _ = emoji_name(&e.reaction.emoji);
+        }
+        _ => {}
+    }
+}
+
+/// The Markdown renderers: Slack's (links are ours, no text lost) and Discord's (no
+/// live mention of everyone outside code).
+pub fn markdown(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    crate::adapters::slack::format::invariants::assert_invariants(text);
+    let discord = crate::adapters::discord::format::render(text);
+    if !text.contains(['`', '~']) && !text.contains("\n    ") && !text.contains('\t') {
+        for live in ["@everyone", "@here"] {
+            assert!(!discord.contains(live), "{live} left live in {discord:?}");
+        }
+    }
+}
+
+/// The splitter: the first byte is the limit, the rest the answer.
+pub fn splitter(data: &[u8]) {
+    let Some((&max, text)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(text) else { return };
+    check_invariants(text, usize::from(max) * 4);
+}
+
+#[cfg(test)]
+mod tests;
