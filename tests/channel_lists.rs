@@ -139,11 +139,12 @@ mod slack {
 
         // Through the adapter's entry point, which returns once the event is ignored or
         // queued; the barriers then wait for any answer a queued one would get.
-        bridge.app.deliver(&mention("Ev1", DENIED, "prices?", "1700000001.000100")).await;
+        bridge.app.deliver(&mention("Ev1", DENIED, "prices?", "1700000001.000100")).await.unwrap();
         bridge
             .app
             .deliver(&mention("Ev2", UNLISTED, "refunds?", "1700000002.000100"))
-            .await;
+            .await
+            .unwrap();
         bridge.settled(DENIED, "1700000001.000100").await;
         bridge.settled(UNLISTED, "1700000002.000100").await;
         assert!(slack.messages().is_empty(), "no reply: {:#?}", slack.messages());
@@ -204,7 +205,7 @@ mod slack {
 
         // A new question there is ignored.
         let again = mention("Ev12", DENIED, "and shipping?", "1700000012.000100");
-        bridge.app.deliver(&again).await;
+        bridge.app.deliver(&again).await.unwrap();
         bridge.settled(DENIED, "1700000012.000100").await;
         assert_eq!(sim.sim.message_posts(), 1, "only the question asked before");
         bridge.stop().await;

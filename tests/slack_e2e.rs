@@ -364,7 +364,7 @@ async fn reactions_on_the_answer_become_feedback_and_others_do_nothing() {
     };
     // A reaction on the user's own message is not feedback (delivered synchronously).
     let on_question = fake_slack::reaction("EvR0", true, USER, "+1", CHANNEL, ts, USER);
-    bridge.app.deliver(&on_question).await;
+    bridge.app.deliver(&on_question).await.unwrap();
     slack.send_socket_event(fake_slack::reaction(
         "EvR1", true, USER, "+1", CHANNEL, &answer_ts, "UBOT",
     ));

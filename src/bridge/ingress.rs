@@ -106,14 +106,33 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         return Ok(Disposition::Ignored(Ignored::NotForBot));
     }
     // Both claims are needed: Slack retries carry the same event id, but a redelivery
-    // after a reconnect may carry a new one for the same message.
+    // after a reconnect may carry a new one for the same message. They are written with
+    // the in-flight record in one store operation, before the platform is acknowledged:
+    // if the process dies from here on, the next start finds the record and closes the
+    // reply visibly (see `relay::recover_unfinished`), and a redelivery is a duplicate.
     let event_key = format!("event:{}:{}", inner.adapter.name(), msg.event_id);
     let message_key = format!("message:{}", msg.message);
-    if !claim(inner, &event_key).await? || !claim(inner, &message_key).await? {
+    let record = InFlightReply {
+        id: uuid::Uuid::new_v4().to_string(),
+        platform: inner.adapter.name().to_string(),
+        thread: msg.thread.clone(),
+        question: msg.message.clone(),
+        conversation: None,
+        owner: None,
+        messages: Vec::new(),
+        started_at: unix_secs(SystemTime::now()),
+        asker: Some(msg.author.clone()),
+    };
+    let (now, ttl) = (SystemTime::now(), inner.cfg.dedupe_ttl);
+    if !inner.store.claim_and_record(&[&event_key, &message_key], now, ttl, &record).await? {
         return Ok(Disposition::Ignored(Ignored::Duplicate));
     }
     // Counted after the claims, so a redelivery never uses up anyone's quota.
-    match inner.limits.check(msg.author.as_str(), msg.channel.as_str()) {
+    let verdict = inner.limits.check(msg.author.as_str(), msg.channel.as_str());
+    if !matches!(verdict, Verdict::Allow) {
+        inner.store.remove_in_flight(&record.id).await?;
+    }
+    match verdict {
         Verdict::Allow => {}
         Verdict::Drop(_) => return Ok(Disposition::Ignored(Ignored::RateLimited)),
         Verdict::Notify(which) => {
@@ -128,20 +147,6 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         inner.limits.forget_idle();
     }
     tracing::info!(adapter = inner.adapter.name(), thread = %msg.thread, "question received");
-    // Recorded before anything is posted: if the process dies from here on, the next
-    // start finds this record and tells the user (see `relay::recover_unfinished`).
-    let record = InFlightReply {
-        id: uuid::Uuid::new_v4().to_string(),
-        platform: inner.adapter.name().to_string(),
-        thread: msg.thread.clone(),
-        question: msg.message.clone(),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: unix_secs(SystemTime::now()),
-        asker: Some(msg.author.clone()),
-    };
-    inner.store.put_in_flight(&record).await?;
     let thread = msg.thread.clone();
     let job = Job::Answer { msg: Box::new(msg), record: Box::new(record) };
     Ok(inner.threads.dispatch(inner, thread, job))

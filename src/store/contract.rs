@@ -188,6 +188,55 @@ pub(crate) async fn concurrent_claim_has_one_winner(store: Arc<dyn Store>) {
     assert_eq!(winners, [1; KEYS], "winners per key");
 }
 
+/// Claims and the in-flight record are taken together or not at all.
+pub(crate) async fn claim_and_record_is_all_or_nothing(store: Arc<dyn Store>) {
+    let ttl = secs(60);
+    let first = in_flight("r-1", 1);
+    assert!(store.claim_and_record(&["ev-1", "msg-1"], t0(), ttl, &first).await.unwrap());
+    assert_ids(&store.in_flight().await.unwrap(), &["r-1"]);
+    assert!(!store.claim("ev-1", t0(), ttl).await.unwrap(), "both keys are claimed");
+    assert!(!store.claim("msg-1", t0(), ttl).await.unwrap());
+    // A redelivery with a new event id for the same message: refused, and nothing of it
+    // is written (its fresh event key stays free, no second record).
+    let second = in_flight("r-2", 2);
+    assert!(!store.claim_and_record(&["ev-2", "msg-1"], t0(), ttl, &second).await.unwrap());
+    assert_ids(&store.in_flight().await.unwrap(), &["r-1"]);
+    assert!(store.claim("ev-2", t0(), ttl).await.unwrap(), "ev-2 was left unclaimed");
+    // Once the claims expire the same keys can be taken again.
+    let later = t0() + ttl;
+    assert!(store.claim_and_record(&["ev-1", "msg-1"], later, ttl, &second).await.unwrap());
+    assert_ids(&store.in_flight().await.unwrap(), &["r-1", "r-2"]);
+}
+
+/// 16 tasks racing to claim-and-record the same messages: one record per message.
+pub(crate) async fn concurrent_claim_and_record_has_one_winner(store: Arc<dyn Store>) {
+    const TASKS: usize = 16;
+    const KEYS: usize = 64;
+    let barrier = Arc::new(Barrier::new(TASKS));
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for k in 0..KEYS {
+                // Each task has its own event id, as a redelivery after a reconnect does.
+                let (event, message) = (format!("ev-{t}-{k}"), format!("msg-{k}"));
+                let record = in_flight(&format!("r-{t}-{k}"), k as u64);
+                store.claim_and_record(&[&event, &message], t0(), secs(60), &record).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let records = store.in_flight().await.unwrap();
+    let mut per_message = [0usize; KEYS];
+    for r in &records {
+        per_message[r.started_at as usize] += 1;
+    }
+    assert_eq!(per_message, [1; KEYS], "records per message");
+}
+
 /// Sweeping removes exactly the claims expired at `now` and leaves live ones holding.
 pub(crate) async fn sweep_removes_only_expired(store: Arc<dyn Store>) {
     assert!(store.claim("short", t0(), secs(10)).await.unwrap());
@@ -286,6 +335,8 @@ macro_rules! all_contract_tests {
             claim_holds_until_expiry,
             concurrent_claim_has_one_winner,
             sweep_removes_only_expired,
+            claim_and_record_is_all_or_nothing,
+            concurrent_claim_and_record_has_one_winner,
             in_flight_put_update_remove_list,
             feedback_put_get_clear,
         );

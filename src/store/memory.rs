@@ -92,6 +92,24 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn claim_and_record(
+        &self,
+        keys: &[&str],
+        now: SystemTime,
+        ttl: Duration,
+        reply: &InFlightReply,
+    ) -> Result<bool, StoreError> {
+        let mut maps = self.maps();
+        if keys.iter().any(|k| maps.claims.get(*k).is_some_and(|c| c.is_live(now))) {
+            return Ok(false);
+        }
+        for key in keys {
+            maps.claims.insert((*key).to_owned(), ClaimRecord::new(now, ttl));
+        }
+        maps.in_flight.insert(reply.id.clone(), reply.clone());
+        Ok(true)
+    }
+
     async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError> {
         let mut maps = self.maps();
         let before = maps.claims.len();

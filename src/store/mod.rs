@@ -97,8 +97,9 @@ pub enum StoreError {
     },
 }
 
-/// Durable state behind the bridge. All methods are atomic on their own; none of them
-/// needs to be combined with another in a transaction.
+/// Durable state behind the bridge. All methods are atomic on their own; where two
+/// writes must survive a crash together, one method does both
+/// ([`Store::claim_and_record`]).
 ///
 /// Writes are durable when the call returns (a sled backend flushes), because an
 /// acknowledged claim or link must survive `kill -9`.
@@ -132,6 +133,20 @@ pub trait Store: Send + Sync + 'static {
     /// Claims `key` until `now + ttl`. Returns true if this call got the claim, false if
     /// an unexpired claim exists. Used to handle each event exactly once.
     async fn claim(&self, key: &str, now: SystemTime, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Claims every key in `keys` (as [`Store::claim`]) and records `reply` in flight, all
+    /// or nothing. Returns false and writes nothing if any key has an unexpired claim.
+    ///
+    /// One operation because a question is acknowledged to the platform once its claims
+    /// are durable: claims without the record would make a crash in between lose the
+    /// question (the redelivery is refused as a duplicate, and recovery knows nothing).
+    async fn claim_and_record(
+        &self,
+        keys: &[&str],
+        now: SystemTime,
+        ttl: Duration,
+        reply: &InFlightReply,
+    ) -> Result<bool, StoreError>;
 
     /// Removes claims that expired before `now`; returns how many were removed.
     async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError>;

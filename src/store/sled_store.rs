@@ -206,6 +206,46 @@ impl Store for SledStore {
         }
     }
 
+    async fn claim_and_record(
+        &self,
+        keys: &[&str],
+        now: SystemTime,
+        ttl: Duration,
+        reply: &InFlightReply,
+    ) -> Result<bool, StoreError> {
+        use sled::transaction::{ConflictableTransactionError as Abort, TransactionError};
+        use sled::Transactional;
+        let ours = encode(&ClaimRecord::new(now, ttl));
+        let record = encode(reply);
+        // A multi-tree transaction: sled logs its writes as one batch, so after a crash
+        // either all of them are there or none is.
+        let outcome = (&self.claims, &self.in_flight).transaction(|(claims, in_flight)| {
+            for key in keys {
+                if let Some(bytes) = claims.get(key)? {
+                    match decode::<ClaimRecord>(key, &bytes) {
+                        Ok(claim) if claim.is_live(now) => return Ok(false),
+                        Ok(_expired) => {}
+                        Err(e) => return Err(Abort::Abort(e)),
+                    }
+                }
+            }
+            for key in keys {
+                claims.insert(*key, ours.as_slice())?;
+            }
+            in_flight.insert(reply.id.as_str(), record.as_slice())?;
+            Ok(true)
+        });
+        match outcome {
+            Ok(true) => {
+                self.flush().await?;
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(backend("transaction", e)),
+        }
+    }
+
     async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in self.claims.iter() {

@@ -23,6 +23,11 @@ use std::time::Duration;
 /// Slack's event payloads are small; anything bigger is not from Slack.
 const MAX_EVENT_BYTES: usize = 256 * 1024;
 
+/// How long the asker's and channel's names may take to look up before an event is
+/// handled without them. Events are acknowledged only once handled (so a crash before
+/// that leaves Slack to redeliver), and Slack wants the acknowledgement within 3 s.
+const ENRICH_BUDGET: Duration = Duration::from_millis(1500);
+
 /// Why the Slack adapter could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SlackError {
@@ -94,24 +99,39 @@ impl SlackBridge {
 
     /// Translates one Events API payload and hands it to the core. Returns the
     /// challenge for a `url_verification`.
-    pub async fn deliver(&self, body: &Value) -> Option<String> {
+    ///
+    /// When this returns `Ok`, what the event needs is durable (the claims and the
+    /// in-flight record; the answer itself goes on in the background), so the caller
+    /// may acknowledge the event to Slack. On `Err` it must not: Slack's redelivery is
+    /// the retry.
+    pub async fn deliver(&self, body: &Value) -> Result<Option<String>, BridgeError> {
         let translated = ingress::screen(ingress::translate(body, &self.rules), &self.channels);
         let event = match translated {
-            Translated::UrlVerification(challenge) => return Some(challenge),
+            Translated::UrlVerification(challenge) => return Ok(Some(challenge)),
             Translated::Ignore(why) => {
                 tracing::debug!(reason = why, "Slack event ignored");
-                return None;
+                return Ok(None);
             }
             Translated::Reaction(r) => InboundEvent::Reaction(r),
             Translated::Message { mut msg, channel, user, ts, thread_ts } => {
-                let place = match self.web.channel_name(&channel).await {
+                // Bounded: names are a nicety for the dashboard, the acknowledgement
+                // deadline is not (both lookups are cached after the first).
+                let names = async {
+                    tokio::join!(self.web.channel_name(&channel), self.web.user_name(&user))
+                };
+                let (channel_name, user_name) =
+                    tokio::time::timeout(ENRICH_BUDGET, names).await.unwrap_or_else(|_| {
+                        tracing::info!("Slack name lookups are slow; going on without them");
+                        (None, None)
+                    });
+                let place = match channel_name {
                     Some(name) => format!("Slack #{name}"),
                     None if channel.starts_with('D') => "Slack direct message".to_string(),
                     None => format!("Slack channel {channel}"),
                 };
                 // SiteAssist's visitor API takes no name, so the asker's name travels in
                 // the page title the dashboard shows next to the question.
-                msg.author_name = self.web.user_name(&user).await;
+                msg.author_name = user_name;
                 let title = match &msg.author_name {
                     Some(name) => format!("{place}, asked by {name}"),
                     None => place,
@@ -128,10 +148,13 @@ impl SlackBridge {
                 InboundEvent::Message(*msg)
             }
         };
-        if let Err(e) = self.bridge.handle(event).await {
-            tracing::error!(error = %e, "could not handle a Slack event");
+        match self.bridge.handle(event).await {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, "could not handle a Slack event; leaving it to Slack's redelivery");
+                Err(e)
+            }
         }
-        None
     }
 
     /// The Events API endpoint: `POST /slack/events`.
@@ -221,8 +244,9 @@ pub async fn run(
 }
 
 /// Verifies Slack's signature (HMAC of `v0:timestamp:body`, within five minutes),
-/// answers `url_verification`, and acknowledges events at once: the work happens
-/// afterwards, because Slack retries anything not answered within three seconds.
+/// answers `url_verification`, and acknowledges an event once [`SlackBridge::deliver`]
+/// has made it durable (milliseconds; the answer streams afterwards). A 503 when that
+/// failed makes Slack redeliver the event.
 async fn events_endpoint(
     State(app): State<Arc<SlackBridge>>,
     headers: HeaderMap,
@@ -255,19 +279,25 @@ async fn events_endpoint(
     }
     if value.get("type").and_then(Value::as_str) == Some("url_verification") {
         return match app.deliver(&value).await {
-            Some(challenge) => {
+            Ok(Some(challenge)) => {
                 axum::Json(serde_json::json!({ "challenge": challenge })).into_response()
             }
-            None => {
-                (StatusCode::BAD_REQUEST, "url_verification without a challenge").into_response()
-            }
+            _ => (StatusCode::BAD_REQUEST, "url_verification without a challenge").into_response(),
         };
     }
-    tokio::spawn(async move {
-        app.deliver(&value).await;
-    });
-    StatusCode::OK.into_response()
+    match app.deliver(&value).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "event not handled; please retry").into_response()
+        }
+    }
 }
+
+/// The error a Socket Mode callback returns when an event was not handled, so
+/// [`on_socket_error`] leaves it unacknowledged and Slack redelivers it.
+#[derive(Debug, thiserror::Error)]
+#[error("Slack event not handled: {0}")]
+struct NotHandled(BridgeError);
 
 async fn on_push_event(
     event: SlackPushEventCallback,
@@ -277,10 +307,8 @@ async fn on_push_event(
     let app = states.read().await.get_user_state::<Arc<SlackBridge>>().cloned();
     let Some(app) = app else { return Ok(()) };
     let body = serde_json::to_value(SlackPushEvent::EventCallback(event))?;
-    // Acknowledge at once (the listener acks when this returns); answer afterwards.
-    tokio::spawn(async move {
-        app.deliver(&body).await;
-    });
+    // The listener acknowledges when this returns `Ok`: only once the event is durable.
+    app.deliver(&body).await.map_err(NotHandled)?;
     Ok(())
 }
 
@@ -289,6 +317,10 @@ fn on_socket_error(
     _client: Arc<Client>,
     _states: SlackClientEventsUserState,
 ) -> HttpStatusCode {
+    if err.is::<NotHandled>() {
+        // No acknowledgement: Slack redelivers the envelope.
+        return HttpStatusCode::INTERNAL_SERVER_ERROR;
+    }
     tracing::warn!(error = %err, "Slack Socket Mode error");
     HttpStatusCode::OK
 }
