@@ -223,8 +223,18 @@ impl FakeSlack {
     /// Waits until `pred` holds; re-checked after every change to the fake. Panics with
     /// `what` after 10 s.
     pub async fn wait_until(&self, what: &str, pred: impl Fn(&FakeSlack) -> bool) {
+        self.wait_until_within(what, WAIT_LIMIT, pred).await
+    }
+
+    /// [`Self::wait_until`] with its own limit, for long runs (the fault campaign).
+    pub async fn wait_until_within(
+        &self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&FakeSlack) -> bool,
+    ) {
         let mut changes = self.shared.subscribe();
-        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        let deadline = tokio::time::Instant::now() + limit;
         while !pred(self) {
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}

@@ -1,0 +1,26 @@
+//! The fault campaign at a size CI affords: the same code as `examples/chaos.rs`
+//! (see `tests/chaos_campaign`), fewer events, two kills of the real binary.
+#![cfg(feature = "slack")]
+
+mod chaos_campaign;
+mod fake_slack;
+
+use std::path::Path;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_campaign_loses_doubles_and_strands_nothing() {
+    let (mut report, mut problems) = chaos_campaign::in_process(7, 160, 16).await;
+    let binary = Path::new(env!("CARGO_BIN_EXE_siteassist-bridge"));
+    let (killed, kill_problems) = chaos_campaign::with_kills(binary, 7, 30, 2).await;
+    report.merge(&killed);
+    problems.extend(kill_problems);
+    println!("faults: {}", report.faults_line());
+    println!("{report}");
+    assert!(report.clean(), "{report}\n{}", problems.join("\n"));
+    assert_eq!(report.events, 190);
+    // The campaign exercised both outcomes (a run where every fault went unnoticed, or
+    // where nothing was answered, would say nothing).
+    assert!(report.answered >= 100, "{report}");
+    assert!(report.errors_explained >= 10, "{report}");
+    assert_eq!(report.injected.get("kill_9_mid_stream"), Some(&2));
+}

@@ -1,0 +1,530 @@
+//! The fault campaign: many user questions through the real Slack adapter, against the
+//! SiteAssist simulator and the fake Slack on 127.0.0.1, with faults injected at random
+//! from a seed, ending in one line:
+//!
+//! `events=N answered=N errors_explained=N duplicates=0 lost=0 stuck=0`
+//!
+//! Each question is a top-level mention in its own thread, so the outcome is read off
+//! the fake Slack, which keeps what a user would see:
+//! - **answered**: the bot's one message in the thread is the whole answer;
+//! - **errors_explained**: its one message carries a notice (`⚠️ …`: an error, or a
+//!   partial answer marked as cut short);
+//! - **duplicates**: bot messages beyond the first in a thread;
+//! - **lost**: a thread the bot never posted in;
+//! - **stuck**: a thread still showing the placeholder or an unmarked partial answer
+//!   when everything has had time to finish.
+//!
+//! Two phases share the accounting. [`in_process`] runs the bridge inside this process
+//! (its Socket Mode listener, core and sled store), which allows many events quickly;
+//! [`with_kills`] runs the real binary as a child and SIGKILLs it mid-stream, restarts
+//! it on the same sled directory and redelivers what it never acknowledged, as Slack
+//! does. Used by `tests/chaos.rs` (small) and `examples/chaos.rs` (full size).
+#![allow(dead_code)]
+
+use crate::fake_slack::{self, app_mention, message, FailKind, FakeSlack};
+use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
+use siteassist_bridge::adapters::slack::format::to_slack;
+use siteassist_bridge::adapters::slack::SlackBridge;
+use siteassist_bridge::bridge::BridgeConfig;
+use siteassist_bridge::secret::Secret;
+use siteassist_bridge::simulator::{
+    answer_for, spawn_local, Fault, RunningSimulator, SimulatorConfig,
+};
+use siteassist_bridge::siteassist::client::{Client, ClientConfig};
+use siteassist_bridge::store::{SledStore, Store};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The bridge's placeholder (its default `bridge.placeholder`).
+const PLACEHOLDER: &str = "Thinking…";
+/// Every notice the bridge posts starts with this (see `bridge::notice`).
+const NOTICE: &str = "⚠️";
+/// How long the campaign waits, after the last event, for every thread to settle.
+const SETTLE_LIMIT: Duration = Duration::from_secs(90);
+/// How long one step (an acknowledgement, a reconnection, a free slot) may take.
+const STEP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Questions with short answers (one Slack message each), FAQ hits and the fallback.
+const QUESTIONS: &[&str] = &[
+    "How do I reset my password?",
+    "Where do I find my API key?",
+    "How do I delete my account?",
+    "Can I get a refund?",
+    "How can I contact support?",
+    "What is the airspeed velocity of an unladen swallow?",
+];
+
+/// SplitMix64: a reproducible stream from the seed, without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn percent(&mut self, p: usize) -> bool {
+        self.below(100) < p
+    }
+}
+
+/// One user question: a top-level mention in its own channel (so the per-channel edit
+/// budget, one action a second, is not what the campaign measures).
+#[derive(Clone, Debug)]
+struct Question {
+    channel: String,
+    user: String,
+    ts: String,
+    text: String,
+    event_id: String,
+}
+
+impl Question {
+    fn new(phase: &str, i: usize, rng: &mut Rng) -> Self {
+        let phase_no = if phase == "kill" { 1 } else { 0 };
+        Self {
+            channel: format!("C{phase_no}{i:06}"),
+            user: format!("U{phase_no}{i:06}"),
+            ts: format!("{}.{:06}", 1_800_000_000 + phase_no * 1000 + i / 1_000_000, i % 1_000_000),
+            text: QUESTIONS[rng.below(QUESTIONS.len())].to_string(),
+            event_id: format!("Ev{phase_no}{i:06}"),
+        }
+    }
+
+    fn mention(&self) -> serde_json::Value {
+        let text = format!("<@{}> {}", fake_slack::BOT_USER_ID, self.text);
+        app_mention(&self.event_id, &self.channel, &self.user, &text, &self.ts, None)
+    }
+
+    /// The `message.channels` event Slack sends for the same post (new event id).
+    fn as_message_event(&self) -> serde_json::Value {
+        let text = format!("<@{}> {}", fake_slack::BOT_USER_ID, self.text);
+        let event_id = format!("{}m", self.event_id);
+        message(&event_id, &self.channel, &self.user, &text, &self.ts, None)
+    }
+
+    fn expected(&self) -> String {
+        to_slack(&answer_for(&self.text))
+    }
+}
+
+/// What a thread shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    Nothing,
+    Answer,
+    Explained,
+    Unfinished,
+}
+
+fn shown(slack: &FakeSlack, q: &Question) -> (Shown, usize) {
+    let messages = slack.messages_in_thread(&q.channel, &q.ts);
+    let Some((_, last)) = messages.last() else { return (Shown::Nothing, 0) };
+    let joined: String = messages.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("");
+    let state = if joined == q.expected() {
+        Shown::Answer
+    } else if last.contains(NOTICE) {
+        Shown::Explained
+    } else {
+        Shown::Unfinished
+    };
+    (state, messages.len())
+}
+
+fn settled(slack: &FakeSlack, q: &Question) -> bool {
+    matches!(shown(slack, q).0, Shown::Answer | Shown::Explained)
+}
+
+/// The campaign's figures.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub events: usize,
+    pub answered: usize,
+    pub errors_explained: usize,
+    pub duplicates: usize,
+    pub lost: usize,
+    pub stuck: usize,
+    /// Faults injected, by kind.
+    pub injected: BTreeMap<String, usize>,
+}
+
+impl Report {
+    /// True when nothing was lost, doubled or left unfinished.
+    pub fn clean(&self) -> bool {
+        self.duplicates == 0 && self.lost == 0 && self.stuck == 0
+    }
+
+    /// Adds another phase's figures.
+    pub fn merge(&mut self, other: &Report) {
+        self.events += other.events;
+        self.answered += other.answered;
+        self.errors_explained += other.errors_explained;
+        self.duplicates += other.duplicates;
+        self.lost += other.lost;
+        self.stuck += other.stuck;
+        for (k, v) in &other.injected {
+            *self.injected.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    fn inject(&mut self, kind: &str) {
+        *self.injected.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// The faults, one `kind=count` per entry, for the log.
+    pub fn faults_line(&self) -> String {
+        self.injected.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    }
+
+    fn account(&mut self, slack: &FakeSlack, questions: &[Question]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for q in questions {
+            self.events += 1;
+            let (state, count) = shown(slack, q);
+            match state {
+                Shown::Answer => self.answered += 1,
+                Shown::Explained => self.errors_explained += 1,
+                Shown::Nothing => {
+                    self.lost += 1;
+                    problems.push(format!("lost: {} in {}", q.text, q.channel));
+                }
+                Shown::Unfinished => {
+                    self.stuck += 1;
+                    let texts = slack.messages_in_thread(&q.channel, &q.ts);
+                    problems.push(format!("stuck: {} in {}: {texts:?}", q.text, q.channel));
+                }
+            }
+            if count > 1 {
+                self.duplicates += count - 1;
+                let texts = slack.messages_in_thread(&q.channel, &q.ts);
+                problems.push(format!("duplicate: {} in {}: {texts:?}", q.text, q.channel));
+            }
+        }
+        problems
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "events={} answered={} errors_explained={} duplicates={} lost={} stuck={}",
+            self.events,
+            self.answered,
+            self.errors_explained,
+            self.duplicates,
+            self.lost,
+            self.stuck
+        )
+    }
+}
+
+/// A SiteAssist fault, picked at random, with its report label.
+fn siteassist_fault(rng: &mut Rng, idle_stall: bool) -> (Fault, &'static str) {
+    let words = 1 + rng.below(4);
+    match rng.below(10) {
+        0 => (Fault::RateLimited { retry_after_secs: 1 }, "siteassist_429"),
+        1 => (Fault::Internal, "siteassist_500"),
+        2 => (Fault::BadGateway, "siteassist_502"),
+        3 => (Fault::Unavailable { retry_after_secs: 1 }, "siteassist_503"),
+        4 => (Fault::ErrorChunk { after_words: words }, "siteassist_error_chunk"),
+        5 => (Fault::Abort { after_words: words }, "siteassist_abort"),
+        6 if idle_stall => (Fault::Stall { after_words: words }, "siteassist_stall"),
+        6 | 7 => (Fault::Drop { after_words: words }, "siteassist_drop"),
+        _ => (Fault::SlowFirstByte { delay_ms: 300 }, "siteassist_slow_first_byte"),
+    }
+}
+
+/// A Slack Web API failure, picked at random: 429s and transient `ok:false` answers.
+fn slack_fault(rng: &mut Rng) -> (&'static str, FailKind, &'static str) {
+    let method = if rng.percent(50) { "chat.postMessage" } else { "chat.update" };
+    match rng.below(4) {
+        0 => (method, FailKind::RateLimited { retry_after_secs: 1 }, "slack_429"),
+        1 => (method, FailKind::Error("internal_error"), "slack_ok_false_internal_error"),
+        2 => (method, FailKind::Error("service_unavailable"), "slack_ok_false_unavailable"),
+        _ => (method, FailKind::Status(503), "slack_http_503"),
+    }
+}
+
+/// Injects what event `i` gets, at random: a SiteAssist fault (45 %), a Slack failure
+/// (12 %). Faults are queued and hit the next request of their kind, whichever
+/// question it belongs to: with several questions in flight, that is random too.
+fn inject(rng: &mut Rng, sim: &RunningSimulator, slack: &FakeSlack, report: &mut Report) {
+    if rng.percent(45) {
+        let (fault, label) = siteassist_fault(rng, true);
+        sim.sim.push_fault(fault);
+        report.inject(label);
+    }
+    if rng.percent(12) {
+        let (method, kind, label) = slack_fault(rng);
+        slack.fail_next(method, kind);
+        report.inject(label);
+    }
+}
+
+/// Waits until fewer than `limit` of `questions` are unsettled.
+async fn wait_for_room(slack: &FakeSlack, questions: &[Question], limit: usize) {
+    let what = format!("fewer than {limit} unanswered questions");
+    slack
+        .wait_until_within(&what, STEP_LIMIT, |f| {
+            questions.iter().rev().take(limit * 4).filter(|q| !settled(f, q)).count() < limit
+        })
+        .await;
+}
+
+/// Waits (up to [`SETTLE_LIMIT`]) until every question is answered or explained; what
+/// is not by then counts as stuck. Never panics: the report says what happened.
+async fn settle(slack: &FakeSlack, questions: &[Question]) {
+    let _ = tokio::time::timeout(SETTLE_LIMIT, async {
+        slack
+            .wait_until_within("every thread settled", SETTLE_LIMIT, |f| {
+                questions.iter().all(|q| settled(f, q))
+            })
+            .await
+    })
+    .await;
+}
+
+fn slack_settings(slack: &FakeSlack) -> SlackSettings {
+    SlackSettings {
+        enabled: true,
+        mode: SlackMode::Socket,
+        bot_token: Secret::new(fake_slack::BOT_TOKEN),
+        app_token: Secret::new(fake_slack::APP_TOKEN),
+        signing_secret: Secret::new(fake_slack::SIGNING_SECRET),
+        listen: "127.0.0.1:0".into(),
+        api_url: slack.api_url(),
+        auto_respond_channels: vec![],
+        allow_channels: vec![],
+        deny_channels: vec![],
+        max_message_chars: 3900,
+        edit_budget_per_minute: 1_000_000,
+    }
+}
+
+/// Phase one: `events` questions through the bridge running in this process, at most
+/// `concurrency` unanswered at a time, with SiteAssist faults, Slack failures and
+/// duplicate deliveries (Slack's retry of the same envelope; the `message` event for
+/// the same post, with a new event id; redelivery after a Socket Mode reconnect).
+pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report, Vec<String>) {
+    let mut rng = Rng::new(seed);
+    let mut report = Report::default();
+    let sim = spawn_local(SimulatorConfig {
+        word_delay: Duration::from_millis(1),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> =
+        Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
+    let client = Client::new(ClientConfig {
+        api_url: sim.base_url.parse().expect("simulator url"),
+        publishable_key: Secret::new("pk_test_chaos"),
+        max_attempts: 3,
+        max_retry_wait: Duration::from_secs(2),
+        idle_timeout: Duration::from_millis(400),
+        ..ClientConfig::default()
+    })
+    .expect("client builds");
+    let cfg = BridgeConfig {
+        edit_interval: Duration::from_millis(100),
+        user_questions_per_minute: 0,
+        channel_questions_per_minute: 0,
+        ..BridgeConfig::default()
+    };
+    let app = Arc::new(
+        SlackBridge::connect(&slack_settings(&slack), store, client, cfg)
+            .await
+            .expect("connects to the fake Slack"),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.serve_socket_mode(async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    slack.wait_for_socket_connections(1).await;
+
+    let mut questions = Vec::with_capacity(events);
+    for i in 0..events {
+        let q = Question::new("inproc", i, &mut rng);
+        inject(&mut rng, &sim, &slack, &mut report);
+        let envelope = slack.send_socket_event(q.mention());
+        match rng.below(100) {
+            // Slack's retry of an envelope it thinks was not acknowledged in time.
+            0..=6 => {
+                slack.wait_for_ack(&envelope).await;
+                slack.redeliver(&envelope);
+                report.inject("duplicate_same_event_id");
+            }
+            // Slack's second event for the same post (`message.channels`).
+            7..=13 => {
+                slack.send_socket_event(q.as_message_event());
+                report.inject("duplicate_new_event_id");
+            }
+            // The connection is refreshed and the envelope comes again on the new one.
+            14 if report.injected.get("duplicate_after_reconnect").copied().unwrap_or(0) < 5 => {
+                slack.wait_for_ack(&envelope).await;
+                slack.disconnect_socket("refresh_requested");
+                slack.wait_for_socket_connections(1).await;
+                slack.redeliver(&envelope);
+                report.inject("duplicate_after_reconnect");
+            }
+            _ => {}
+        }
+        questions.push(q);
+        wait_for_room(&slack, &questions, concurrency).await;
+    }
+    settle(&slack, &questions).await;
+    let problems = report.account(&slack, &questions);
+    let _ = stop.send(());
+    let _ = serving.await;
+    app.bridge().shutdown(Duration::from_secs(5)).await;
+    drop(sim);
+    (report, problems)
+}
+
+/// The bridge binary as a child process, Socket Mode against the fake Slack.
+struct BridgeProcess {
+    child: Child,
+}
+
+impl BridgeProcess {
+    fn start(binary: &Path, store: &Path, sim: &RunningSimulator, slack: &FakeSlack) -> Self {
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SITEASSIST_BRIDGE__STORE__PATH", store)
+            .env("SITEASSIST_BRIDGE__SITEASSIST__API_URL", &sim.base_url)
+            .env("SITEASSIST_BRIDGE__SITEASSIST__IDLE_TIMEOUT_SECS", "1")
+            .env("SITEASSIST_BRIDGE__SITEASSIST__MAX_ATTEMPTS", "3")
+            .env("SITEASSIST_BRIDGE__SITEASSIST__MAX_RETRY_WAIT_SECS", "2")
+            .env("SITEASSIST_PUBLISHABLE_KEY", "pk_test_chaos")
+            .env("SITEASSIST_BRIDGE__SLACK__ENABLED", "true")
+            .env("SITEASSIST_BRIDGE__SLACK__MODE", "socket")
+            .env("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url())
+            .env("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "1000000")
+            .env("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN)
+            .env("SLACK_APP_TOKEN", fake_slack::APP_TOKEN)
+            .env("SITEASSIST_BRIDGE__BRIDGE__EDIT_INTERVAL_MS", "100")
+            .env("SITEASSIST_BRIDGE__BRIDGE__USER_QUESTIONS_PER_MINUTE", "0")
+            .env("SITEASSIST_BRIDGE__BRIDGE__CHANNEL_QUESTIONS_PER_MINUTE", "0")
+            .env("SITEASSIST_BRIDGE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("SITEASSIST_BRIDGE__LOG__LEVEL", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the bridge binary starts");
+        Self { child }
+    }
+
+    /// SIGKILL: no destructor, no flush, no goodbye to Slack.
+    fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (through kill(1), to stay free of `unsafe`), then waits for the graceful
+    /// shutdown.
+    fn terminate(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends again, as Slack does, every envelope the bridge never acknowledged.
+fn redeliver_unacked(slack: &FakeSlack, sent: &[String], report: &mut Report) {
+    let acked: std::collections::HashSet<String> = slack.acks().into_iter().collect();
+    for envelope in sent.iter().filter(|e| !acked.contains(*e)) {
+        slack.redeliver(envelope);
+        report.inject("redelivery_after_kill");
+    }
+}
+
+/// Phase two: `events` questions through the real binary, SIGKILLed `kills` times while
+/// answers stream, each time restarted on the same store, with SiteAssist faults as in
+/// [`in_process`] and Slack's redelivery of unacknowledged envelopes after each restart.
+pub async fn with_kills(
+    binary: &Path,
+    seed: u64,
+    events: usize,
+    kills: usize,
+) -> (Report, Vec<String>) {
+    let mut rng = Rng::new(seed ^ 0x6b69_6c6c);
+    let mut report = Report::default();
+    // Slower words, so answers are still streaming when the kill comes.
+    let sim = spawn_local(SimulatorConfig {
+        word_delay: Duration::from_millis(15),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: PathBuf = dir.path().join("store");
+    let mut bridge = BridgeProcess::start(binary, &store, &sim, &slack);
+    slack.wait_for_socket_connections(1).await;
+
+    let every = (events / (kills + 1)).max(1);
+    let mut questions = Vec::with_capacity(events);
+    let mut envelopes = Vec::with_capacity(events);
+    let mut killed = 0;
+    for i in 0..events {
+        let q = Question::new("kill", i, &mut rng);
+        inject(&mut rng, &sim, &slack, &mut report);
+        envelopes.push(slack.send_socket_event(q.mention()));
+        questions.push(q);
+        if (i + 1) % every == 0 && killed < kills {
+            // Mid-stream: wait until an answer is being streamed, then kill.
+            tokio::time::timeout(STEP_LIMIT, sim.sim.wait_until(|s| s.open_streams() > 0))
+                .await
+                .expect("an answer starts streaming");
+            let connections_before = slack.socket_connections_total();
+            bridge.kill_9();
+            killed += 1;
+            report.inject("kill_9_mid_stream");
+            bridge = BridgeProcess::start(binary, &store, &sim, &slack);
+            slack
+                .wait_until_within("the restarted bridge's connection", STEP_LIMIT, |f| {
+                    f.socket_connections_total() > connections_before
+                })
+                .await;
+            redeliver_unacked(&slack, &envelopes, &mut report);
+        } else {
+            wait_for_room(&slack, &questions, 8).await;
+        }
+    }
+    settle(&slack, &questions).await;
+    let problems = report.account(&slack, &questions);
+    bridge.terminate();
+    (report, problems)
+}
