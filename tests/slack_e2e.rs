@@ -10,11 +10,11 @@ use fake_slack::{FailKind, FakeSlack};
 use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::SlackBridge;
-use siteassist_bridge::bridge::ids::ThreadKey;
+use siteassist_bridge::bridge::ids::{MessageRef, ThreadKey};
 use siteassist_bridge::secret::Secret;
 use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
 use siteassist_bridge::siteassist::model::Role;
-use siteassist_bridge::store::{SledStore, Store};
+use siteassist_bridge::store::{InFlightReply, SledStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -446,5 +446,53 @@ async fn siteassist_and_slack_rate_limits_are_waited_out_and_a_persistent_503_is
                 .is_some_and(|(_, t)| t.contains("SiteAssist is unavailable right now"))
         })
         .await;
+    bridge.stop().await;
+}
+
+/// A run killed between posting the placeholder and recording its ts left a
+/// "Thinking…" no record names. The next start finds it in the thread and finishes it,
+/// rather than leaving it thinking forever beside a second message.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    // Older than any ts the fake mints for the bot, as a question is older than its reply.
+    let ts = "1600000000.000100";
+    let key = format!("slack:{}:{CHANNEL}:{ts}", fake_slack::TEAM_ID);
+    // What the killed run left: its in-flight record (written before posting) ...
+    let record = InFlightReply {
+        id: "killed-run".into(),
+        platform: "slack".into(),
+        thread: ThreadKey::new(key.clone()),
+        question: MessageRef::new(key),
+        conversation: None,
+        owner: None,
+        messages: Vec::new(),
+        started_at: 1,
+        asker: None,
+    };
+    store.put_in_flight(&record).await.unwrap();
+    // ... and the placeholder it posted, through the Web API as the bot.
+    let posted: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/chat.postMessage", slack.api_url()))
+        .bearer_auth(fake_slack::BOT_TOKEN)
+        .json(&serde_json::json!({"channel": CHANNEL, "thread_ts": ts, "text": "Thinking…"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(posted["ok"], true, "{posted}");
+
+    let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+    assert_eq!(bridge.app.bridge().recover_unfinished().await.unwrap(), 1);
+    let shown = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(shown.len(), 1, "one message, the adopted placeholder: {shown:?}");
+    assert_eq!(shown[0].0, posted["ts"].as_str().unwrap());
+    assert!(shown[0].1.contains("interrupted"), "finished with the notice: {shown:?}");
+    assert!(store.in_flight().await.unwrap().is_empty());
     bridge.stop().await;
 }

@@ -83,4 +83,18 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// messages that show it. Adapters that print whole replies (the console in a pipe)
     /// or stop a typing indicator use it; the default does nothing.
     async fn reply_finished(&self, _thread: &ThreadKey, _messages: &[MessageRef]) {}
+
+    /// The newest message of this bot's in `thread`, posted after `after`, whose text is
+    /// exactly `text`: a placeholder posted by a run that died before it could record
+    /// the message's id. Recovery adopts it, so the user sees it finished rather than
+    /// a "thinking" message forever next to a second reply. Adapters that cannot read
+    /// their history return `Ok(None)` (the default), and recovery posts anew.
+    async fn find_unrecorded(
+        &self,
+        _thread: &ThreadKey,
+        _after: &MessageRef,
+        _text: &str,
+    ) -> Result<Option<MessageRef>, AdapterError> {
+        Ok(None)
+    }
 }

@@ -410,6 +410,25 @@ pub(super) async fn reject_busy(inner: &Inner, job: Job) {
     }
 }
 
+/// A run killed between posting the placeholder and saving its id left a message no
+/// record names; where the adapter can find it, the reply takes it over (and edits it)
+/// instead of posting a second message beside a placeholder that thinks forever.
+async fn adopt_unrecorded_placeholder(inner: &Inner, reply: &mut Reply<'_>) {
+    if !reply.record.messages.is_empty() {
+        return;
+    }
+    let (thread, question) = (&reply.record.thread, &reply.record.question);
+    match inner.adapter.find_unrecorded(thread, question, &inner.cfg.placeholder).await {
+        Ok(Some(message)) => {
+            tracing::info!(%message, "adopting a placeholder a previous run did not record");
+            reply.record.messages.push(message);
+            reply.save().await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look for an unrecorded placeholder"),
+    }
+}
+
 /// Closes every reply of this adapter that a previous run left unfinished: shows the
 /// final answer if SiteAssist has it, else a note to ask again.
 pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeError> {
@@ -423,6 +442,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         let asker = record.asker.clone();
         let started_at = record.started_at;
         let mut reply = Reply::new(inner, keys, record);
+        adopt_unrecorded_placeholder(inner, &mut reply).await;
         let mut link = None;
         if let (Some(conversation), Some(owner)) = (conversation, owner) {
             match inner.client.last_assistant_message(&owner, &conversation).await {

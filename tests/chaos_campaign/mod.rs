@@ -4,8 +4,9 @@
 //!
 //! `events=N answered=N errors_explained=N duplicates=0 lost=0 stuck=0`
 //!
-//! Each question is a top-level mention in its own thread, so the outcome is read off
-//! the fake Slack, which keeps what a user would see:
+//! Each question is a top-level mention in its own thread (its ts older than any the
+//! fake mints for the bot, as a question is older than its answer), so the outcome is
+//! read off the fake Slack, which keeps what a user would see:
 //! - **answered**: the bot's one message in the thread is the whole answer;
 //! - **errors_explained**: its one message carries a notice (`⚠️ …`: an error, or a
 //!   partial answer marked as cut short);
@@ -20,6 +21,8 @@
 //! it on the same sled directory and redelivers what it never acknowledged, as Slack
 //! does. Used by `tests/chaos.rs` (small) and `examples/chaos.rs` (full size).
 #![allow(dead_code)]
+
+pub mod discord;
 
 use crate::fake_slack::{self, app_mention, message, FailKind, FakeSlack};
 use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
@@ -100,7 +103,7 @@ impl Question {
         Self {
             channel: format!("C{phase_no}{i:06}"),
             user: format!("U{phase_no}{i:06}"),
-            ts: format!("{}.{:06}", 1_800_000_000 + phase_no * 1000 + i / 1_000_000, i % 1_000_000),
+            ts: format!("{}.{:06}", 1_600_000_000 + phase_no * 1000 + i / 1_000_000, i % 1_000_000),
             text: QUESTIONS[rng.below(QUESTIONS.len())].to_string(),
             event_id: format!("Ev{phase_no}{i:06}"),
         }

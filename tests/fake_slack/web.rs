@@ -124,8 +124,16 @@ fn token_kind(method: &str) -> Option<TokenKind> {
     Some(match method {
         "auth.test" => TokenKind::Either,
         "apps.connections.open" => TokenKind::App,
-        "chat.postMessage" | "chat.update" | "chat.delete" | "chat.getPermalink" | "users.info"
-        | "conversations.info" | "reactions.add" | "reactions.remove" => TokenKind::Bot,
+        "chat.postMessage"
+        | "chat.update"
+        | "chat.delete"
+        | "chat.getPermalink"
+        | "users.info"
+        | "conversations.info"
+        | "conversations.replies"
+        | "conversations.history"
+        | "reactions.add"
+        | "reactions.remove" => TokenKind::Bot,
         _ => return None,
     })
 }
@@ -222,6 +230,7 @@ fn answer(
                 None => Reply::error("channel_not_found"),
             }
         }
+        "conversations.replies" | "conversations.history" => history(cfg, state, method, params),
         "reactions.add" | "reactions.remove" => react(state, params, method == "reactions.add"),
         _ => Reply::error("unknown_method"),
     }
@@ -246,6 +255,38 @@ fn blocks_param(params: &Value) -> Option<Value> {
 }
 
 /// The message object Slack returns for a bot post or update.
+/// `conversations.replies` (a thread: `ts` is its parent) or `conversations.history` (the
+/// channel's top-level messages), bot messages only (the fake keeps no others), oldest
+/// first as Slack sends replies, newer than `oldest` (inclusive with `inclusive=true`).
+fn history(cfg: &FakeSlackConfig, state: &State, method: &str, params: &Value) -> Reply {
+    let Some(channel) = param(params, "channel") else {
+        return Reply::error("channel_not_found");
+    };
+    let thread = if method == "conversations.replies" {
+        match param(params, "ts") {
+            Some(ts) => Some(ts),
+            None => return Reply::error("thread_not_found"),
+        }
+    } else {
+        None
+    };
+    let oldest = param(params, "oldest").unwrap_or_default();
+    let inclusive = matches!(params.get("inclusive"), Some(Value::Bool(true)))
+        || param(params, "inclusive").as_deref() == Some("true");
+    let messages: Vec<Value> = state
+        .messages
+        .iter()
+        .filter(|m| m.channel == channel)
+        .filter(|m| match &thread {
+            Some(ts) => m.thread_ts.as_ref() == Some(ts) || &m.ts == ts,
+            None => m.thread_ts.is_none(),
+        })
+        .filter(|m| if inclusive { m.ts >= oldest } else { m.ts > oldest })
+        .map(|m| message_json(cfg, m))
+        .collect();
+    Reply::ok(json!({"messages": messages, "has_more": false}))
+}
+
 fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
     let mut msg = json!({
         "type": "message",

@@ -146,6 +146,44 @@ impl SlackWeb {
         Ok(r.ts.0)
     }
 
+    /// The bot's messages in a thread (`conversations.replies`) or, for a DM answered
+    /// outside threads, in the channel (`conversations.history`), newer than `oldest`:
+    /// `(ts, text)` of those whose author is `bot_user`, oldest first. One page (100) is
+    /// enough: it is only asked about the few messages since one question.
+    async fn own_messages_since(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        oldest: &str,
+        bot_user: &str,
+    ) -> Result<Vec<(String, String)>, AdapterError> {
+        let session = self.client.open_session(&self.token);
+        let (channel_id, oldest_ts) = (SlackChannelId(channel.to_string()), SlackTs(oldest.into()));
+        let messages = match thread_ts {
+            Some(ts) => {
+                let req = SlackApiConversationsRepliesRequest::new(channel_id, SlackTs(ts.into()))
+                    .with_oldest(oldest_ts)
+                    .with_limit(100);
+                session.conversations_replies(&req).await.map_err(classify)?.messages
+            }
+            None => {
+                let req = SlackApiConversationsHistoryRequest::new()
+                    .with_channel(channel_id)
+                    .with_oldest(oldest_ts)
+                    .with_limit(100);
+                session.conversations_history(&req).await.map_err(classify)?.messages
+            }
+        };
+        let mut own: Vec<(String, String)> = messages
+            .into_iter()
+            .filter(|m| m.sender.user.as_ref().is_some_and(|u| u.0 == bot_user))
+            .filter(|m| m.origin.ts.0.as_str() > oldest)
+            .map(|m| (m.origin.ts.0, m.content.text.unwrap_or_default()))
+            .collect();
+        own.sort();
+        Ok(own)
+    }
+
     async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), AdapterError> {
         let req = SlackApiChatUpdateRequest::new(
             SlackChannelId(channel.to_string()),
@@ -188,13 +226,21 @@ fn classify(err: SlackClientError) -> AdapterError {
 /// The core's view of Slack.
 pub(crate) struct SlackEgress {
     web: Arc<SlackWeb>,
+    /// The bot's user id (from `auth.test`): the author of the messages it may adopt.
+    bot_user: String,
     caps: Capabilities,
 }
 
 impl SlackEgress {
-    pub(crate) fn new(web: Arc<SlackWeb>, max_message_chars: usize, edits_per_minute: u32) -> Self {
+    pub(crate) fn new(
+        web: Arc<SlackWeb>,
+        bot_user: String,
+        max_message_chars: usize,
+        edits_per_minute: u32,
+    ) -> Self {
         Self {
             web,
+            bot_user,
             caps: Capabilities {
                 max_message_chars,
                 min_edit_interval: Duration::from_millis(1000),
@@ -238,5 +284,24 @@ impl ChatAdapter for SlackEgress {
         let (channel, ts) = ids::parse_message(message)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {message}")))?;
         self.web.update(channel, ts, text).await
+    }
+
+    async fn find_unrecorded(
+        &self,
+        thread: &ThreadKey,
+        after: &MessageRef,
+        text: &str,
+    ) -> Result<Option<MessageRef>, AdapterError> {
+        let (Some((team, channel, thread_ts)), Some((_, after_ts))) =
+            (ids::parse_thread(thread), ids::parse_message(after))
+        else {
+            return Ok(None);
+        };
+        let own = self.web.own_messages_since(channel, thread_ts, after_ts, &self.bot_user).await?;
+        Ok(own
+            .into_iter()
+            .rev()
+            .find(|(_, shown)| shown == text)
+            .map(|(ts, _)| ids::message(team, channel, &ts)))
     }
 }

@@ -74,6 +74,7 @@ impl SlackBridge {
         tracing::info!(team = %auth.team, team_id = %auth.team_id, bot_user = %auth.user_id, "connected to Slack");
         let adapter = SlackEgress::new(
             web.clone(),
+            auth.user_id.clone(),
             settings.max_message_chars,
             settings.edit_budget_per_minute,
         );
