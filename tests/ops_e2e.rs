@@ -75,6 +75,14 @@ async fn health_readiness_and_metrics_of_a_running_bridge() {
     slack.wait_for_socket_connections(1).await;
     let base = format!("http://127.0.0.1:{port}");
     assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    // The endpoints read no body: one that comes with a body is refused unread.
+    let with_body = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .body(vec![b'x'; 10_000])
+        .send()
+        .await
+        .expect("endpoint answers");
+    assert_eq!(with_body.status().as_u16(), 413);
     // Readiness waits for the first SiteAssist probe, which runs at start in another
     // process; a bounded poll is the only way to observe it from here.
     let mut ready = (0, String::new());

@@ -4,8 +4,9 @@
 use super::health::Readiness;
 use crate::siteassist::client::Client;
 use crate::store::Store;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -33,7 +34,23 @@ pub fn router(state: OpsState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(middleware::from_fn(refuse_bodies))
         .with_state(state)
+}
+
+/// The endpoints are `GET`s that read nothing: a request carrying a body is refused
+/// with 413 before any handler runs, so nobody can make the bridge buffer one.
+async fn refuse_bodies(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0");
+    if declared || headers.contains_key(header::TRANSFER_ENCODING) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "these endpoints take no request body\n")
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Serves the endpoints on `listener` until `shutdown`.
