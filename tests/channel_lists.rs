@@ -19,7 +19,6 @@ mod slack {
     use siteassist_bridge::adapters::slack::format::to_slack;
     use siteassist_bridge::adapters::slack::SlackBridge;
     use siteassist_bridge::bridge::ids::ThreadKey;
-    use siteassist_bridge::secret::Secret;
     use siteassist_bridge::simulator::{answer_for, RunningSimulator};
     use siteassist_bridge::store::{MemoryStore, Store};
     use std::sync::Arc;
@@ -38,18 +37,9 @@ mod slack {
     fn settings(slack: &FakeSlack, allow: &[&str], deny: &[&str]) -> SlackSettings {
         let list = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
         SlackSettings {
-            enabled: true,
-            mode: SlackMode::Socket,
-            bot_token: Secret::new(fake_slack::BOT_TOKEN),
-            app_token: Secret::new(fake_slack::APP_TOKEN),
-            signing_secret: Secret::new(fake_slack::SIGNING_SECRET),
-            listen: "127.0.0.1:0".into(),
-            api_url: slack.api_url(),
-            auto_respond_channels: vec![],
             allow_channels: list(allow),
             deny_channels: list(deny),
-            max_message_chars: 3900,
-            edit_budget_per_minute: 50,
+            ..slack.bridge_settings(SlackMode::Socket)
         }
     }
 

@@ -7,11 +7,10 @@ mod fake_slack;
 mod support;
 
 use fake_slack::{FailKind, FakeSlack};
-use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
+use siteassist_bridge::adapters::slack::config::SlackMode;
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::SlackBridge;
 use siteassist_bridge::bridge::ids::{MessageRef, ThreadKey};
-use siteassist_bridge::secret::Secret;
 use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
 use siteassist_bridge::siteassist::model::Role;
 use siteassist_bridge::store::{InFlightReply, SledStore, Store};
@@ -21,23 +20,6 @@ use tokio::sync::oneshot;
 
 const CHANNEL: &str = "C0SUPPORT";
 const USER: &str = "U0ALICE";
-
-fn settings(slack: &FakeSlack, mode: SlackMode) -> SlackSettings {
-    SlackSettings {
-        enabled: true,
-        mode,
-        bot_token: Secret::new(fake_slack::BOT_TOKEN),
-        app_token: Secret::new(fake_slack::APP_TOKEN),
-        signing_secret: Secret::new(fake_slack::SIGNING_SECRET),
-        listen: "127.0.0.1:0".into(),
-        api_url: slack.api_url(),
-        auto_respond_channels: vec![],
-        allow_channels: vec![],
-        deny_channels: vec![],
-        max_message_chars: 3900,
-        edit_budget_per_minute: 50,
-    }
-}
 
 /// One running Slack bridge.
 struct Bridge {
@@ -56,7 +38,7 @@ impl Bridge {
     ) -> Self {
         let app = Arc::new(
             SlackBridge::connect(
-                &settings(slack, mode),
+                &slack.bridge_settings(mode),
                 store,
                 support::client(sim, 3),
                 support::fast_config(),

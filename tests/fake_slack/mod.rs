@@ -77,6 +77,30 @@ impl FakeSlack {
         format!("http://{}/api", self.addr)
     }
 
+    /// The bridge's Slack settings for this fake: its tokens and secret, its API URL,
+    /// Slack's default limits, no channel lists. Tests change what they exercise.
+    #[cfg(feature = "slack")]
+    pub fn bridge_settings(
+        &self,
+        mode: siteassist_bridge::adapters::slack::config::SlackMode,
+    ) -> siteassist_bridge::adapters::slack::config::SlackSettings {
+        use siteassist_bridge::secret::Secret;
+        siteassist_bridge::adapters::slack::config::SlackSettings {
+            enabled: true,
+            mode,
+            bot_token: Secret::new(BOT_TOKEN),
+            app_token: Secret::new(APP_TOKEN),
+            signing_secret: Secret::new(SIGNING_SECRET),
+            listen: "127.0.0.1:0".into(),
+            api_url: self.api_url(),
+            auto_respond_channels: vec![],
+            allow_channels: vec![],
+            deny_channels: vec![],
+            max_message_chars: 3900,
+            edit_budget_per_minute: 50,
+        }
+    }
+
     /// `ws://127.0.0.1:PORT/socket` (without a ticket; clients get theirs from
     /// `apps.connections.open`).
     pub fn socket_url(&self) -> String {
