@@ -1,19 +1,22 @@
 //! The fault campaign at full size:
 //!
 //! ```text
-//! cargo build --release && cargo run --release --example chaos -- [--seed N] [--events N] [--kill-events N] [--kills N]
+//! cargo build --release && cargo run --release --example chaos -- [--seed N] [--events N] [--discord-events N] [--kill-events N] [--kills N]
 //! ```
 //!
-//! Runs `--events` questions (default 1,000) through the bridge in this process and
-//! `--kill-events` (default 200) through the real binary, SIGKILLed `--kills` times
-//! (default 5) mid-stream, against the SiteAssist simulator and the fake Slack on
-//! 127.0.0.1, with faults injected at random from `--seed`. Prints the faults injected
-//! and the summary line; exits 1 unless duplicates, lost and stuck are all zero. The
-//! binary it kills is `siteassist-bridge` next to this example's directory, so build
-//! it with the same profile first.
+//! Runs `--events` questions (default 1,000) through the Slack bridge in this process,
+//! `--discord-events` (default 300) through the Discord bridge in this process (against
+//! the fake Discord), and `--kill-events` (default 200) through the real binary,
+//! SIGKILLed `--kills` times (default 5) mid-stream, against the SiteAssist simulator
+//! and the fakes on 127.0.0.1, with faults injected at random from `--seed`. Prints
+//! the faults injected and the summary line; exits 1 unless duplicates, lost and stuck
+//! are all zero. The binary it kills is `siteassist-bridge` next to this example's
+//! directory, so build it with the same profile first.
 
 #[path = "../tests/chaos_campaign/mod.rs"]
 mod chaos_campaign;
+#[path = "../tests/fake_discord/mod.rs"]
+mod fake_discord;
 #[path = "../tests/fake_slack/mod.rs"]
 mod fake_slack;
 
@@ -23,12 +26,13 @@ use std::process::ExitCode;
 struct Args {
     seed: u64,
     events: usize,
+    discord_events: usize,
     kill_events: usize,
     kills: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { seed: 1, events: 1000, kill_events: 200, kills: 5 };
+    let mut args = Args { seed: 1, events: 1000, discord_events: 300, kill_events: 200, kills: 5 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -36,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--seed" => args.seed = number(&value)?,
             "--events" => args.events = number(&value)? as usize,
+            "--discord-events" => args.discord_events = number(&value)? as usize,
             "--kill-events" => args.kill_events = number(&value)? as usize,
             "--kills" => args.kills = number(&value)? as usize,
             _ => return Err(format!("unknown flag {flag}")),
@@ -71,6 +76,11 @@ fn main() -> ExitCode {
         let (mut report, mut problems) =
             chaos_campaign::in_process(args.seed, args.events, 32).await;
         eprintln!("in-process phase: {report} ({:.0?})", started.elapsed());
+        let (discord, more) =
+            chaos_campaign::discord::discord(args.seed, args.discord_events, 32).await;
+        eprintln!("discord phase: {discord} ({:.0?})", started.elapsed());
+        report.merge(&discord);
+        problems.extend(more);
         let (killed, more) =
             chaos_campaign::with_kills(&binary, args.seed, args.kill_events, args.kills).await;
         eprintln!("kill phase: {killed} ({:.0?})", started.elapsed());

@@ -1,8 +1,9 @@
 //! The fault campaign at a size CI affords: the same code as `examples/chaos.rs`
 //! (see `tests/chaos_campaign`), fewer events, two kills of the real binary.
-#![cfg(feature = "slack")]
+#![cfg(all(feature = "slack", feature = "discord"))]
 
 mod chaos_campaign;
+mod fake_discord;
 mod fake_slack;
 
 use std::path::Path;
@@ -10,6 +11,9 @@ use std::path::Path;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_campaign_loses_doubles_and_strands_nothing() {
     let (mut report, mut problems) = chaos_campaign::in_process(7, 160, 16).await;
+    let (discord, discord_problems) = chaos_campaign::discord::discord(7, 60, 16).await;
+    report.merge(&discord);
+    problems.extend(discord_problems);
     let binary = Path::new(env!("CARGO_BIN_EXE_siteassist-bridge"));
     let (killed, kill_problems) = chaos_campaign::with_kills(binary, 7, 30, 2).await;
     report.merge(&killed);
@@ -17,7 +21,7 @@ async fn fault_campaign_loses_doubles_and_strands_nothing() {
     println!("faults: {}", report.faults_line());
     println!("{report}");
     assert!(report.clean(), "{report}\n{}", problems.join("\n"));
-    assert_eq!(report.events, 190);
+    assert_eq!(report.events, 250);
     // The campaign exercised both outcomes (a run where every fault went unnoticed, or
     // where nothing was answered, would say nothing).
     assert!(report.answered >= 100, "{report}");

@@ -15,11 +15,13 @@
 //! - **stuck**: a thread still showing the placeholder or an unmarked partial answer
 //!   when everything has had time to finish.
 //!
-//! Two phases share the accounting. [`in_process`] runs the bridge inside this process
+//! The phases share the accounting. [`in_process`] runs the bridge inside this process
 //! (its Socket Mode listener, core and sled store), which allows many events quickly;
 //! [`with_kills`] runs the real binary as a child and SIGKILLs it mid-stream, restarts
 //! it on the same sled directory and redelivers what it never acknowledged, as Slack
-//! does. Used by `tests/chaos.rs` (small) and `examples/chaos.rs` (full size).
+//! does; [`discord::discord`] does for the Discord adapter (serenity's gateway client
+//! against the fake Discord) what [`in_process`] does for Slack. Used by
+//! `tests/chaos.rs` (small) and `examples/chaos.rs` (full size).
 #![allow(dead_code)]
 
 pub mod discord;
@@ -135,18 +137,50 @@ enum Shown {
     Unfinished,
 }
 
-fn shown(slack: &FakeSlack, q: &Question) -> (Shown, usize) {
-    let messages = slack.messages_in_thread(&q.channel, &q.ts);
-    let Some((_, last)) = messages.last() else { return (Shown::Nothing, 0) };
-    let joined: String = messages.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("");
-    let state = if joined == q.expected() {
+/// What a thread whose bot messages show `texts` (oldest first) tells its asker, and
+/// how many bot messages it holds. Shared by every phase.
+fn classify(texts: &[String], expected: &str) -> (Shown, usize) {
+    let Some(last) = texts.last() else { return (Shown::Nothing, 0) };
+    let state = if texts.concat() == expected {
         Shown::Answer
     } else if last.contains(NOTICE) {
         Shown::Explained
     } else {
         Shown::Unfinished
     };
-    (state, messages.len())
+    (state, texts.len())
+}
+
+fn shown(slack: &FakeSlack, q: &Question) -> (Shown, usize) {
+    let texts: Vec<String> =
+        slack.messages_in_thread(&q.channel, &q.ts).into_iter().map(|(_, t)| t).collect();
+    classify(&texts, &q.expected())
+}
+
+/// The SiteAssist client every phase uses: quick retries, a short idle timeout (so a
+/// stalled stream is given up in 400 ms).
+fn campaign_client(sim: &RunningSimulator) -> Client {
+    Client::new(ClientConfig {
+        api_url: sim.base_url.parse().expect("simulator url"),
+        publishable_key: Secret::new("pk_test_chaos"),
+        max_attempts: 3,
+        max_retry_wait: Duration::from_secs(2),
+        idle_timeout: Duration::from_millis(400),
+        ..ClientConfig::default()
+    })
+    .expect("client builds")
+}
+
+/// The core's settings for every phase: quick edits, and no per-user or per-channel
+/// question limits (each question has its own asker and channel; the limits have
+/// their own tests).
+fn campaign_config() -> BridgeConfig {
+    BridgeConfig {
+        edit_interval: Duration::from_millis(100),
+        user_questions_per_minute: 0,
+        channel_questions_per_minute: 0,
+        ..BridgeConfig::default()
+    }
 }
 
 fn settled(slack: &FakeSlack, q: &Question) -> bool {
@@ -337,25 +371,15 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
-    let client = Client::new(ClientConfig {
-        api_url: sim.base_url.parse().expect("simulator url"),
-        publishable_key: Secret::new("pk_test_chaos"),
-        max_attempts: 3,
-        max_retry_wait: Duration::from_secs(2),
-        idle_timeout: Duration::from_millis(400),
-        ..ClientConfig::default()
-    })
-    .expect("client builds");
-    let cfg = BridgeConfig {
-        edit_interval: Duration::from_millis(100),
-        user_questions_per_minute: 0,
-        channel_questions_per_minute: 0,
-        ..BridgeConfig::default()
-    };
     let app = Arc::new(
-        SlackBridge::connect(&slack_settings(&slack), store, client, cfg)
-            .await
-            .expect("connects to the fake Slack"),
+        SlackBridge::connect(
+            &slack_settings(&slack),
+            store,
+            campaign_client(&sim),
+            campaign_config(),
+        )
+        .await
+        .expect("connects to the fake Slack"),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn({
