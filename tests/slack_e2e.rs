@@ -478,3 +478,22 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     assert!(store.in_flight().await.unwrap().is_empty());
     bridge.stop().await;
 }
+
+/// Slack posted the placeholder but answered 500 (a timeout after the work was done):
+/// the retry finds the message instead of posting a second one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_made_despite_a_500_is_kept_not_posted_twice() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    slack.fail_next("chat.postMessage", FailKind::StatusAfterEffect(500));
+    let q = "How do I reset my password?";
+    let ts = "1600000000.000100";
+    slack.send_socket_event(mention("Ev500", q, ts));
+    let shown = wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    assert_eq!(shown.len(), 1, "one reply message: {shown:?}");
+    let posts = slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 1, "no second post after the 500: {posts:#?}");
+    assert_eq!(slack.calls_to("conversations.replies").len(), 1, "looked once");
+    bridge.stop().await;
+}

@@ -85,10 +85,12 @@ pub trait ChatAdapter: Send + Sync + 'static {
     async fn reply_finished(&self, _thread: &ThreadKey, _messages: &[MessageRef]) {}
 
     /// The newest message of this bot's in `thread`, posted after `after`, whose text is
-    /// exactly `text`: a placeholder posted by a run that died before it could record
-    /// the message's id. Recovery adopts it, so the user sees it finished rather than
-    /// a "thinking" message forever next to a second reply. Adapters that cannot read
-    /// their history return `Ok(None)` (the default), and recovery posts anew.
+    /// exactly `text`: a message that was posted but whose id the bridge never got.
+    /// Two cases: a placeholder posted by a run that died before recording its id
+    /// (recovery adopts it, so it does not think forever beside a second reply), and a
+    /// post that failed with a timeout or 5xx yet was made (the core keeps it rather
+    /// than post it twice). Adapters that cannot read their history return `Ok(None)`
+    /// (the default), and the core posts anew.
     async fn find_unrecorded(
         &self,
         _thread: &ThreadKey,

@@ -146,8 +146,26 @@ impl<'a> Reply<'a> {
     /// Posts `part` as the reply's message number `i` (a new continuation, or a
     /// replacement for one that can no longer be edited).
     async fn post_part(&mut self, i: usize, part: &str) -> Result<(), AdapterError> {
-        let (adapter, thread) = (&self.inner.adapter, &self.thread);
-        let message = retry(adapter.name(), || adapter.post(thread, part)).await?;
+        let (adapter, thread, question) =
+            (&self.inner.adapter, &self.thread, &self.record.question);
+        // A post that failed in a way that may pass (a timeout, a 5xx) may have been
+        // made all the same; before trying again, look whether it was, so a retry never
+        // shows the user the same message twice. (A 429 was not acted on: no look.)
+        let post_once = || async move {
+            match adapter.post(thread, part).await {
+                Err(AdapterError::Transient(e)) => {
+                    match adapter.find_unrecorded(thread, question, part).await {
+                        Ok(Some(message)) => {
+                            tracing::info!(%message, "a post reported as failed was made; keeping it");
+                            Ok(message)
+                        }
+                        _ => Err(AdapterError::Transient(e)),
+                    }
+                }
+                other => other,
+            }
+        };
+        let message = retry(adapter.name(), post_once).await?;
         if i < self.record.messages.len() {
             self.record.messages[i] = message;
         } else {

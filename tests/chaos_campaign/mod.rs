@@ -287,13 +287,16 @@ fn siteassist_fault(rng: &mut Rng, idle_stall: bool) -> (Fault, &'static str) {
     }
 }
 
-/// A Slack Web API failure, picked at random: 429s and transient `ok:false` answers.
+/// A Slack Web API failure, picked at random: 429s, transient `ok:false` answers and
+/// 5xxs, one of which comes after the call took effect.
 fn slack_fault(rng: &mut Rng) -> (&'static str, FailKind, &'static str) {
     let method = if rng.percent(50) { "chat.postMessage" } else { "chat.update" };
-    match rng.below(4) {
+    match rng.below(5) {
         0 => (method, FailKind::RateLimited { retry_after_secs: 1 }, "slack_429"),
         1 => (method, FailKind::Error("internal_error"), "slack_ok_false_internal_error"),
         2 => (method, FailKind::Error("service_unavailable"), "slack_ok_false_unavailable"),
+        // Done, then answered 500: the retry must not post the message a second time.
+        3 => (method, FailKind::StatusAfterEffect(500), "slack_http_500_after_effect"),
         _ => (method, FailKind::Status(503), "slack_http_503"),
     }
 }

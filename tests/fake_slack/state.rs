@@ -72,6 +72,10 @@ pub enum FailKind {
     Error(&'static str),
     /// A bare HTTP status (e.g. 500 / 503) with `{"ok":false,"error":"fatal_error"}`.
     Status(u16),
+    /// The call takes effect (a message is posted, an edit applied), then the answer is
+    /// this bare HTTP status, as when Slack times out after doing the work: the client
+    /// cannot tell it from [`FailKind::Status`].
+    StatusAfterEffect(u16),
 }
 
 /// A message the bot posted, with its current text (after `chat.update`s).

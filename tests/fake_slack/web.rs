@@ -169,6 +169,14 @@ fn answer(
         return reply;
     }
     if let Some(fail) = state.failures.get_mut(method).and_then(|q| q.pop_front()) {
+        if let FailKind::StatusAfterEffect(code) = fail {
+            let _done = answer(shared, state, method, params, token);
+            return Reply {
+                status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                retry_after: None,
+                body: json!({"ok": false, "error": "fatal_error"}),
+            };
+        }
         return match fail {
             FailKind::RateLimited { retry_after_secs } => Reply {
                 status: StatusCode::TOO_MANY_REQUESTS,
@@ -176,7 +184,7 @@ fn answer(
                 body: json!({"ok": false, "error": "ratelimited"}),
             },
             FailKind::Error(code) => Reply::error(code),
-            FailKind::Status(code) => Reply {
+            FailKind::Status(code) | FailKind::StatusAfterEffect(code) => Reply {
                 status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 retry_after: None,
                 body: json!({"ok": false, "error": "fatal_error"}),
