@@ -14,8 +14,8 @@
 //! turns the bot's RESUME into a new session on the fake, answered with RESUMED.
 
 use super::{
-    campaign_client, campaign_config, classify, siteassist_fault, Report, Rng, Shown, QUESTIONS,
-    SETTLE_LIMIT, STEP_LIMIT,
+    campaign_client, campaign_config, classify, maybe_siteassist_fault, Report, Rng, Shown,
+    QUESTIONS, SETTLE_LIMIT, STEP_LIMIT,
 };
 use crate::fake_discord::harness::settings;
 use crate::fake_discord::payloads::{self, Msg};
@@ -155,11 +155,7 @@ fn discord_fault(rng: &mut Rng) -> (Op, Failure, &'static str) {
 /// Discord REST failure (12 %). Both hit the next request of their kind, whichever
 /// question it belongs to.
 fn inject(rng: &mut Rng, sim: &RunningSimulator, fake: &FakeDiscord, report: &mut Report) {
-    if rng.percent(45) {
-        let (fault, label) = siteassist_fault(rng, true);
-        sim.sim.push_fault(fault);
-        report.inject(label);
-    }
+    maybe_siteassist_fault(rng, sim, report);
     if rng.percent(12) {
         let (op, failure, label) = discord_fault(rng);
         fake.fail_next(op, failure);

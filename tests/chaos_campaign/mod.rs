@@ -305,14 +305,19 @@ fn slack_fault(rng: &mut Rng) -> (&'static str, FailKind, &'static str) {
 /// (12 %). Faults are queued and hit the next request of their kind, whichever
 /// question it belongs to: with several questions in flight, that is random too.
 fn inject(rng: &mut Rng, sim: &RunningSimulator, slack: &FakeSlack, report: &mut Report) {
-    if rng.percent(45) {
-        let (fault, label) = siteassist_fault(rng, true);
-        sim.sim.push_fault(fault);
-        report.inject(label);
-    }
+    maybe_siteassist_fault(rng, sim, report);
     if rng.percent(12) {
         let (method, kind, label) = slack_fault(rng);
         slack.fail_next(method, kind);
+        report.inject(label);
+    }
+}
+
+/// Queues a SiteAssist fault for 45 % of events (every phase draws them the same way).
+fn maybe_siteassist_fault(rng: &mut Rng, sim: &RunningSimulator, report: &mut Report) {
+    if rng.percent(45) {
+        let (fault, label) = siteassist_fault(rng, true);
+        sim.sim.push_fault(fault);
         report.inject(label);
     }
 }
