@@ -83,6 +83,26 @@ async fn a_429_on_an_edit_is_retried_after_retry_after_and_the_final_text_lands(
     bot.stop().await.unwrap();
 }
 
+/// Discord created the placeholder but answered 500: the retry finds it in the thread
+/// instead of posting a second one.
+#[tokio::test]
+async fn a_message_created_despite_a_500_is_kept_not_posted_twice() {
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(1).await;
+    let bot = harness::start(&fake, Arc::new(MemoryStore::new()), client(&sim, 3)).await;
+    fake.fail_after_effect(Op::CreateMessage, 500);
+    let q = "How do I reset my password?";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, q).json());
+    reply_shown(&fake, id, &render(&answer_for(q))).await;
+    let creates =
+        fake.read(|r| r.calls_of(Op::CreateMessage).iter().map(|c| c.status).collect::<Vec<_>>());
+    assert_eq!(creates, vec![500], "no second post after the 500");
+    assert_eq!(fake.read(|r| r.messages_in(id).len()), 1, "one reply message");
+    assert_eq!(fake.read(|r| r.calls_of(Op::ListMessages).len()), 1, "looked once");
+    bot.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn siteassist_rate_limits_are_waited_out_and_outages_explained() {
     let fake = FakeDiscord::start().await;

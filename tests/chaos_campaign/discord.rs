@@ -152,14 +152,25 @@ fn discord_fault(rng: &mut Rng) -> (Op, Failure, &'static str) {
 }
 
 /// Injects what event `i` gets, at random: a SiteAssist fault (45 %, as for Slack), a
-/// Discord REST failure (12 %). Both hit the next request of their kind, whichever
+/// Discord REST failure (12 %; a fifth of them after the call took effect). Both hit the next request of their kind, whichever
 /// question it belongs to.
 fn inject(rng: &mut Rng, sim: &RunningSimulator, fake: &FakeDiscord, report: &mut Report) {
     maybe_siteassist_fault(rng, sim, report);
     if rng.percent(12) {
-        let (op, failure, label) = discord_fault(rng);
-        fake.fail_next(op, failure);
-        report.inject(label);
+        if rng.percent(20) {
+            // Done, then answered 500: a retry must not do it a second time.
+            let (op, label) = match rng.below(3) {
+                0 => (Op::CreateMessage, "discord_500_after_effect_create_message"),
+                1 => (Op::EditMessage, "discord_500_after_effect_edit_message"),
+                _ => (Op::CreateThread, "discord_500_after_effect_create_thread"),
+            };
+            fake.fail_after_effect(op, 500);
+            report.inject(label);
+        } else {
+            let (op, failure, label) = discord_fault(rng);
+            fake.fail_next(op, failure);
+            report.inject(label);
+        }
     }
 }
 

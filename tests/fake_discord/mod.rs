@@ -52,6 +52,7 @@ pub enum Op {
     EditMessage,
     CreateThread,
     Typing,
+    ListMessages,
     Other,
 }
 
@@ -123,6 +124,8 @@ pub struct Record {
     /// Identify payloads (`d` of op 2), one per gateway session.
     pub identifies: Vec<Value>,
     failures: HashMap<Op, VecDeque<Failure>>,
+    /// Statuses to answer after doing the work (see [`FakeDiscord::fail_after_effect`]).
+    after_effect: HashMap<Op, VecDeque<u16>>,
     /// Close the next session with this code right after Identify.
     close_after_identify: Option<u16>,
     sessions: Vec<mpsc::UnboundedSender<(String, Value)>>,
@@ -166,6 +169,10 @@ impl State {
 
     fn take_failure(&self, op: Op) -> Option<Failure> {
         self.with(|r| r.failures.get_mut(&op).and_then(VecDeque::pop_front))
+    }
+
+    fn take_after_effect(&self, op: Op) -> Option<u16> {
+        self.with(|r| r.after_effect.get_mut(&op).and_then(VecDeque::pop_front))
     }
 }
 
@@ -239,6 +246,13 @@ impl FakeDiscord {
     /// The next call of kind `op` fails with `failure`.
     pub fn fail_next(&self, op: Op, failure: Failure) {
         self.state.with(|r| r.failures.entry(op).or_default().push_back(failure));
+    }
+
+    /// The next call of kind `op` does its work (a message is created, an edit applied)
+    /// and then answers the bare `status`, as when Discord times out behind its edge:
+    /// the client cannot tell it from a call that did nothing.
+    pub fn fail_after_effect(&self, op: Op, status: u16) {
+        self.state.with(|r| r.after_effect.entry(op).or_default().push_back(status));
     }
 
     /// The next gateway session is closed with `code` after Identify (4014: a

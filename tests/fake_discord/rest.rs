@@ -20,7 +20,7 @@ pub async fn spawn(state: Arc<State>) -> String {
         .route("/api/v10/gateway", get(gateway))
         .route("/api/v10/users/@me", get(me))
         .route("/api/v10/channels/{channel}", get(get_channel))
-        .route("/api/v10/channels/{channel}/messages", post(create_message))
+        .route("/api/v10/channels/{channel}/messages", post(create_message).get(list_messages))
         .route("/api/v10/channels/{channel}/messages/{message}", patch(edit_message))
         .route("/api/v10/channels/{channel}/messages/{message}/threads", post(create_thread))
         .route("/api/v10/channels/{channel}/typing", post(typing))
@@ -47,6 +47,8 @@ fn answer(
     let authorised = headers.get("authorization").and_then(|v| v.to_str().ok())
         == Some(format!("Bot {TOKEN}").as_str());
     let failure = if authorised { state.take_failure(op) } else { None };
+    let after_effect =
+        if authorised && failure.is_none() { state.take_after_effect(op) } else { None };
     let (status, response, extra) = match failure {
         _ if !authorised => {
             (StatusCode::UNAUTHORIZED, json!({ "message": "401: Unauthorized", "code": 0 }), vec![])
@@ -54,7 +56,14 @@ fn answer(
         Some(f) => (StatusCode::from_u16(f.status).unwrap(), f.body, f.headers),
         None => {
             let (s, v) = ok();
-            (s, v, vec![])
+            match after_effect {
+                Some(code) => (
+                    StatusCode::from_u16(code).unwrap(),
+                    json!({ "message": format!("{code}: Server Error"), "code": 0 }),
+                    vec![],
+                ),
+                None => (s, v, vec![]),
+            }
         }
     };
     let created = response.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok());
@@ -149,6 +158,41 @@ async fn create_message(
             id
         });
         (StatusCode::OK, payloads::rest_message(id, c, &content))
+    })
+}
+
+/// `GET /channels/{id}/messages?after=…&limit=…`: the bot's messages there (the fake
+/// keeps no others) newer than `after`, newest first as Discord lists them.
+async fn list_messages(
+    AxState(st): S,
+    Path(c): Path<String>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+) -> Response {
+    let c = id(&c);
+    let query = u.query().unwrap_or("").to_string();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok())
+    };
+    let (after, limit) = (param("after").unwrap_or(0), param("limit").unwrap_or(50).min(100));
+    let exists = st.with(|r| r.channels.contains_key(&c)) || c == super::DM;
+    let listed: Vec<Value> = st.with(|r| {
+        let mut own: Vec<&BotMessage> =
+            r.messages.iter().filter(|msg| msg.channel == c && msg.id > after).collect();
+        own.sort_by_key(|msg| std::cmp::Reverse(msg.id));
+        own.iter()
+            .take(limit as usize)
+            .map(|msg| payloads::rest_message(msg.id, c, msg.text()))
+            .collect()
+    });
+    answer(&st, Op::ListMessages, (&m, &u, &h), (Some(c), None), b"", move || {
+        if !exists {
+            return (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 }));
+        }
+        (StatusCode::OK, Value::Array(listed))
     })
 }
 

@@ -178,6 +178,7 @@ impl DiscordBot {
         let adapter = Arc::new(DiscordAdapter::new(
             Arc::clone(&rest),
             Arc::clone(&directory),
+            bot,
             settings.max_message_chars,
         ));
         let bridge = Bridge::new(adapter.clone(), store, client, bridge_cfg);

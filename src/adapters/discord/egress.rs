@@ -38,6 +38,8 @@ struct PendingThread {
 /// The Discord [`ChatAdapter`].
 pub(crate) struct DiscordAdapter {
     caps: Capabilities,
+    /// The bot's user id: the author of the messages it may adopt.
+    bot_user: u64,
     rest: Arc<Rest>,
     directory: Arc<Directory>,
     /// Thread id → what is needed to create it.
@@ -50,9 +52,11 @@ impl DiscordAdapter {
     pub(crate) fn new(
         rest: Arc<Rest>,
         directory: Arc<Directory>,
+        bot_user: u64,
         max_message_chars: usize,
     ) -> Self {
         Self {
+            bot_user,
             caps: Capabilities {
                 max_message_chars,
                 min_edit_interval: MIN_EDIT_INTERVAL,
@@ -148,5 +152,28 @@ impl ChatAdapter for DiscordAdapter {
         let channel = channel_of(thread)?;
         self.ensure_thread(channel).await?;
         Ok(self.rest.typing(channel).await?)
+    }
+
+    async fn find_unrecorded(
+        &self,
+        thread: &ThreadKey,
+        after: &MessageRef,
+        text: &str,
+    ) -> Result<Option<MessageRef>, AdapterError> {
+        let (channel, (_, after)) = match (ids::thread_channel(thread), ids::parse_message(after)) {
+            (Some(channel), Some(after)) => (channel, after),
+            _ => return Ok(None),
+        };
+        // A thread still waiting to be created holds nothing yet.
+        if self.pending.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&channel) {
+            return Ok(None);
+        }
+        let listed = self.rest.messages_after(channel, after).await?;
+        Ok(listed
+            .into_iter()
+            .filter(|(_, author, content)| *author == self.bot_user && content == text)
+            .map(|(id, _, _)| id)
+            .max()
+            .map(|id| ids::message(channel, id)))
     }
 }

@@ -173,6 +173,34 @@ impl Rest {
         parse_id(&created.id)
     }
 
+    /// Up to 100 messages of `channel` newer than `after` (`GET /channels/{id}/messages`):
+    /// `(id, author id, content)`, in no particular order.
+    pub(crate) async fn messages_after(
+        &self,
+        channel: u64,
+        after: u64,
+    ) -> Result<Vec<(u64, u64, String)>, Failure> {
+        #[derive(Deserialize)]
+        struct Author {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Listed {
+            id: String,
+            author: Author,
+            #[serde(default)]
+            content: String,
+        }
+        let route = Route::ChannelMessages { channel_id: ChannelId::new(channel) };
+        let params = vec![("after", after.to_string()), ("limit", "100".to_string())];
+        let req = Request::new(route, LightMethod::Get).params(Some(params));
+        let listed: Vec<Listed> = self.send_json(req).await?;
+        listed
+            .into_iter()
+            .map(|m| Ok((parse_id(&m.id)?, parse_id(&m.author.id)?, m.content)))
+            .collect()
+    }
+
     /// Replaces a message's content, pinging nobody.
     pub(crate) async fn edit_message(
         &self,
