@@ -168,6 +168,8 @@ async fn a_mention_streams_into_one_reply_and_follow_ups_survive_a_restart() {
     wait_for_final(&slack, ts, &to_slack(&answer_for("And what about refunds?"))).await;
     assert_eq!(sim.sim.conversation_count(), 1);
     bridge.stop().await;
+    // Nothing of the stopped bridge holds the store (and its lock) any more.
+    assert_eq!(Arc::strong_count(&store), 1, "the store is released on stop");
     drop(store);
 
     // After a restart on the same sled path, it still does.

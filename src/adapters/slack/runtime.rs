@@ -17,7 +17,7 @@ use axum::Router;
 use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Slack's event payloads are small; anything bigger is not from Slack.
@@ -192,7 +192,10 @@ impl SlackBridge {
     ) -> Result<(), SlackError> {
         let environment = SlackClientEventsListenerEnvironment::new(self.client.clone())
             .with_error_handler(on_socket_error)
-            .with_user_state(self.clone());
+            // Weak: slack-morphism's connection tasks outlive `listener.shutdown()` for a
+            // moment, and must not keep the bridge (and its store's lock) alive after
+            // this returns.
+            .with_user_state(Arc::downgrade(&self));
         let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push_event);
         let listener = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new(),
@@ -298,18 +301,19 @@ async fn events_endpoint(
 /// [`on_socket_error`] leaves it unacknowledged and Slack redelivers it.
 #[derive(Debug, thiserror::Error)]
 #[error("Slack event not handled: {0}")]
-struct NotHandled(BridgeError);
+struct NotHandled(String);
 
 async fn on_push_event(
     event: SlackPushEventCallback,
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
-    let app = states.read().await.get_user_state::<Arc<SlackBridge>>().cloned();
-    let Some(app) = app else { return Ok(()) };
+    let app = states.read().await.get_user_state::<Weak<SlackBridge>>().and_then(Weak::upgrade);
+    // Stopped: leave the envelope unacknowledged for the next connection.
+    let Some(app) = app else { return Err(NotHandled("the bridge has stopped".into()).into()) };
     let body = serde_json::to_value(SlackPushEvent::EventCallback(event))?;
     // The listener acknowledges when this returns `Ok`: only once the event is durable.
-    app.deliver(&body).await.map_err(NotHandled)?;
+    app.deliver(&body).await.map_err(|e| NotHandled(e.to_string()))?;
     Ok(())
 }
 
