@@ -158,10 +158,32 @@ pub fn markdown(data: &[u8]) {
     crate::adapters::slack::format::invariants::assert_invariants(text);
     let discord = crate::adapters::discord::format::render(text);
     if !text.contains(['`', '~']) && !text.contains("\n    ") && !text.contains('\t') {
+        // Discord does not ping from code, and the renderer makes code of its own (a
+        // table becomes a code block: found by the fuzzer), so only prose is checked.
+        let prose = outside_code(&discord);
         for live in ["@everyone", "@here"] {
-            assert!(!discord.contains(live), "{live} left live in {discord:?}");
+            assert!(!prose.contains(live), "{live} left live in {discord:?}");
         }
     }
+}
+
+/// `text` without its fenced code blocks and inline code spans: what Discord may turn
+/// into mentions.
+fn outside_code(text: &str) -> String {
+    let mut prose = String::new();
+    let mut in_block = false;
+    for line in text.split('\n') {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if !in_block {
+            // Even-numbered pieces between backticks are outside inline code.
+            prose.extend(line.split('`').step_by(2));
+            prose.push('\n');
+        }
+    }
+    prose
 }
 
 /// The splitter: the first byte is the limit, the rest the answer.

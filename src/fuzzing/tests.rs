@@ -44,13 +44,15 @@ fn the_targets_check_something() {
     let frames = frames(vec![body.as_bytes().to_vec()]);
     assert_eq!(frames.len(), 2, "{frames:?}");
     assert_eq!(cut(b"abcdef", 1).concat(), b"abcdef");
-    for path in corpus("discord_payload") {
-        let data = std::fs::read(&path).expect("a readable corpus file");
-        if String::from_utf8_lossy(&data).contains("\"MESSAGE_CREATE\"") {
-            let decoded = serde_json::from_slice::<serenity::all::GatewayEvent>(&data);
-            assert!(decoded.is_ok(), "{}: {:?}", path.display(), decoded.err());
-        }
-    }
+    // The corpus reaches the message path: some of it is MESSAGE_CREATE frames that
+    // serenity decodes (the fuzzer's own additions around them need not decode).
+    let decodable = corpus("discord_payload")
+        .iter()
+        .map(|path| std::fs::read(path).expect("a readable corpus file"))
+        .filter(|data| String::from_utf8_lossy(data).contains("\"MESSAGE_CREATE\""))
+        .filter(|data| serde_json::from_slice::<serenity::all::GatewayEvent>(data).is_ok())
+        .count();
+    assert!(decodable >= 3, "only {decodable} decodable MESSAGE_CREATE frames in the corpus");
     let forged = std::panic::catch_unwind(check_slack_reaction_prefix);
     assert!(forged.is_err(), "check_slack accepts a reaction outside Slack");
 }
