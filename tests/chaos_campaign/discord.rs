@@ -14,8 +14,8 @@
 //! turns the bot's RESUME into a new session on the fake, answered with RESUMED.
 
 use super::{
-    campaign_client, campaign_config, classify, maybe_siteassist_fault, Report, Rng, Shown,
-    QUESTIONS, SETTLE_LIMIT, STEP_LIMIT,
+    campaign_client, campaign_config, classify, maybe_siteassist_fault, simulator, Report, Rng,
+    Shown, QUESTIONS, SETTLE_LIMIT, STEP_LIMIT,
 };
 use crate::fake_discord::harness::settings;
 use crate::fake_discord::payloads::{self, Msg};
@@ -24,7 +24,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use siteassist_bridge::adapters::discord::format::render;
 use siteassist_bridge::adapters::discord::{DiscordBot, Handled};
-use siteassist_bridge::simulator::{answer_for, spawn_local, RunningSimulator, SimulatorConfig};
+use siteassist_bridge::simulator::{answer_for, RunningSimulator};
 use siteassist_bridge::store::{SledStore, Store};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -400,12 +400,7 @@ async fn relay(
 pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, Vec<String>) {
     let mut rng = Rng::new(seed ^ 0x0064_6973_636f_7264);
     let mut report = Report::default();
-    let sim = spawn_local(SimulatorConfig {
-        word_delay: Duration::from_millis(1),
-        ..SimulatorConfig::default()
-    })
-    .await
-    .expect("simulator starts");
+    let sim = simulator(1).await;
     let fake = FakeDiscord::start().await;
     let relay = Relay::start(fake.gateway_url.clone()).await;
     let mut bot = Bot::start(&fake, &relay, &sim).await;

@@ -157,6 +157,16 @@ fn shown(slack: &FakeSlack, q: &Question) -> (Shown, usize) {
     classify(&texts, &q.expected())
 }
 
+/// The simulator every phase asks, streaming a word every `word_delay_ms`.
+async fn simulator(word_delay_ms: u64) -> RunningSimulator {
+    spawn_local(SimulatorConfig {
+        word_delay: Duration::from_millis(word_delay_ms),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator starts")
+}
+
 /// The SiteAssist client every phase uses: quick retries, a short idle timeout (so a
 /// stalled stream is given up in 400 ms).
 fn campaign_client(sim: &RunningSimulator) -> Client {
@@ -369,12 +379,7 @@ fn slack_settings(slack: &FakeSlack) -> SlackSettings {
 pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report, Vec<String>) {
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
-    let sim = spawn_local(SimulatorConfig {
-        word_delay: Duration::from_millis(1),
-        ..SimulatorConfig::default()
-    })
-    .await
-    .expect("simulator starts");
+    let sim = simulator(1).await;
     let slack = FakeSlack::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> =
@@ -517,12 +522,7 @@ pub async fn with_kills(
     let mut rng = Rng::new(seed ^ 0x6b69_6c6c);
     let mut report = Report::default();
     // Slower words, so answers are still streaming when the kill comes.
-    let sim = spawn_local(SimulatorConfig {
-        word_delay: Duration::from_millis(15),
-        ..SimulatorConfig::default()
-    })
-    .await
-    .expect("simulator starts");
+    let sim = simulator(15).await;
     let slack = FakeSlack::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: PathBuf = dir.path().join("store");
