@@ -92,6 +92,16 @@ fn answer(
     resp
 }
 
+/// Discord's 404 for a channel it does not know.
+fn unknown_channel() -> (StatusCode, Value) {
+    (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 }))
+}
+
+/// Whether `channel` can hold messages: a channel the fake knows, or the DM.
+fn has_messages(st: &State, channel: u64) -> bool {
+    st.with(|r| r.channels.contains_key(&channel)) || channel == super::DM
+}
+
 fn id(s: &str) -> u64 {
     s.parse().unwrap()
 }
@@ -129,7 +139,7 @@ async fn get_channel(
     let known = st.with(|r| r.channels.get(&c).cloned());
     answer(&st, Op::GetChannel, (&m, &u, &h), (Some(c), None), b"", || match known {
         Some(ch) => (StatusCode::OK, ch),
-        None => (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 })),
+        None => unknown_channel(),
     })
 }
 
@@ -146,11 +156,11 @@ async fn create_message(
         .ok()
         .and_then(|b| b["content"].as_str().map(str::to_string));
     let content = content.unwrap_or_default();
-    let exists = st.with(|r| r.channels.contains_key(&c)) || c == super::DM;
+    let exists = has_messages(&st, c);
     let st2 = Arc::clone(&st);
     answer(&st, Op::CreateMessage, (&m, &u, &h), (Some(c), None), &body, move || {
         if !exists {
-            return (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 }));
+            return unknown_channel();
         }
         let id = st2.with(|r| {
             let id = r.next_id();
@@ -178,7 +188,7 @@ async fn list_messages(
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok())
     };
     let (after, limit) = (param("after").unwrap_or(0), param("limit").unwrap_or(50).min(100));
-    let exists = st.with(|r| r.channels.contains_key(&c)) || c == super::DM;
+    let exists = has_messages(&st, c);
     let listed: Vec<Value> = st.with(|r| {
         let mut own: Vec<&BotMessage> =
             r.messages.iter().filter(|msg| msg.channel == c && msg.id > after).collect();
@@ -190,7 +200,7 @@ async fn list_messages(
     });
     answer(&st, Op::ListMessages, (&m, &u, &h), (Some(c), None), b"", move || {
         if !exists {
-            return (StatusCode::NOT_FOUND, json!({ "message": "Unknown Channel", "code": 10003 }));
+            return unknown_channel();
         }
         (StatusCode::OK, Value::Array(listed))
     })
