@@ -12,6 +12,7 @@ use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::simulator::answer_for;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::metric_sample;
 
 const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
 
@@ -46,14 +47,6 @@ impl Drop for KillOnDrop {
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.expect("endpoint answers");
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// Value of the first sample of `name` whose labels contain all of `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
-        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,50 +102,32 @@ async fn health_readiness_and_metrics_of_a_running_bridge() {
     .await
     .unwrap();
 
-    let (status, metrics) = get(&format!("{base}/metrics")).await;
-    assert_eq!(status, 200);
+    // The simulator logs feedback before it answers, and the bridge counts it after the
+    // answer arrives; the reply counters likewise follow the final edit the fake saw. So
+    // the test waits on the counters themselves: every expected sample, read in one page.
     let slack_label = r#"platform="slack""#;
-    assert_eq!(
-        sample(
-            &metrics,
-            "siteassist_bridge_events_received_total",
-            &[slack_label, r#"kind="message""#]
-        ),
-        Some(1.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(
-            &metrics,
-            "siteassist_bridge_events_received_total",
-            &[slack_label, r#"kind="reaction""#]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&metrics, "siteassist_bridge_replies_started_total", &[slack_label]),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(
-            &metrics,
+    let expected: Vec<(&str, Vec<&str>, f64)> = vec![
+        ("siteassist_bridge_events_received_total", vec![slack_label, r#"kind="message""#], 1.0),
+        ("siteassist_bridge_events_received_total", vec![slack_label, r#"kind="reaction""#], 1.0),
+        ("siteassist_bridge_replies_started_total", vec![slack_label], 1.0),
+        (
             "siteassist_bridge_replies_finished_total",
-            &[slack_label, r#"outcome="answered""#]
+            vec![slack_label, r#"outcome="answered""#],
+            1.0,
         ),
-        Some(1.0)
-    );
-    assert_eq!(sample(&metrics, "siteassist_bridge_replies_in_flight", &[slack_label]), Some(0.0));
-    assert_eq!(
-        sample(&metrics, "siteassist_bridge_feedback_sent_total", &[r#"value="like""#]),
-        Some(1.0)
-    );
-    for histogram in [
-        "siteassist_bridge_reply_edits_count",
-        "siteassist_bridge_reply_first_text_seconds_count",
-        "siteassist_bridge_stream_duration_seconds_count",
-    ] {
-        assert_eq!(sample(&metrics, histogram, &[slack_label]), Some(1.0), "{histogram}");
-    }
+        ("siteassist_bridge_replies_in_flight", vec![slack_label], 0.0),
+        ("siteassist_bridge_feedback_sent_total", vec![r#"value="like""#], 1.0),
+        ("siteassist_bridge_reply_edits_count", vec![slack_label], 1.0),
+        ("siteassist_bridge_reply_first_text_seconds_count", vec![slack_label], 1.0),
+        ("siteassist_bridge_stream_duration_seconds_count", vec![slack_label], 1.0),
+    ];
+    let counted = |page: &str| {
+        expected
+            .iter()
+            .all(|(name, labels, value)| metric_sample(page, name, labels) == Some(*value))
+    };
+    // Panics with the last page read unless every sample reaches its value in time.
+    support::wait_for_metrics(&base, "the feedback and reply counters", counted).await;
 }
 
 fn run_check(env: Vec<(String, String)>) -> (bool, String) {

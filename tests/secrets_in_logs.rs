@@ -76,6 +76,13 @@ async fn trace_logs_and_print_config_hold_no_secret() {
     )
     .await
     .unwrap();
+    // The simulator logs feedback before it answers; the bridge logs and counts it after.
+    // Killing before the count would cut the feedback path's trace lines from the check.
+    let base = format!("http://127.0.0.1:{port}");
+    support::wait_for_metrics(&base, "the feedback count", |page| {
+        support::metric_sample(page, "siteassist_bridge_feedback_sent_total", &[]) == Some(1.0)
+    })
+    .await;
     let _ = child.kill();
     let _ = child.wait();
     let logs = std::fs::read_to_string(&log_path).unwrap();

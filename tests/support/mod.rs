@@ -95,3 +95,35 @@ pub fn first_message_texts(events: &[ConsoleEvent]) -> Vec<String> {
     }
     texts
 }
+
+/// Value of the first sample of `name` in a Prometheus text page whose labels contain
+/// all of `labels`.
+pub fn metric_sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// Reads `{base}/metrics` of a bridge running in another process until `ready` holds
+/// for the page, for at most ten seconds, and returns the last page read.
+///
+/// A child process's counters are only visible through its endpoint, and it counts
+/// after the effect another fake has already seen (the simulator logs feedback before
+/// it answers; the bridge counts it when the answer arrives). So a test that waited on
+/// the fake must also wait on the counter; asserting on the first read races.
+pub async fn wait_for_metrics(base: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let url = format!("{base}/metrics");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut page = String::new();
+    while tokio::time::Instant::now() < deadline {
+        let response = reqwest::get(&url).await.expect("the metrics endpoint answers");
+        assert_eq!(response.status().as_u16(), 200, "GET {url}");
+        page = response.text().await.expect("a metrics page");
+        if ready(&page) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what} never showed in /metrics within 10 s; last page:\n{page}");
+}
