@@ -8,10 +8,11 @@
 //!
 //! Built only for tests and with the `fuzzing` feature: nothing here is API.
 
-use crate::adapters::discord::decide::{self, Place, Route};
 use crate::adapters::discord::ingress::{emoji_name, read_message};
-use crate::adapters::slack::ingress::{self as slack_ingress, BotIdentity, Rules, Translated};
+use crate::adapters::discord::reading;
+use crate::adapters::slack::ingress::{self as slack_ingress, BotIdentity, Translated};
 use crate::adapters::slack::signature;
+use crate::bridge::decide::{decide, Decision, Place, PlaceKind, PlaceRules};
 use crate::bridge::split::invariants::check_invariants;
 use crate::siteassist::stream::{decode, AnswerStream, Frame, StreamEvent};
 use futures_util::{FutureExt, StreamExt};
@@ -82,19 +83,16 @@ const DISCORD_BOT_ROLE: u64 = 2_000;
 /// same event through slack-morphism's typed Socket Mode payload serialised back, as
 /// Socket Mode delivers it. Also the signature check on the raw bytes.
 pub fn slack_payload(data: &[u8]) {
-    let rules = Rules {
-        bot: BotIdentity { user_id: SLACK_BOT.into(), bot_id: Some("BBOT".into()) },
-        auto_respond: HashSet::from(["CAUTO".to_string()]),
-    };
+    let bot = BotIdentity { user_id: SLACK_BOT.into(), bot_id: Some("BBOT".into()) };
     // A random body never carries a valid signature for our secret.
     let signed = signature::verify("secret", "1700000000", data, "v0=00", 1_700_000_000);
     assert!(signed.is_err());
     let Ok(body) = serde_json::from_slice::<Value>(data) else { return };
-    check_slack(slack_ingress::translate(&body, &rules));
+    check_slack(slack_ingress::translate(&body, &bot));
     let typed = serde_json::from_value::<slack_morphism::prelude::SlackPushEvent>(body);
     if let Ok(event) = typed {
         let again = serde_json::to_value(event).expect("a decoded event serialises");
-        check_slack(slack_ingress::translate(&again, &rules));
+        check_slack(slack_ingress::translate(&again, &bot));
     }
 }
 
@@ -119,25 +117,28 @@ pub fn discord_payload(data: &[u8]) {
     match event {
         Event::MessageCreate(e) => {
             let msg = e.message;
-            let (channel, id) = (msg.channel_id.get(), msg.id.get());
-            let auto = HashSet::from([channel]);
+            let channel = msg.channel_id.get().to_string();
+            let rules = PlaceRules {
+                auto_respond: HashSet::from([channel.clone()]),
+                ..PlaceRules::default()
+            };
             let places = [
-                Place::Dm { channel },
-                Place::Thread { id, parent: Some(channel) },
-                Place::Thread { id: channel, parent: None },
-                Place::Threadable { id: channel },
-                Place::Other { id: channel },
+                (Place::new(PlaceKind::Dm, &channel), false),
+                (Place::within(PlaceKind::Thread, "1", Some(channel.clone())), false),
+                (Place::within(PlaceKind::ForumPost, &channel, None), true),
+                (Place::new(PlaceKind::Channel, &channel), false),
             ];
-            for place in places {
-                let read =
-                    read_message(&msg, DISCORD_BOT, &[DISCORD_BOT_ROLE], place, Some("Title"));
+            for (place, opens) in places {
+                let title = opens.then_some("Title");
+                let read = read_message(&msg, DISCORD_BOT, &[DISCORD_BOT_ROLE], title);
                 assert!(!read.text.contains(&format!("<@{DISCORD_BOT}>")), "{read:?}");
                 assert_eq!(read.text, read.text.trim(), "{read:?}");
-                if let Route::Answer { .. } = decide::route(&read.facts(place), &auto) {
+                let facts = read.facts(place, opens);
+                if let Decision::Answer(_) = decide(&facts, &read.text, &rules, true) {
                     assert!(!read.text.is_empty());
-                    let name = decide::thread_name(&read.text, &read.author_name);
+                    let name = reading::thread_name(&read.text, &read.author_name);
                     let length = name.chars().count();
-                    assert!((1..=decide::MAX_THREAD_NAME_CHARS).contains(&length), "{name:?}");
+                    assert!((1..=reading::MAX_THREAD_NAME_CHARS).contains(&length), "{name:?}");
                 }
             }
         }

@@ -210,8 +210,8 @@ mod discord {
     use crate::support::{client, simulator};
     use siteassist_bridge::adapters::discord::config::DiscordSettings;
     use siteassist_bridge::adapters::discord::format::render;
-    use siteassist_bridge::adapters::discord::{DiscordBot, Handled, Outcome, Skip};
-    use siteassist_bridge::bridge::Disposition;
+    use siteassist_bridge::adapters::discord::{DiscordBot, Handled, Outcome};
+    use siteassist_bridge::bridge::{Disposition, Ignored};
     use siteassist_bridge::simulator::answer_for;
     use siteassist_bridge::store::MemoryStore;
     use std::sync::Arc;
@@ -219,7 +219,7 @@ mod discord {
     use tokio::sync::{broadcast, oneshot};
 
     const QUEUED: Outcome = Outcome::Core(Disposition::Queued);
-    const NOT_ALLOWED: Outcome = Outcome::Skipped(Skip::ChannelNotAllowed);
+    const NOT_ALLOWED: Outcome = Outcome::Core(Disposition::Ignored(Ignored::ChannelNotAllowed));
 
     /// Waits for what became of message `id`.
     async fn outcome(reports: &mut broadcast::Receiver<Handled>, id: u64) -> Outcome {

@@ -3,7 +3,8 @@
 
 mod support;
 
-use siteassist_bridge::adapters::console::LineOutcome;
+use siteassist_bridge::adapters::console::{ConsoleEvent, LineOutcome};
+use siteassist_bridge::bridge::Ignored;
 use siteassist_bridge::simulator::{answer_for, Fault};
 use siteassist_bridge::store::{MemoryStore, SledStore, Store};
 use std::sync::Arc;
@@ -100,9 +101,21 @@ async fn a_persistent_503_gives_a_clear_error() {
 async fn a_message_over_10000_characters_is_refused_without_a_call() {
     let sim = simulator(1).await;
     let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "long");
-    let text = replied(console.session.submit_line(&"a".repeat(10_001)).await.unwrap());
-    assert!(text.contains("10001 characters") && text.contains("10000"), "{text}");
+    let outcome = console.session.submit_line(&"a".repeat(10_001)).await.unwrap();
+    assert_eq!(outcome, LineOutcome::Ignored(Ignored::TooLong));
+    // The console returns once the notice is shown.
+    let shown: Vec<String> = console
+        .drain_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ConsoleEvent::Posted { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown.len(), 1, "one notice and no placeholder: {shown:?}");
+    assert!(shown[0].contains("10001 characters") && shown[0].contains("10000"), "{shown:?}");
     assert_eq!(sim.sim.message_posts(), 0);
+    assert_eq!(sim.sim.conversation_count(), 0, "no conversation was created for it");
 }
 
 #[tokio::test]

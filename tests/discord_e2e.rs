@@ -12,7 +12,7 @@ use fake_discord::{
 };
 use serde_json::json;
 use siteassist_bridge::adapters::discord::format::render;
-use siteassist_bridge::adapters::discord::{Outcome, Skip, INTENT_BITS};
+use siteassist_bridge::adapters::discord::{Outcome, INTENT_BITS};
 use siteassist_bridge::bridge::{Disposition, Ignored};
 use siteassist_bridge::simulator::answer_for;
 use siteassist_bridge::store::{MemoryStore, SledStore, Store};
@@ -137,7 +137,7 @@ async fn a_dm_is_one_conversation_until_new() {
     assert_eq!(sim.sim.conversation_count(), 1);
 
     let id = ask("/new");
-    assert_eq!(bot.message_outcome(id).await, Outcome::NewConversation);
+    assert_eq!(bot.message_outcome(id).await, Outcome::Core(Disposition::NewConversation));
     let q3 = "Shipping times?";
     let id = ask(q3);
     assert_eq!(bot.message_outcome(id).await, QUEUED);
@@ -188,12 +188,18 @@ async fn auto_respond_channels_and_forums_need_no_mention() {
     );
     let plain = fake.next_id();
     fake.dispatch("MESSAGE_CREATE", Msg::in_guild(plain, SUPPORT, "hello all").json());
-    assert_eq!(bot.message_outcome(plain).await, Outcome::Skipped(Skip::NotForBot));
+    assert_eq!(
+        bot.message_outcome(plain).await,
+        Outcome::Core(Disposition::Ignored(Ignored::NotForBot))
+    );
     let to_bob = fake.next_id();
     let mut m = Msg::in_guild(to_bob, AUTO, &format!("<@{BOB}> can you check?"));
     m.mentions = vec![payloads::bob()];
     fake.dispatch("MESSAGE_CREATE", m.json());
-    assert_eq!(bot.message_outcome(to_bob).await, Outcome::Skipped(Skip::AddressedToOthers));
+    assert_eq!(
+        bot.message_outcome(to_bob).await,
+        Outcome::Core(Disposition::Ignored(Ignored::AddressedToOthers))
+    );
     assert_eq!(sim.sim.message_posts(), 2);
     bot.stop().await.unwrap();
 }
@@ -242,12 +248,12 @@ async fn bots_webhooks_system_messages_and_talk_to_others_are_ignored() {
     cases.push((own, Outcome::Core(Disposition::Ignored(Ignored::FromSelf))));
     let mut join = Msg::in_guild(fake.next_id(), AUTO, "");
     join.kind = 7;
-    cases.push((join, Outcome::Skipped(Skip::System)));
+    cases.push((join, Outcome::Core(Disposition::Ignored(Ignored::System))));
     let mut to_bob = Msg::in_guild(fake.next_id(), thread, &format!("<@{BOB}> you asked this too"));
     to_bob.mentions = vec![payloads::bob()];
     cases.push((to_bob, Outcome::Core(Disposition::Ignored(Ignored::AddressedToOthers))));
     let only_mention = Msg::mention(fake.next_id(), SUPPORT, "");
-    cases.push((only_mention, Outcome::Skipped(Skip::Empty)));
+    cases.push((only_mention, Outcome::Core(Disposition::Ignored(Ignored::Empty))));
     for (msg, expected) in cases {
         fake.dispatch("MESSAGE_CREATE", msg.json());
         assert_eq!(bot.message_outcome(msg.id).await, expected, "{msg:?}");

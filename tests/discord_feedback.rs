@@ -8,7 +8,7 @@ use fake_discord::harness::{self, reply_shown, WAIT};
 use fake_discord::payloads::{self, Msg};
 use fake_discord::{FakeDiscord, ALICE, BOB, BOT, SUPPORT};
 use siteassist_bridge::adapters::discord::format::render;
-use siteassist_bridge::adapters::discord::{Outcome, Skip};
+use siteassist_bridge::adapters::discord::Outcome;
 use siteassist_bridge::bridge::{Disposition, Ignored};
 use siteassist_bridge::simulator::answer_for;
 use siteassist_bridge::store::MemoryStore;
@@ -64,7 +64,7 @@ async fn thumbs_on_the_answer_become_like_null_and_dislike() {
         "MESSAGE_REACTION_ADD",
         payloads::reaction(true, &alice, SUPPORT, question, ALICE, "👍"),
     );
-    assert_eq!(bot.reaction_outcome(question).await, Outcome::Skipped(Skip::NotForBot));
+    assert_eq!(bot.reaction_outcome(question).await, Outcome::Skipped(Ignored::NotOurReply));
     let stranger = fake.next_id();
     fake.dispatch(
         "MESSAGE_REACTION_REMOVE",

@@ -1,5 +1,6 @@
 //! What adapters hand to the core: platform events translated into one vocabulary.
 
+use super::decide::{Facts, Speaker};
 use super::ids::{ChannelKey, MessageRef, ThreadKey, UserKey, WorkspaceKey};
 
 /// An event from a platform, already translated by its adapter.
@@ -11,32 +12,19 @@ pub enum InboundEvent {
     Reaction(ReactionEvent),
 }
 
-/// Who wrote a message, as far as the core's "ignore bots" step cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthorKind {
-    /// A person.
-    Human,
-    /// This bot itself (its own replies echoed back by the platform).
-    SelfBot,
-    /// Another bot, an integration or a webhook.
-    OtherBot,
-}
-
-/// Why the adapter thinks the bot might answer this message. The core makes the final
-/// decision (a thread reply is answered only when the thread already has a conversation).
+/// Why the bot answers a message, as [`decide`](super::decide::decide) found it (for
+/// logs; the answer is the same whatever the trigger).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
     /// The message mentions the bot.
     Mention,
     /// A direct message to the bot.
     Direct,
-    /// A new top-level message in a channel where the bot answers everything.
+    /// A new top-level message in a channel where the bot answers everything, or the
+    /// opening message of a post in such a forum.
     AutoRespond,
-    /// A message in a thread, without a mention of the bot.
-    ThreadReply {
-        /// The message mentions another user: it is addressed to them, not the bot.
-        mentions_others: bool,
-    },
+    /// A message in a thread the bot is part of.
+    FollowUp,
 }
 
 /// A user message, translated.
@@ -58,12 +46,11 @@ pub struct InboundMessage {
     pub author: UserKey,
     /// Display name of the author, when the platform gave one.
     pub author_name: Option<String>,
-    /// Whether the author is a person, this bot, or another bot.
-    pub author_kind: AuthorKind,
+    /// What the adapter knows about the message: where, who, whom it addresses. The
+    /// core decides from these whether and how to answer.
+    pub facts: Facts,
     /// The text with the bot mention removed.
     pub text: String,
-    /// Why this might be for the bot.
-    pub trigger: Trigger,
     /// Where the question was asked, for the SiteAssist dashboard.
     pub context: MessageContext,
 }
@@ -87,7 +74,7 @@ pub struct ReactionEvent {
     /// Who reacted.
     pub user: UserKey,
     /// Whether the reacting user is a bot (including this one).
-    pub user_kind: AuthorKind,
+    pub user_kind: Speaker,
     /// The emoji as the platform names it: a shortcode without colons (`+1`, `thumbsup`),
     /// a Unicode emoji (`👍`), or a custom emoji's name.
     pub emoji: String,

@@ -2,7 +2,8 @@
 //! answer, claim the event so a redelivery is never answered twice, then hand it to
 //! the thread's worker.
 
-use super::event::{AuthorKind, InboundEvent, InboundMessage, ReactionEvent, Trigger};
+use super::decide::{decide, Decision, PlaceKind, Speaker};
+use super::event::{InboundEvent, InboundMessage, ReactionEvent};
 use super::feedback::may_give_feedback;
 use super::limits::Verdict;
 use super::threads::Job;
@@ -20,10 +21,20 @@ pub enum Ignored {
     FromSelf,
     /// Another bot, integration or webhook (bots answering bots loop forever).
     FromBot,
-    /// A thread reply in a thread the bot is not part of.
+    /// A system message: a join, a pin, a boost, a "thread created" notice.
+    System,
+    /// A message no trigger applies to: a channel message without a mention outside
+    /// the auto-respond channels, or a thread reply in a thread the bot is not part of.
     NotForBot,
-    /// A thread reply that mentions someone else: it is for them.
+    /// A message that only an auto-respond channel or a thread would make a question,
+    /// but that mentions someone else: it is for them.
     AddressedToOthers,
+    /// A message in a channel that the allow and deny lists exclude.
+    ChannelNotAllowed,
+    /// Nothing to ask: the bot's mention alone, or only attachments.
+    Empty,
+    /// Longer than SiteAssist accepts; the asker was told so.
+    TooLong,
     /// A redelivery of an event or message already handled.
     Duplicate,
     /// A reaction on a message that is not a bot reply.
@@ -48,8 +59,12 @@ impl Ignored {
         match self {
             Ignored::FromSelf => "from_self",
             Ignored::FromBot => "from_bot",
+            Ignored::System => "system",
             Ignored::NotForBot => "not_for_bot",
             Ignored::AddressedToOthers => "addressed_to_others",
+            Ignored::ChannelNotAllowed => "channel_not_allowed",
+            Ignored::Empty => "empty",
+            Ignored::TooLong => "too_long",
             Ignored::Duplicate => "duplicate",
             Ignored::NotOurReply => "not_our_reply",
             Ignored::NotFeedbackEmoji => "not_feedback_emoji",
@@ -60,19 +75,6 @@ impl Ignored {
             Ignored::RateLimited => "rate_limited",
         }
     }
-}
-
-/// Decides what the bot does with a message, before touching the store. Pure.
-pub(crate) fn screen_message(msg: &InboundMessage) -> Result<(), Ignored> {
-    match msg.author_kind {
-        AuthorKind::SelfBot => return Err(Ignored::FromSelf),
-        AuthorKind::OtherBot => return Err(Ignored::FromBot),
-        AuthorKind::Human => {}
-    }
-    if let Trigger::ThreadReply { mentions_others: true } = msg.trigger {
-        return Err(Ignored::AddressedToOthers);
-    }
-    Ok(())
 }
 
 pub(super) async fn handle(
@@ -97,14 +99,23 @@ pub(super) async fn handle(
 }
 
 async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition, BridgeError> {
-    if let Err(why) = screen_message(&msg) {
-        return Ok(Disposition::Ignored(why));
-    }
-    if matches!(msg.trigger, Trigger::ThreadReply { .. })
-        && inner.store.thread_link(&msg.thread).await?.is_none()
-    {
-        return Ok(Disposition::Ignored(Ignored::NotForBot));
-    }
+    let trigger = match decision(inner, &msg).await? {
+        Decision::Answer(trigger) => trigger,
+        Decision::Ignore(why) => return Ok(Disposition::Ignored(why)),
+        Decision::NewConversation => {
+            let job = Job::NewConversation { thread: msg.thread.clone() };
+            return told(inner, &msg, job, Disposition::NewConversation).await;
+        }
+        Decision::Help => {
+            let job = Job::Notice { thread: msg.thread.clone(), markdown: notice::help() };
+            return told(inner, &msg, job, Disposition::Help).await;
+        }
+        Decision::TooLong { chars } => {
+            let markdown = notice::too_long(chars, inner.cfg.places.max_question_chars);
+            let job = Job::Notice { thread: msg.thread.clone(), markdown };
+            return told(inner, &msg, job, Disposition::Ignored(Ignored::TooLong)).await;
+        }
+    };
     // Both claims are needed: Slack retries carry the same event id, but a redelivery
     // after a reconnect may carry a new one for the same message. They are written with
     // the in-flight record in one store operation, before the platform is acknowledged:
@@ -146,17 +157,53 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
     if inner.questions.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 1023 {
         inner.limits.forget_idle();
     }
-    tracing::info!(adapter = inner.adapter.name(), thread = %msg.thread, "question received");
+    tracing::info!(adapter = inner.adapter.name(), thread = %msg.thread, ?trigger, "question received");
     let thread = msg.thread.clone();
     let job = Job::Answer { msg: Box::new(msg), record: Box::new(record) };
     Ok(inner.threads.dispatch(inner, thread, job))
 }
 
+/// The rules' decision for `msg`. The store is read only when the answer depends on
+/// whether the bot is part of the thread.
+async fn decision(inner: &Inner, msg: &InboundMessage) -> Result<Decision, BridgeError> {
+    let rules = &inner.cfg.places;
+    let decided = decide(&msg.facts, &msg.text, rules, false);
+    let in_thread = matches!(msg.facts.place.kind, PlaceKind::Thread | PlaceKind::ForumPost);
+    if decided != Decision::Ignore(Ignored::NotForBot) || !in_thread {
+        return Ok(decided);
+    }
+    let ours = inner.store.thread_link(&msg.thread).await?.is_some();
+    Ok(if ours { decide(&msg.facts, &msg.text, rules, true) } else { decided })
+}
+
+/// Queues a reply that is not an answer (a note, a reset) on the thread's worker, so it
+/// shows in order with the answers around it, once per event.
+async fn told(
+    inner: &Arc<Inner>,
+    msg: &InboundMessage,
+    job: Job,
+    done: Disposition,
+) -> Result<Disposition, BridgeError> {
+    let event_key = format!("event:{}:{}", inner.adapter.name(), msg.event_id);
+    let message_key = format!("message:{}", msg.message);
+    let now = SystemTime::now();
+    for key in [event_key, message_key] {
+        if !inner.store.claim(&key, now, inner.cfg.dedupe_ttl).await? {
+            return Ok(Disposition::Ignored(Ignored::Duplicate));
+        }
+    }
+    match inner.threads.dispatch(inner, msg.thread.clone(), job) {
+        Disposition::Queued => Ok(done),
+        busy => Ok(busy),
+    }
+}
+
 async fn reaction(inner: &Arc<Inner>, r: ReactionEvent) -> Result<Disposition, BridgeError> {
     match r.user_kind {
-        AuthorKind::SelfBot => return Ok(Disposition::Ignored(Ignored::FromSelf)),
-        AuthorKind::OtherBot => return Ok(Disposition::Ignored(Ignored::FromBot)),
-        AuthorKind::Human => {}
+        Speaker::Person => {}
+        Speaker::SelfBot => return Ok(Disposition::Ignored(Ignored::FromSelf)),
+        Speaker::Bot | Speaker::Webhook => return Ok(Disposition::Ignored(Ignored::FromBot)),
+        Speaker::System => return Ok(Disposition::Ignored(Ignored::System)),
     }
     let Some(value) = inner.cfg.emoji.classify(&r.emoji) else {
         return Ok(Disposition::Ignored(Ignored::NotFeedbackEmoji));
@@ -181,48 +228,4 @@ async fn reaction(inner: &Arc<Inner>, r: ReactionEvent) -> Result<Disposition, B
 
 async fn claim(inner: &Inner, key: &str) -> Result<bool, BridgeError> {
     Ok(inner.store.claim(key, SystemTime::now(), inner.cfg.dedupe_ttl).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bridge::event::MessageContext;
-    use crate::bridge::ids::{ChannelKey, MessageRef, ThreadKey, UserKey};
-
-    fn msg(kind: AuthorKind, trigger: Trigger) -> InboundMessage {
-        InboundMessage {
-            event_id: "e".into(),
-            message: MessageRef::new("m"),
-            thread: ThreadKey::new("t"),
-            channel: ChannelKey::new("c"),
-            workspace: None,
-            author: UserKey::new("u"),
-            author_name: None,
-            author_kind: kind,
-            text: "hi".into(),
-            trigger,
-            context: MessageContext::default(),
-        }
-    }
-
-    #[test]
-    fn screening_table() {
-        use AuthorKind::*;
-        let table = [
-            (Human, Trigger::Mention, Ok(())),
-            (Human, Trigger::Direct, Ok(())),
-            (Human, Trigger::AutoRespond, Ok(())),
-            (Human, Trigger::ThreadReply { mentions_others: false }, Ok(())),
-            (
-                Human,
-                Trigger::ThreadReply { mentions_others: true },
-                Err(Ignored::AddressedToOthers),
-            ),
-            (SelfBot, Trigger::Mention, Err(Ignored::FromSelf)),
-            (OtherBot, Trigger::Direct, Err(Ignored::FromBot)),
-        ];
-        for (kind, trigger, expected) in table {
-            assert_eq!(screen_message(&msg(kind, trigger)), expected, "{kind:?} {trigger:?}");
-        }
-    }
 }

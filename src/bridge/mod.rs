@@ -2,14 +2,16 @@
 //! reach it through [`event::InboundEvent`] and [`adapter::ChatAdapter`], SiteAssist
 //! through [`crate::siteassist::client::Client`], state through [`crate::store::Store`].
 //!
-//! Event flow: an adapter calls [`Bridge::handle`]; [`ingress`] drops what the bot
-//! caused or must not answer and claims the event in the store (exactly once); the event
+//! Event flow: an adapter calls [`Bridge::handle`] with the facts of a message;
+//! [`decide`] says whether and how to answer, the same on every platform; [`ingress`]
+//! acts on it and claims the event in the store (exactly once); the event
 //! goes to its thread's single worker ([`threads`]), which runs [`relay`]: resolve the
 //! conversation, post a placeholder, stream the answer into it through the [`throttle`]
 //! and [`split`] rules within the channel budget ([`pacing`]).
 
 pub mod adapter;
 pub mod channels;
+pub mod decide;
 pub mod event;
 pub mod feedback;
 pub mod ids;
@@ -55,6 +57,9 @@ pub struct BridgeConfig {
     pub user_questions_per_minute: u32,
     /// Questions one channel may ask per minute (0: no limit).
     pub channel_questions_per_minute: u32,
+    /// The platform's auto-respond channels, channel lists and question length, for
+    /// [`decide`](decide::decide). Each adapter fills it from its own config section.
+    pub places: decide::PlaceRules,
 }
 
 impl Default for BridgeConfig {
@@ -69,6 +74,7 @@ impl Default for BridgeConfig {
             worker_idle: Duration::from_secs(60),
             user_questions_per_minute: 10,
             channel_questions_per_minute: 60,
+            places: decide::PlaceRules::default(),
         }
     }
 }
@@ -78,6 +84,10 @@ impl Default for BridgeConfig {
 pub enum Disposition {
     /// It will be answered (or its feedback sent) by the thread's worker.
     Queued,
+    /// `/new`: the thread's worker forgets its conversation and says so.
+    NewConversation,
+    /// `/help`: the thread's worker posts how to use the bot.
+    Help,
     /// It needs nothing from the bot, and why.
     Ignored(Ignored),
 }
@@ -146,6 +156,15 @@ impl Bridge {
         ingress::handle(&self.inner, event).await
     }
 
+    /// Whether the rules will ignore `msg` whatever the store says (they are asked as if
+    /// the bot were part of its thread). Adapters use it to skip costly enrichment, such
+    /// as name lookups, for the many channel messages that are not for the bot; they
+    /// still hand every message to [`Self::handle`], which decides for real and counts.
+    pub fn will_ignore(&self, msg: &event::InboundMessage) -> bool {
+        let decided = decide::decide(&msg.facts, &msg.text, &self.inner.cfg.places, true);
+        matches!(decided, decide::Decision::Ignore(_))
+    }
+
     /// Finds replies that a previous run left unfinished (crash, kill) and closes each
     /// one visibly. Call once at start, before events flow.
     pub async fn recover_unfinished(&self) -> Result<usize, BridgeError> {
@@ -165,8 +184,8 @@ impl Bridge {
         cut
     }
 
-    /// Whether the thread has a conversation (adapters use it to decide triggers
-    /// that depend on it, such as Discord forum follow-ups).
+    /// Whether the thread has a conversation (the console says so when it switches
+    /// threads).
     pub async fn has_conversation(&self, thread: &ids::ThreadKey) -> Result<bool, BridgeError> {
         Ok(self.inner.store.thread_link(thread).await?.is_some())
     }
@@ -177,11 +196,5 @@ impl Bridge {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let _ = self.inner.threads.dispatch(&self.inner, thread.clone(), threads::Job::Barrier(tx));
         let _ = rx.await;
-    }
-
-    /// Forgets a thread's conversation, so its next question starts a new one
-    /// (`/new` in a DM or the console).
-    pub async fn reset_thread(&self, thread: &ids::ThreadKey) -> Result<(), BridgeError> {
-        Ok(self.inner.store.remove_thread_link(thread).await?)
     }
 }

@@ -131,3 +131,23 @@ pub fn rate_limited(which: crate::bridge::limits::Limited) -> String {
         ),
     }
 }
+
+/// The answer to `/new` (or `!new`): the place's next question starts a new conversation.
+/// The same words on every platform; Discord's tests read them.
+pub fn new_conversation() -> String {
+    "Started a new conversation. What would you like to ask?".to_string()
+}
+
+/// The answer to `/help` (or `!help`), and to `!new` where a new conversation is what
+/// happens anyway (a channel's top level).
+pub fn help() -> String {
+    "I answer questions with SiteAssist. Mention me in a channel and I answer in a thread; \
+     in that thread, just write: I follow the conversation. You can also write to me \
+     directly. Send `!new` in a thread or a direct message to start a new conversation."
+        .to_string()
+}
+
+/// Shown instead of an answer when a question is longer than SiteAssist accepts.
+pub fn too_long(chars: usize, max: usize) -> String {
+    for_error(&Error::ContentTooLong { chars, max })
+}

@@ -50,6 +50,18 @@ pub(super) async fn run(inner: &Arc<Inner>, job: Job) {
             );
             feedback(inner, *link, value, added).instrument(span).await
         }
+        Job::Notice { thread, markdown } => tell(inner, &thread, &markdown).await,
+        Job::NewConversation { thread } => {
+            // A store failure leaves the old conversation in place; say so rather than
+            // claim a fresh start.
+            match inner.store.remove_thread_link(&thread).await {
+                Ok(()) => tell(inner, &thread, &notice::new_conversation()).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not forget a thread's conversation");
+                    tell(inner, &thread, &notice::store_failed()).await
+                }
+            }
+        }
         Job::Barrier(done) => {
             let _ = done.send(());
         }
@@ -393,6 +405,10 @@ pub(super) async fn reject_busy(inner: &Inner, job: Job) {
         Job::Answer { record, .. } => record,
         Job::Feedback { .. } => {
             tracing::warn!("feedback dropped: thread queue full");
+            return;
+        }
+        Job::Notice { thread, .. } | Job::NewConversation { thread } => {
+            tell(inner, &thread, &notice::busy_thread()).await;
             return;
         }
         Job::Barrier(done) => {

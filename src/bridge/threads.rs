@@ -32,6 +32,18 @@ pub(crate) enum Job {
         /// Added or removed.
         added: bool,
     },
+    /// Post a note in the thread (help, a refusal), after what is queued before it.
+    Notice {
+        /// Where.
+        thread: ThreadKey,
+        /// The note, in Markdown.
+        markdown: String,
+    },
+    /// Forget the thread's conversation (`/new`), then say so.
+    NewConversation {
+        /// Whose.
+        thread: ThreadKey,
+    },
     /// Signals when every job queued before it is done (tests and the console wait
     /// on it instead of sleeping).
     Barrier(tokio::sync::oneshot::Sender<()>),

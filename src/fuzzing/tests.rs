@@ -58,13 +58,14 @@ fn the_targets_check_something() {
 }
 
 fn check_slack_reaction_prefix() {
-    use crate::bridge::event::{AuthorKind, ReactionEvent};
+    use crate::bridge::decide::Speaker;
+    use crate::bridge::event::ReactionEvent;
     use crate::bridge::ids::{MessageRef, UserKey};
     check_slack(Translated::Reaction(ReactionEvent {
         event_id: "e".into(),
         message: MessageRef::new("discord:1:2"),
         user: UserKey::new("u"),
-        user_kind: AuthorKind::Human,
+        user_kind: Speaker::Person,
         emoji: "+1".into(),
         added: true,
     }));

@@ -2,9 +2,8 @@
 
 use super::egress::{ConsoleAdapter, ConsoleEvent};
 use super::ids;
-use crate::bridge::event::{
-    AuthorKind, InboundEvent, InboundMessage, MessageContext, ReactionEvent, Trigger,
-};
+use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
+use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, ReactionEvent};
 use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
 use crate::bridge::{Bridge, BridgeError, Disposition};
 use std::future::Future;
@@ -101,16 +100,26 @@ impl ConsoleSession {
             workspace: None,
             author: self.user.clone(),
             author_name: Some(self.user_name.clone()),
-            author_kind: AuthorKind::Human,
+            // The terminal is a conversation between one person and the bot.
+            facts: Facts {
+                command: Command::parse(line),
+                ..Facts::person(Place::new(PlaceKind::Dm, self.thread.as_str()))
+            },
             text: line.to_string(),
-            trigger: Trigger::Direct,
             context: MessageContext {
                 url: None,
                 title: Some(format!("console thread {}", self.thread_name())),
             },
         };
-        match self.bridge.handle(InboundEvent::Message(message)).await? {
+        let disposition = self.bridge.handle(InboundEvent::Message(message)).await?;
+        if disposition != Disposition::Queued {
+            // A note the core posts instead of an answer (`!help`, a refusal) shows
+            // before the next prompt.
+            self.bridge.barrier(&self.thread).await;
+        }
+        match disposition {
             Disposition::Queued => {}
+            Disposition::NewConversation | Disposition::Help => return Ok(LineOutcome::Nothing),
             Disposition::Ignored(why) => return Ok(LineOutcome::Ignored(why)),
         }
         loop {
@@ -154,7 +163,7 @@ impl ConsoleSession {
                     event_id: uuid::Uuid::new_v4().to_string(),
                     message: target,
                     user: self.user.clone(),
-                    user_kind: AuthorKind::Human,
+                    user_kind: Speaker::Person,
                     emoji: arg.to_string(),
                     added: name == "react",
                 };
@@ -164,6 +173,8 @@ impl ConsoleSession {
                         format!("{} {arg}", if name == "react" { "Reacted" } else { "Removed" })
                     }
                     Disposition::Ignored(why) => format!("Reaction ignored ({why:?})."),
+                    // Reactions are never commands.
+                    Disposition::NewConversation | Disposition::Help => String::new(),
                 }
             }
             "help" => HELP.to_string(),

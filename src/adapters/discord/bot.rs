@@ -8,6 +8,7 @@ use super::ingress::{Forwarder, Handled, Ingress};
 use super::invite::INTENT_BITS;
 use super::rest::Rest;
 use crate::bridge::channels::ChannelPolicy;
+use crate::bridge::decide::PlaceRules;
 use crate::bridge::{Bridge, BridgeConfig, BridgeError};
 use crate::siteassist::client::Client;
 use crate::store::Store;
@@ -128,7 +129,7 @@ impl DiscordBot {
         settings: &DiscordSettings,
         store: Arc<dyn Store>,
         client: Client,
-        bridge_cfg: BridgeConfig,
+        mut bridge_cfg: BridgeConfig,
     ) -> Result<Self, DiscordError> {
         if let Err((key, reason)) = settings.validate() {
             return Err(DiscordError::Config { key, reason });
@@ -181,6 +182,11 @@ impl DiscordBot {
             bot,
             settings.max_message_chars,
         ));
+        bridge_cfg.places = PlaceRules {
+            auto_respond: auto_respond.iter().map(u64::to_string).collect(),
+            channels,
+            ..bridge_cfg.places
+        };
         let bridge = Bridge::new(adapter.clone(), store, client, bridge_cfg);
         let (reports, _) = broadcast::channel(1024);
         let ingress = Ingress {
@@ -189,8 +195,6 @@ impl DiscordBot {
             rest,
             directory,
             bot,
-            auto_respond,
-            channels,
             reports: reports.clone(),
         };
         Ok(Self { client: gateway, ingress, rx, bridge, reports, shards, bot })

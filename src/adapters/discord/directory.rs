@@ -8,8 +8,8 @@
 //! told us yet (events may arrive in any order, since serenity runs handlers
 //! concurrently).
 
-use super::decide::Place;
 use super::rest::{RawChannel, Rest};
+use crate::bridge::decide::{Place, PlaceKind};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -57,12 +57,21 @@ impl ChannelInfo {
         Self { kind, parent: parent.filter(|_| kind == Kind::Thread), name: raw.name.clone() }
     }
 
-    /// Where a message in this channel is, for [`super::decide::route`].
-    pub(crate) fn place(&self, id: u64) -> Place {
+    /// Where a message in channel `id` (described by `self`) is, for the core, and
+    /// whether an answer to a message at its top level goes in a new thread started on
+    /// that message (text and announcement channels) rather than in place (voice
+    /// chats, stages). `parent` is what is known of a thread's parent: a post in a
+    /// forum is a [`PlaceKind::ForumPost`].
+    pub(crate) fn place(&self, id: u64, parent: Option<&ChannelInfo>) -> (Place, bool) {
+        let id_text = id.to_string();
         match self.kind {
-            Kind::Threadable => Place::Threadable { id },
-            Kind::Thread => Place::Thread { id, parent: self.parent },
-            Kind::Forum | Kind::Other => Place::Other { id },
+            Kind::Threadable => (Place::new(PlaceKind::Channel, id_text), true),
+            Kind::Thread => {
+                let in_forum = parent.is_some_and(|p| p.kind == Kind::Forum);
+                let kind = if in_forum { PlaceKind::ForumPost } else { PlaceKind::Thread };
+                (Place::within(kind, id_text, self.parent.map(|p| p.to_string())), false)
+            }
+            Kind::Forum | Kind::Other => (Place::new(PlaceKind::Channel, id_text), false),
         }
     }
 }
@@ -141,17 +150,21 @@ mod tests {
             parent_id: parent.map(str::to_string),
             name: Some("n".into()),
         };
+        let place = |kind, parent: Option<&str>| Place::within(kind, "1", parent.map(Into::into));
+        let forum = ChannelInfo { kind: Kind::Forum, parent: None, name: None };
+        let text = ChannelInfo { kind: Kind::Threadable, parent: None, name: None };
         let table = [
-            (raw(0, Some("9")), Place::Threadable { id: 1 }),
-            (raw(5, None), Place::Threadable { id: 1 }),
-            (raw(11, Some("9")), Place::Thread { id: 1, parent: Some(9) }),
-            (raw(12, Some("9")), Place::Thread { id: 1, parent: Some(9) }),
-            (raw(10, None), Place::Thread { id: 1, parent: None }),
-            (raw(15, None), Place::Other { id: 1 }),
-            (raw(2, None), Place::Other { id: 1 }),
+            (raw(0, Some("9")), None, (place(PlaceKind::Channel, None), true)),
+            (raw(5, None), None, (place(PlaceKind::Channel, None), true)),
+            (raw(11, Some("9")), Some(&text), (place(PlaceKind::Thread, Some("9")), false)),
+            (raw(12, Some("9")), None, (place(PlaceKind::Thread, Some("9")), false)),
+            (raw(11, Some("9")), Some(&forum), (place(PlaceKind::ForumPost, Some("9")), false)),
+            (raw(10, None), None, (place(PlaceKind::Thread, None), false)),
+            (raw(15, None), None, (place(PlaceKind::Channel, None), false)),
+            (raw(2, None), None, (place(PlaceKind::Channel, None), false)),
         ];
-        for (raw, expected) in table {
-            assert_eq!(ChannelInfo::from_raw(&raw).place(1), expected, "{raw:?}");
+        for (raw, parent, expected) in table {
+            assert_eq!(ChannelInfo::from_raw(&raw).place(1, parent), expected, "{raw:?}");
         }
         // A text channel's parent is its category, which routing must not mistake for a
         // thread parent.

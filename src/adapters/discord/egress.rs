@@ -105,15 +105,6 @@ impl DiscordAdapter {
         self.directory.learn(channel, info);
         Ok(())
     }
-
-    /// Posts a short note outside any reply (the answer to `/new`).
-    pub(crate) async fn post_note(
-        &self,
-        thread: &ThreadKey,
-        markdown: &str,
-    ) -> Result<(), AdapterError> {
-        self.post(thread, &format::render(markdown)).await.map(drop)
-    }
 }
 
 fn channel_of(thread: &ThreadKey) -> Result<u64, AdapterError> {

@@ -2,25 +2,23 @@
 //!
 //! serenity runs every event handler in a task of its own, so two events can be handled
 //! in either order. The handler here only forwards each event into one queue; a single
-//! loop ([`Ingress::run`]) takes them in arrival order, gathers facts, lets
-//! [`decide`](super::decide) choose, and hands the result to [`Bridge::handle`]. The
+//! loop ([`Ingress::run`]) takes them in arrival order, gathers facts, and hands them
+//! to [`Bridge::handle`], whose rules decide. The
 //! loop owns the bridge's handle, so when it stops nothing of the gateway side holds
 //! the store any more.
 
-use super::decide::{self, Facts, Place, Route, Skip, Target};
 use super::directory::{ChannelInfo, Directory, GuildInfo};
 use super::egress::DiscordAdapter;
 use super::ids;
+use super::reading;
 use super::rest::Rest;
-use crate::bridge::event::{
-    AuthorKind, InboundEvent, InboundMessage, MessageContext, ReactionEvent,
-};
-use crate::bridge::{Bridge, Disposition};
+use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
+use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, ReactionEvent};
+use crate::bridge::{Bridge, Disposition, Ignored};
 use serenity::all::{
     Context, EventHandler, Guild, GuildChannel, Message, MessageType, PartialGuildChannel,
     Reaction, ReactionType, Ready,
 };
-use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -50,12 +48,11 @@ pub enum Handled {
 /// What became of a message or reaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The adapter did not hand it to the core, and why.
-    Skipped(Skip),
-    /// The core took it: queued or ignored (and why).
+    /// The adapter did not hand it to the core, and why: a reaction without a user, or
+    /// on a message that Discord says is not the bot's (no store lookup needed).
+    Skipped(Ignored),
+    /// The core took it: queued, answered with a note, or ignored (and why).
     Core(Disposition),
-    /// `/new` in a DM: the DM's next question starts a new conversation.
-    NewConversation,
     /// The core failed (its store); the event is lost, as Discord does not redeliver.
     Failed(String),
 }
@@ -68,6 +65,18 @@ pub(crate) enum GatewayEvent {
     ChannelGone(u64),
     Message(Box<Message>),
     Reaction(Box<Reaction>, bool),
+}
+
+/// Whether the core posts into the message's thread for `disposition`, so a thread
+/// the egress was told to expect must stay expected.
+fn posts_in_thread(disposition: Disposition) -> bool {
+    matches!(
+        disposition,
+        Disposition::Queued
+            | Disposition::NewConversation
+            | Disposition::Help
+            | Disposition::Ignored(Ignored::TooLong)
+    )
 }
 
 /// serenity's event handler: forwards into the loop's queue and returns at once.
@@ -132,20 +141,16 @@ pub(crate) struct Ingress {
     pub(crate) rest: Arc<Rest>,
     pub(crate) directory: Arc<Directory>,
     pub(crate) bot: u64,
-    pub(crate) auto_respond: HashSet<u64>,
-    /// `discord.allow_channels` / `discord.deny_channels`: where messages are answered.
-    pub(crate) channels: crate::bridge::channels::ChannelPolicy,
     pub(crate) reports: broadcast::Sender<Handled>,
 }
 
-/// The author's kind for the core: itself, another bot or a webhook, or a person.
-pub(crate) fn author_kind(is_self: bool, is_bot: bool, is_webhook: bool) -> AuthorKind {
-    if is_self {
-        AuthorKind::SelfBot
-    } else if is_bot || is_webhook {
-        AuthorKind::OtherBot
-    } else {
-        AuthorKind::Human
+/// Who wrote a message or reacted, for the core.
+pub(crate) fn speaker(is_self: bool, is_bot: bool, is_webhook: bool) -> Speaker {
+    match (is_self, is_bot, is_webhook) {
+        (true, _, _) => Speaker::SelfBot,
+        (false, true, _) => Speaker::Bot,
+        (false, false, true) => Speaker::Webhook,
+        (false, false, false) => Speaker::Person,
     }
 }
 
@@ -167,73 +172,64 @@ pub(crate) struct MessageReading {
     /// The question: the text without the bot's mentions; a forum post's first message
     /// prefixed with the post's title.
     pub text: String,
-    /// A user's message (default or reply), not a system or command message.
-    pub user_content: bool,
+    /// Who wrote it: a system or command message counts as the system's.
+    pub speaker: Speaker,
     /// It mentions the bot, directly or through the bot's role.
     pub mentions_bot: bool,
     /// It mentions someone else, a role or everyone.
     pub mentions_others: bool,
-    /// Who wrote it, for the core.
-    pub author_kind: AuthorKind,
     /// The name to show for the author: server nickname, display name, or user name.
     pub author_name: String,
-    /// The message id.
-    pub id: u64,
 }
 
 impl MessageReading {
-    /// The facts [`decide::route`] needs, for a message at `place`.
-    pub(crate) fn facts(&self, place: Place) -> Facts<'_> {
+    /// The facts for the core, for a message at `place`; `opens_thread` when it is the
+    /// first message of the thread or post it is in.
+    pub(crate) fn facts(&self, place: Place, opens_thread: bool) -> Facts {
         Facts {
             place,
-            message_id: self.id,
-            user_content: self.user_content,
+            speaker: self.speaker,
             mentions_bot: self.mentions_bot,
-            mentions_others: self.mentions_others,
-            text: &self.text,
+            addresses_others: self.mentions_others,
+            opens_thread,
+            command: Command::parse(&self.text),
         }
     }
 }
 
-/// Reads `msg` for the bot `bot` (with its roles `bot_roles` in this guild), posted at
-/// `place`; `thread_title` is the name of the thread or forum post it is in, if known.
+/// Reads `msg` for the bot `bot` (with its roles `bot_roles` in this guild).
+/// `post_title` is the title of the forum post or thread that `msg` opens, if it opens
+/// one: a post's title is half its question.
 pub(crate) fn read_message(
     msg: &Message,
     bot: u64,
     bot_roles: &[u64],
-    place: Place,
-    thread_title: Option<&str>,
+    post_title: Option<&str>,
 ) -> MessageReading {
     let mentions_bot = msg.mentions.iter().any(|u| u.id.get() == bot)
         || msg.mention_roles.iter().any(|r| bot_roles.contains(&r.get()));
     let mentions_others = msg.mention_everyone
         || msg.mentions.iter().any(|u| u.id.get() != bot)
         || msg.mention_roles.iter().any(|r| !bot_roles.contains(&r.get()));
-    let mut text = decide::strip_bot_mentions(&msg.content, bot, bot_roles);
-    if let (Place::Thread { id, .. }, Some(title)) = (place, thread_title) {
-        // A forum post's first message has the post's id; its title is half the question.
-        if id == msg.id.get() {
-            text = decide::forum_question(title, &text);
-        }
+    let mut text = reading::strip_bot_mentions(&msg.content, bot, bot_roles);
+    if let Some(title) = post_title {
+        text = reading::forum_question(title, &text);
     }
+    let user_content =
+        matches!(msg.kind, MessageType::Regular | MessageType::InlineReply) && !msg.author.system;
+    let author = speaker(msg.author.id.get() == bot, msg.author.bot, msg.webhook_id.is_some());
     MessageReading {
         text,
-        user_content: matches!(msg.kind, MessageType::Regular | MessageType::InlineReply)
-            && !msg.author.system,
+        // The bot's own echo stays its own, whatever its type.
+        speaker: if user_content || author == Speaker::SelfBot { author } else { Speaker::System },
         mentions_bot,
         mentions_others,
-        author_kind: author_kind(
-            msg.author.id.get() == bot,
-            msg.author.bot,
-            msg.webhook_id.is_some(),
-        ),
         author_name: msg
             .member
             .as_ref()
             .and_then(|m| m.nick.clone())
             .or_else(|| msg.author.global_name.clone())
             .unwrap_or_else(|| msg.author.name.clone()),
-        id: msg.id.get(),
     }
 }
 
@@ -307,38 +303,24 @@ impl Ingress {
             Some(_) => self.directory.resolve(&self.rest, channel).await,
             None => None,
         };
-        let place = match (guild, &info) {
-            (None, _) => Place::Dm { channel },
-            (Some(_), Some(info)) => info.place(channel),
-            (Some(_), None) => Place::Other { id: channel },
+        let parent = info.as_ref().and_then(|i| i.parent).and_then(|p| self.directory.channel(p));
+        let (place, new_thread) = match (guild, &info) {
+            (None, _) => (Place::new(PlaceKind::Dm, channel.to_string()), false),
+            (Some(_), Some(info)) => info.place(channel, parent.as_ref()),
+            (Some(_), None) => (Place::new(PlaceKind::Channel, channel.to_string()), false),
         };
+        // A thread's or forum post's first message has the thread's id.
+        let opens_thread = matches!(place.kind, PlaceKind::Thread | PlaceKind::ForumPost)
+            && msg.id.get() == channel;
         let guild_info = guild.and_then(|g| self.directory.guild(g)).unwrap_or_default();
-        let title = info.as_ref().and_then(|i| i.name.as_deref());
-        let read = read_message(msg, self.bot, &guild_info.bot_roles, place, title);
-        let (author_kind, author_name, text) =
-            (read.author_kind, read.author_name.clone(), read.text.clone());
-        let route = decide::route(&read.facts(place), &self.auto_respond);
-        // Reported (and logged at debug) as `Skipped(ChannelNotAllowed)` by `on`.
-        let (trigger, target) = match decide::screen(route, place, &self.channels) {
-            Route::Skip(why) => return Outcome::Skipped(why),
-            Route::ResetDm { .. } if author_kind != AuthorKind::Human => {
-                return Outcome::Skipped(Skip::NotForBot)
-            }
-            Route::ResetDm { channel } => return self.reset_dm(channel).await,
-            Route::Answer { trigger, target } => (trigger, target),
-        };
-        let (post_channel, new_thread) = match target {
-            Target::InPlace(c) => (c, None),
-            Target::NewThread { parent, message } => (message, Some(parent)),
-        };
-        let channel_name = match (place, &info) {
-            (Place::Thread { parent: Some(p), .. }, _) => self
-                .directory
-                .channel(p)
-                .and_then(|i| i.name)
-                .or_else(|| info.as_ref().and_then(|i| i.name.clone())),
-            (_, Some(i)) => i.name.clone(),
-            _ => None,
+        let title = info.as_ref().and_then(|i| i.name.as_deref()).filter(|_| opens_thread);
+        let read = read_message(msg, self.bot, &guild_info.bot_roles, title);
+        // A top-level message in a text channel is answered in a thread started on it,
+        // which the egress creates before the first post into it.
+        let post_channel = if new_thread { msg.id.get() } else { channel };
+        let channel_name = match &parent {
+            Some(p) => p.name.clone().or_else(|| info.as_ref().and_then(|i| i.name.clone())),
+            None => info.as_ref().and_then(|i| i.name.clone()),
         };
         let inbound = InboundMessage {
             event_id: msg.id.get().to_string(),
@@ -347,28 +329,27 @@ impl Ingress {
             channel: ids::channel(post_channel),
             workspace: guild.map(ids::workspace),
             author: ids::user(msg.author.id.get()),
-            author_name: Some(author_name.clone()),
-            author_kind,
-            text: text.clone(),
-            trigger,
+            author_name: Some(read.author_name.clone()),
+            facts: read.facts(place, opens_thread),
+            text: read.text.clone(),
             context: MessageContext {
-                url: Some(decide::message_link(guild, channel, msg.id.get())),
-                title: Some(decide::context_title(
+                url: Some(reading::message_link(guild, channel, msg.id.get())),
+                title: Some(reading::context_title(
                     guild.map(|_| guild_info.name.as_str()).filter(|n| !n.is_empty()),
                     channel_name.as_deref(),
                 )),
             },
         };
-        let expected = match new_thread {
-            Some(parent) => {
-                let name = decide::thread_name(&text, &author_name);
-                self.adapter.expect_thread(post_channel, parent, name)
-            }
-            None => false,
-        };
+        let expected = new_thread
+            && !self.bridge.will_ignore(&inbound)
+            && self.adapter.expect_thread(
+                post_channel,
+                channel,
+                reading::thread_name(&read.text, &read.author_name),
+            );
         match self.bridge.handle(InboundEvent::Message(inbound)).await {
             Ok(disposition) => {
-                if expected && disposition != Disposition::Queued {
+                if expected && !posts_in_thread(disposition) {
                     self.adapter.forget_thread(post_channel);
                 }
                 Outcome::Core(disposition)
@@ -383,27 +364,13 @@ impl Ingress {
         }
     }
 
-    /// `/new` in a DM: forget the conversation and say so.
-    async fn reset_dm(&self, channel: u64) -> Outcome {
-        let thread = ids::thread(None, channel);
-        if let Err(e) = self.bridge.reset_thread(&thread).await {
-            tracing::error!(error = %e, "could not reset a DM conversation");
-            return Outcome::Failed(e.to_string());
-        }
-        let note = "Started a new conversation. What would you like to ask?";
-        if let Err(e) = self.adapter.post_note(&thread, note).await {
-            tracing::warn!(error = %e, "could not confirm a new DM conversation");
-        }
-        Outcome::NewConversation
-    }
-
     async fn reaction(&self, r: &Reaction, added: bool) -> Outcome {
         let Some(user) = r.user_id.map(|u| u.get()) else {
-            return Outcome::Skipped(Skip::System);
+            return Outcome::Skipped(Ignored::System);
         };
         // Adds say whose message it is; skip the store lookup for others' messages.
         if r.message_author_id.is_some_and(|a| a.get() != self.bot) {
-            return Outcome::Skipped(Skip::NotForBot);
+            return Outcome::Skipped(Ignored::NotOurReply);
         }
         let is_bot = r.member.as_ref().is_some_and(|m| m.user.bot);
         let event = ReactionEvent {
@@ -413,7 +380,7 @@ impl Ingress {
             event_id: uuid::Uuid::new_v4().to_string(),
             message: ids::message(r.channel_id.get(), r.message_id.get()),
             user: ids::user(user),
-            user_kind: author_kind(user == self.bot, is_bot, false),
+            user_kind: speaker(user == self.bot, is_bot, false),
             emoji: emoji_name(&r.emoji),
             added,
         };
@@ -433,11 +400,13 @@ mod tests {
     use serenity::model::id::EmojiId;
 
     #[test]
-    fn author_kinds() {
-        assert_eq!(author_kind(true, true, false), AuthorKind::SelfBot);
-        assert_eq!(author_kind(false, true, false), AuthorKind::OtherBot);
-        assert_eq!(author_kind(false, false, true), AuthorKind::OtherBot);
-        assert_eq!(author_kind(false, false, false), AuthorKind::Human);
+    fn speakers() {
+        assert_eq!(speaker(true, true, false), Speaker::SelfBot);
+        assert_eq!(speaker(true, false, true), Speaker::SelfBot);
+        assert_eq!(speaker(false, true, false), Speaker::Bot);
+        assert_eq!(speaker(false, true, true), Speaker::Bot);
+        assert_eq!(speaker(false, false, true), Speaker::Webhook);
+        assert_eq!(speaker(false, false, false), Speaker::Person);
     }
 
     #[test]

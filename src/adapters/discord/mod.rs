@@ -2,10 +2,11 @@
 //! Everything but the config section needs the `discord` feature.
 //!
 //! Flow: serenity's gateway client delivers events to `ingress`, which gathers facts
-//! (where a message is, whom it mentions) and lets `decide` choose — a mention in a
-//! channel opens a thread on the message, a DM is one conversation, an auto-respond
-//! channel or forum needs no mention — then hands an
-//! [`InboundEvent`](crate::bridge::event::InboundEvent) to the core. The core answers
+//! (where a message is, who wrote it, whom it mentions) and hands an
+//! [`InboundEvent`](crate::bridge::event::InboundEvent) to the core, whose rules
+//! ([`crate::bridge::decide`]) say whether to answer. Where is Discord's to say: a
+//! message at a text channel's top level is answered in a thread started on it, a DM
+//! is one conversation, anything else is answered where it was said. The core answers
 //! through `egress` (the [`ChatAdapter`](crate::bridge::adapter::ChatAdapter)): a
 //! placeholder, edits within Discord's 5-per-5-seconds channel budget, continuation
 //! messages past `discord.max_message_chars`. Every message is sent with empty
@@ -19,8 +20,6 @@
 mod bot;
 pub mod config;
 #[cfg(feature = "discord")]
-pub(crate) mod decide;
-#[cfg(feature = "discord")]
 mod directory;
 #[cfg(feature = "discord")]
 mod egress;
@@ -33,16 +32,18 @@ pub(crate) mod ingress;
 #[cfg(feature = "discord")]
 mod invite;
 #[cfg(feature = "discord")]
+pub(crate) mod reading;
+#[cfg(feature = "discord")]
 mod rest;
 
 #[cfg(feature = "discord")]
 pub use bot::{DiscordBot, DiscordError, MESSAGE_CONTENT_HELP};
 #[cfg(feature = "discord")]
-pub use decide::{Skip, MAX_THREAD_NAME_CHARS};
-#[cfg(feature = "discord")]
 pub use ingress::{Handled, Outcome};
 #[cfg(feature = "discord")]
 pub use invite::{application_id_from_token, invite_url, INTENT_BITS, PERMISSIONS, SCOPE};
+#[cfg(feature = "discord")]
+pub use reading::MAX_THREAD_NAME_CHARS;
 
 #[cfg(feature = "discord")]
 /// Runs the Discord adapter: connects (and reports it to `readiness`), closes replies a

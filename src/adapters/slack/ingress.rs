@@ -3,15 +3,16 @@
 //! Both connection modes end here: the Events API hands us the raw body, Socket Mode a
 //! typed payload we serialise back to the same JSON. Deciding from the raw shape keeps
 //! one decoder, testable with payloads exactly as Slack documents them.
-//! Which messages are for the bot is decided here; whether a thread reply is answered
-//! (the thread has a conversation) is the core's call.
+//! The translation reports facts (where, who, whom it addresses); whether the bot
+//! answers is the core's call ([`crate::bridge::decide`]). The one decision made here is
+//! Slack's own: a channel message that mentions the bot arrives twice, as `message`
+//! and as `app_mention`, and only the `app_mention` is kept.
 
 use super::ids;
-use crate::bridge::channels::{ChannelPolicy, CHANNEL_NOT_ALLOWED};
-use crate::bridge::event::{AuthorKind, InboundMessage, MessageContext, ReactionEvent, Trigger};
+use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
+use crate::bridge::event::{InboundMessage, MessageContext, ReactionEvent};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashSet;
 
 /// Who the bot is, from `auth.test`.
 #[derive(Clone, Debug)]
@@ -20,13 +21,6 @@ pub(crate) struct BotIdentity {
     pub user_id: String,
     /// The bot id (`B…`) its own messages carry.
     pub bot_id: Option<String>,
-}
-
-/// What the translator needs besides the payload.
-#[derive(Clone, Debug)]
-pub(crate) struct Rules {
-    pub bot: BotIdentity,
-    pub auto_respond: HashSet<String>,
 }
 
 /// The outcome of translating one payload.
@@ -108,7 +102,7 @@ struct ReactionItem {
 const USER_SUBTYPES: &[&str] = &["thread_broadcast", "file_share"];
 
 /// Translates an Events API body (`url_verification` or `event_callback`).
-pub(crate) fn translate(body: &Value, rules: &Rules) -> Translated {
+pub(crate) fn translate(body: &Value, bot: &BotIdentity) -> Translated {
     let Ok(envelope) = Envelope::deserialize(body) else {
         return Translated::Ignore("not an Events API payload");
     };
@@ -123,9 +117,9 @@ pub(crate) fn translate(body: &Value, rules: &Rules) -> Translated {
             };
             let event_id = envelope.event_id.unwrap_or_default();
             match event.get("type").and_then(Value::as_str) {
-                Some("app_mention") | Some("message") => message(&team, &event_id, &event, rules),
-                Some("reaction_added") => reaction(&team, &event_id, &event, rules, true),
-                Some("reaction_removed") => reaction(&team, &event_id, &event, rules, false),
+                Some("app_mention") | Some("message") => message(&team, &event_id, &event, bot),
+                Some("reaction_added") => reaction(&team, &event_id, &event, bot, true),
+                Some("reaction_removed") => reaction(&team, &event_id, &event, bot, false),
                 _ => Translated::Ignore("event type the bot does not use"),
             }
         }
@@ -133,29 +127,7 @@ pub(crate) fn translate(body: &Value, rules: &Rules) -> Translated {
     }
 }
 
-/// Applies `slack.allow_channels` / `slack.deny_channels` to what [`translate`] made of a
-/// payload: a message in a channel the lists exclude becomes [`Translated::Ignore`], so
-/// it gets no reply and reaches neither the core nor SiteAssist.
-///
-/// Direct messages are not channels and always pass. Reactions pass too: feedback on an
-/// answer given before its channel was excluded still counts, and a reaction never
-/// starts an answer. (A separate step rather than a field of [`Rules`], whose shape other
-/// code builds literally.)
-pub(crate) fn screen(translated: Translated, channels: &ChannelPolicy) -> Translated {
-    match translated {
-        Translated::Message { msg, channel, .. }
-            if msg.trigger != Trigger::Direct
-                // An `app_mention` carries no `channel_type`; DM ids start with `D`.
-                && !channel.starts_with('D')
-                && !channels.permits(&[&channel]) =>
-        {
-            Translated::Ignore(CHANNEL_NOT_ALLOWED)
-        }
-        other => other,
-    }
-}
-
-fn message(team: &str, event_id: &str, event: &Value, rules: &Rules) -> Translated {
+fn message(team: &str, event_id: &str, event: &Value, bot: &BotIdentity) -> Translated {
     let Ok(m) = MessageFields::deserialize(event) else {
         return Translated::Ignore("malformed message event");
     };
@@ -169,26 +141,39 @@ fn message(team: &str, event_id: &str, event: &Value, rules: &Rules) -> Translat
         return Translated::Ignore("message without a user");
     };
     let raw_text = m.text.clone().unwrap_or_default();
-    let mention = format!("<@{}", rules.bot.user_id);
-    let mentions_bot = raw_text.contains(&mention);
-    let in_thread = m.thread_ts.as_deref().filter(|t| *t != ts);
-    let is_dm = m.channel_type.as_deref() == Some("im");
-    let (trigger, thread) = if m.kind == "app_mention" {
-        (Trigger::Mention, ids::thread(team, &channel, Some(m.thread_ts.as_deref().unwrap_or(&ts))))
-    } else if is_dm {
-        (Trigger::Direct, ids::thread(team, &channel, m.thread_ts.as_deref()))
-    } else if mentions_bot {
-        // Slack also sends an `app_mention` for this message; that one answers it.
+    let mentions_bot = raw_text.contains(&format!("<@{}", bot.user_id));
+    let in_thread = m.thread_ts.clone().filter(|t| *t != ts);
+    // `app_mention` carries no `channel_type`; DM ids start with `D`.
+    let is_dm = m.channel_type.as_deref() == Some("im") || channel.starts_with('D');
+    if m.kind != "app_mention" && mentions_bot && !is_dm {
+        // Slack sends an `app_mention` for this message too; that one is kept.
         return Translated::Ignore("channel message mentioning the bot (app_mention handles it)");
-    } else if let Some(thread_ts) = in_thread {
-        let mentions_others = mentions_other_users(&raw_text, &rules.bot.user_id);
-        (Trigger::ThreadReply { mentions_others }, ids::thread(team, &channel, Some(thread_ts)))
-    } else if rules.auto_respond.contains(&channel) {
-        (Trigger::AutoRespond, ids::thread(team, &channel, Some(&ts)))
+    }
+    // One conversation per DM, or per thread in a DM; per thread (started on the
+    // message at a channel's top level) elsewhere.
+    let (place, thread) = if is_dm {
+        (Place::new(PlaceKind::Dm, &channel), ids::thread(team, &channel, m.thread_ts.as_deref()))
+    } else if let Some(thread_ts) = &in_thread {
+        let place = Place::within(PlaceKind::Thread, thread_ts, Some(channel.clone()));
+        (place, ids::thread(team, &channel, Some(thread_ts)))
     } else {
-        return Translated::Ignore("top-level channel message not addressed to the bot");
+        // `app_mention` carries no `channel_type`, so a group DM mention reads as a
+        // channel's; both need the mention, only the channel lists may differ.
+        let kind = match m.channel_type.as_deref() {
+            Some("mpim") => PlaceKind::GroupDm,
+            _ => PlaceKind::Channel,
+        };
+        (Place::new(kind, &channel), ids::thread(team, &channel, Some(&ts)))
     };
-    let author_kind = author_kind(&user, m.bot_id.as_deref(), &rules.bot);
+    let text = plain_text(&raw_text, &bot.user_id);
+    let facts = Facts {
+        place,
+        speaker: speaker(&user, m.bot_id.as_deref(), bot),
+        mentions_bot,
+        addresses_others: addresses_others(&raw_text, &bot.user_id),
+        opens_thread: false,
+        command: Command::parse(&text),
+    };
     let msg = InboundMessage {
         event_id: if event_id.is_empty() { format!("{channel}:{ts}") } else { event_id.into() },
         message: ids::message(team, &channel, &ts),
@@ -197,15 +182,20 @@ fn message(team: &str, event_id: &str, event: &Value, rules: &Rules) -> Translat
         workspace: Some(ids::workspace(team)),
         author: ids::user(team, &user),
         author_name: None,
-        author_kind,
-        text: plain_text(&raw_text, &rules.bot.user_id),
-        trigger,
+        facts,
+        text,
         context: MessageContext::default(),
     };
     Translated::Message { msg: Box::new(msg), channel, user, ts, thread_ts: m.thread_ts }
 }
 
-fn reaction(team: &str, event_id: &str, event: &Value, rules: &Rules, added: bool) -> Translated {
+fn reaction(
+    team: &str,
+    event_id: &str,
+    event: &Value,
+    bot: &BotIdentity,
+    added: bool,
+) -> Translated {
     let Ok(r) = ReactionFields::deserialize(event) else {
         return Translated::Ignore("malformed reaction event");
     };
@@ -218,27 +208,31 @@ fn reaction(team: &str, event_id: &str, event: &Value, rules: &Rules, added: boo
         event_id: event_id.to_string(),
         message: ids::message(team, &channel, &ts),
         user: ids::user(team, &r.user),
-        user_kind: author_kind(&r.user, None, &rules.bot),
+        user_kind: speaker(&r.user, None, bot),
         emoji: r.reaction,
         added,
     })
 }
 
-fn author_kind(user: &str, bot_id: Option<&str>, bot: &BotIdentity) -> AuthorKind {
+fn speaker(user: &str, bot_id: Option<&str>, bot: &BotIdentity) -> Speaker {
     if user == bot.user_id || (bot_id.is_some() && bot_id == bot.bot_id.as_deref()) {
-        AuthorKind::SelfBot
+        Speaker::SelfBot
     } else if bot_id.is_some() {
-        AuthorKind::OtherBot
+        Speaker::Bot
     } else {
-        AuthorKind::Human
+        Speaker::Person
     }
 }
 
-fn mentions_other_users(text: &str, bot_user: &str) -> bool {
-    text.match_indices("<@").any(|(i, _)| {
+/// Whether the text mentions a user other than the bot, a user group
+/// (`<!subteam^S1>`), or the whole channel (`<!here>`, `<!channel>`, `<!everyone>`).
+fn addresses_others(text: &str, bot_user: &str) -> bool {
+    let user = text.match_indices("<@").any(|(i, _)| {
         let id: String = text[i + 2..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
         !id.is_empty() && id != bot_user
-    })
+    });
+    let special = ["<!here", "<!channel", "<!everyone", "<!subteam^"];
+    user || special.iter().any(|s| text.contains(s))
 }
 
 /// Slack's markup as plain text for SiteAssist: the bot's mention removed, other

@@ -3,11 +3,10 @@
 use super::*;
 use serde_json::json;
 
-fn rules(auto: &[&str]) -> Rules {
-    Rules {
-        bot: BotIdentity { user_id: "UBOT".into(), bot_id: Some("BBOT".into()) },
-        auto_respond: auto.iter().map(|s| s.to_string()).collect(),
-    }
+use crate::bridge::decide::{Command, Place, PlaceKind, Speaker};
+
+fn bot() -> BotIdentity {
+    BotIdentity { user_id: "UBOT".into(), bot_id: Some("BBOT".into()) }
 }
 
 fn callback(event: Value) -> Value {
@@ -38,7 +37,7 @@ fn ignored(t: Translated) -> &'static str {
 #[test]
 fn url_verification_returns_the_challenge() {
     let body = json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"});
-    match translate(&body, &rules(&[])) {
+    match translate(&body, &bot()) {
         Translated::UrlVerification(c) => assert!(c.starts_with("3eZbrw")),
         other => panic!("{other:?}"),
     }
@@ -50,13 +49,14 @@ fn a_top_level_mention_answers_in_its_own_thread() {
         "type": "app_mention", "user": "U061F7AUR", "text": "<@UBOT> how do I reset my password?",
         "ts": "1515449522.000016", "channel": "C123ABC456", "event_ts": "1515449522000016"
     }));
-    let m = msg(translate(&body, &rules(&[])));
-    assert_eq!(m.trigger, Trigger::Mention);
+    let m = msg(translate(&body, &bot()));
+    assert_eq!(m.facts.place, Place::new(PlaceKind::Channel, "C123ABC456"));
+    assert!(m.facts.mentions_bot && !m.facts.addresses_others);
     assert_eq!(m.thread.as_str(), "slack:T0001:C123ABC456:1515449522.000016");
     assert_eq!(m.message.as_str(), "slack:T0001:C123ABC456:1515449522.000016");
     assert_eq!(m.text, "how do I reset my password?");
     assert_eq!(m.author.as_str(), "slack:T0001:U061F7AUR");
-    assert_eq!(m.author_kind, AuthorKind::Human);
+    assert_eq!(m.facts.speaker, Speaker::Person);
     assert_eq!(m.event_id, "Ev0001");
 }
 
@@ -66,10 +66,7 @@ fn a_mention_inside_a_thread_answers_in_that_thread() {
         "type": "app_mention", "user": "U1", "text": "<@UBOT> and refunds?",
         "ts": "1515449600.000020", "thread_ts": "1515449522.000016", "channel": "C1"
     }));
-    assert_eq!(
-        msg(translate(&body, &rules(&[]))).thread.as_str(),
-        "slack:T0001:C1:1515449522.000016"
-    );
+    assert_eq!(msg(translate(&body, &bot())).thread.as_str(), "slack:T0001:C1:1515449522.000016");
 }
 
 #[test]
@@ -80,12 +77,15 @@ fn thread_replies_without_a_mention_are_follow_ups_unless_addressed_to_someone_e
             "ts": "1515449700.000030", "thread_ts": "1515449522.000016", "channel_type": "channel"
         }))
     };
-    let m = msg(translate(&reply("and shipping?"), &rules(&[])));
-    assert_eq!(m.trigger, Trigger::ThreadReply { mentions_others: false });
+    let m = msg(translate(&reply("and shipping?"), &bot()));
+    let thread = Place::within(PlaceKind::Thread, "1515449522.000016", Some("C1".into()));
+    assert_eq!(m.facts.place, thread);
+    assert!(!m.facts.mentions_bot && !m.facts.addresses_others);
     assert_eq!(m.thread.as_str(), "slack:T0001:C1:1515449522.000016");
-    let m = msg(translate(&reply("<@U999> can you check this?"), &rules(&[])));
-    assert_eq!(m.trigger, Trigger::ThreadReply { mentions_others: true });
-    assert!(ignored(translate(&reply("<@UBOT> again"), &rules(&[]))).contains("app_mention"));
+    for to_others in ["<@U999> can you check this?", "<!here> anyone?", "<!subteam^S1> ping"] {
+        assert!(msg(translate(&reply(to_others), &bot())).facts.addresses_others, "{to_others}");
+    }
+    assert!(ignored(translate(&reply("<@UBOT> again"), &bot())).contains("app_mention"));
 }
 
 #[test]
@@ -98,21 +98,36 @@ fn direct_messages_are_one_conversation_per_dm_or_dm_thread() {
         }
         callback(e)
     };
-    let m = msg(translate(&dm(None), &rules(&[])));
-    assert_eq!(m.trigger, Trigger::Direct);
+    let m = msg(translate(&dm(None), &bot()));
+    assert_eq!(m.facts.place, Place::new(PlaceKind::Dm, "D024BE91L"));
     assert_eq!(m.thread.as_str(), "slack:T0001:D024BE91L");
-    let m = msg(translate(&dm(Some("1355517000.000001")), &rules(&[])));
+    let m = msg(translate(&dm(Some("1355517000.000001")), &bot()));
     assert_eq!(m.thread.as_str(), "slack:T0001:D024BE91L:1355517000.000001");
 }
 
 #[test]
-fn auto_respond_channels_answer_top_level_messages_only() {
-    let top = callback(json!({"type": "message", "channel": "CSUP", "user": "U1",
-        "text": "my order is late", "ts": "1.000100", "channel_type": "channel"}));
-    let m = msg(translate(&top, &rules(&["CSUP"])));
-    assert_eq!(m.trigger, Trigger::AutoRespond);
+fn top_level_channel_messages_are_reported_for_the_core_to_decide() {
+    let top = |channel_type: &str| {
+        callback(json!({"type": "message", "channel": "CSUP", "user": "U1",
+        "text": "my order is late", "ts": "1.000100", "channel_type": channel_type}))
+    };
+    let m = msg(translate(&top("channel"), &bot()));
+    assert_eq!(m.facts.place, Place::new(PlaceKind::Channel, "CSUP"));
+    assert!(!m.facts.mentions_bot);
     assert_eq!(m.thread.as_str(), "slack:T0001:CSUP:1.000100");
-    assert!(ignored(translate(&top, &rules(&[]))).contains("not addressed"));
+    let m = msg(translate(&top("mpim"), &bot()));
+    assert_eq!(m.facts.place, Place::new(PlaceKind::GroupDm, "CSUP"));
+}
+
+#[test]
+fn commands_are_read_from_the_text_without_the_mention() {
+    let said = |text: &str| {
+        callback(json!({"type": "app_mention", "user": "U1", "text": text, "ts": "1.5",
+        "channel": "C1"}))
+    };
+    assert_eq!(msg(translate(&said("<@UBOT> !new"), &bot())).facts.command, Some(Command::New));
+    assert_eq!(msg(translate(&said("<@UBOT> /help"), &bot())).facts.command, Some(Command::Help));
+    assert_eq!(msg(translate(&said("<@UBOT> new"), &bot())).facts.command, None);
 }
 
 #[test]
@@ -120,23 +135,21 @@ fn bots_edits_deletions_and_other_subtypes_are_not_questions() {
     let own =
         callback(json!({"type": "message", "channel": "D1", "user": "UBOT", "bot_id": "BBOT",
         "text": "Thinking…", "ts": "2.0", "channel_type": "im"}));
-    assert_eq!(msg(translate(&own, &rules(&[]))).author_kind, AuthorKind::SelfBot);
+    assert_eq!(msg(translate(&own, &bot())).facts.speaker, Speaker::SelfBot);
     let other = callback(json!({"type": "message", "channel": "D1", "user": "U5", "bot_id": "B5",
         "text": "beep", "ts": "2.1", "channel_type": "im"}));
-    assert_eq!(msg(translate(&other, &rules(&[]))).author_kind, AuthorKind::OtherBot);
+    assert_eq!(msg(translate(&other, &bot())).facts.speaker, Speaker::Bot);
     for subtype in ["message_changed", "message_deleted", "bot_message", "channel_join"] {
         let e =
             callback(json!({"type": "message", "subtype": subtype, "channel": "D1", "user": "U1",
             "text": "x", "ts": "3.0", "channel_type": "im", "hidden": true}));
-        assert!(ignored(translate(&e, &rules(&[]))).contains("subtype"), "{subtype}");
+        assert!(ignored(translate(&e, &bot())).contains("subtype"), "{subtype}");
     }
     let broadcast =
         callback(json!({"type": "message", "subtype": "thread_broadcast", "channel": "C1",
         "user": "U1", "text": "also", "ts": "4.0", "thread_ts": "1.0", "channel_type": "channel"}));
-    assert_eq!(
-        msg(translate(&broadcast, &rules(&[]))).trigger,
-        Trigger::ThreadReply { mentions_others: false }
-    );
+    let thread = Place::within(PlaceKind::Thread, "1.0", Some("C1".into()));
+    assert_eq!(msg(translate(&broadcast, &bot())).facts.place, thread);
 }
 
 #[test]
@@ -146,19 +159,19 @@ fn reactions_name_the_reacted_message() {
         "item_user": "UBOT", "item": {"type": "message", "channel": "C123ABC456", "ts": "1464196127.000002"},
         "event_ts": "1465244570.336841"
     }));
-    match translate(&body, &rules(&[])) {
+    match translate(&body, &bot()) {
         Translated::Reaction(r) => {
             assert!(r.added);
             assert_eq!(r.emoji, "thumbsup");
             assert_eq!(r.message.as_str(), "slack:T0001:C123ABC456:1464196127.000002");
             assert_eq!(r.user.as_str(), "slack:T0001:U123ABC456");
-            assert_eq!(r.user_kind, AuthorKind::Human);
+            assert_eq!(r.user_kind, Speaker::Person);
         }
         other => panic!("{other:?}"),
     }
     let file = callback(json!({"type": "reaction_removed", "user": "U1", "reaction": "+1",
         "item": {"type": "file", "file": "F1"}, "event_ts": "1.0"}));
-    assert!(ignored(translate(&file, &rules(&[]))).contains("other than a message"));
+    assert!(ignored(translate(&file, &bot())).contains("other than a message"));
 }
 
 #[test]
@@ -171,7 +184,7 @@ fn malformed_payloads_are_ignored_not_errors() {
         callback(json!({"type": "message"})),
         callback(json!({"type": "reaction_added", "user": 5})),
     ] {
-        ignored(translate(&body, &rules(&[])));
+        ignored(translate(&body, &bot()));
     }
 }
 
@@ -217,78 +230,13 @@ fn mention_in(channel: &str, thread_ts: Option<&str>) -> Value {
     callback(e)
 }
 
-fn screened(body: &Value, auto: &[&str], allow: &[&str], deny: &[&str]) -> Translated {
-    screen(translate(body, &rules(auto)), &ChannelPolicy::new(allow, deny))
-}
-
 #[test]
-fn channel_lists_decide_which_channels_are_answered() {
-    let top = mention_in("CALLOWED", None);
-    let in_thread = mention_in("CALLOWED", Some("1.000100"));
-    let follow_up = callback(json!({"type": "message", "channel": "CALLOWED", "user": "U1",
-        "text": "and shipping?", "ts": "1.000300", "thread_ts": "1.000100",
-        "channel_type": "channel"}));
-    let auto = callback(json!({"type": "message", "channel": "CALLOWED", "user": "U1",
-        "text": "my order is late", "ts": "1.000400", "channel_type": "channel"}));
-    // (payload, allow, deny) -> answered; every payload is in channel CALLOWED.
-    let table: &[(&Value, &[&str], &[&str], bool)] = &[
-        (&top, &[], &[], true),
-        (&top, &["CALLOWED"], &[], true),
-        (&top, &["COTHER"], &[], false),
-        (&top, &[], &["CALLOWED"], false),
-        (&top, &[], &["COTHER"], true),
-        (&top, &["CALLOWED"], &["CALLOWED"], false),
-        (&in_thread, &["CALLOWED"], &[], true),
-        (&in_thread, &[], &["CALLOWED"], false),
-        (&follow_up, &["CALLOWED"], &[], true),
-        (&follow_up, &["COTHER"], &[], false),
-        (&auto, &["CALLOWED"], &[], true),
-        (&auto, &[], &["CALLOWED"], false),
-    ];
-    for (i, (body, allow, deny, answered)) in table.iter().enumerate() {
-        match screened(body, &["CALLOWED"], allow, deny) {
-            Translated::Message { channel, .. } => {
-                assert!(answered, "row {i}: answered");
-                assert_eq!(channel, "CALLOWED");
-            }
-            Translated::Ignore(why) => {
-                assert!(!answered, "row {i}: ignored ({why})");
-                assert_eq!(why, CHANNEL_NOT_ALLOWED, "row {i}");
-            }
-            other => panic!("row {i}: {other:?}"),
-        }
-    }
-}
-
-#[test]
-fn other_reasons_to_ignore_keep_their_own_reason() {
-    // Not for the bot anyway: the log says so, not "channel not allowed".
-    let chatter = callback(json!({"type": "message", "channel": "CDENIED", "user": "U1",
-        "text": "lunch?", "ts": "1.000500", "channel_type": "channel"}));
-    assert!(ignored(screened(&chatter, &[], &[], &["CDENIED"])).contains("not addressed"));
-}
-
-#[test]
-fn direct_messages_and_reactions_pass_the_channel_lists() {
-    let dm = callback(json!({"type": "message", "channel": "D024BE91L", "user": "U1",
-        "text": "hello", "ts": "1.000600", "channel_type": "im"}));
-    // An allow list that does not name the DM, even a deny list that does: DMs pass.
-    for (allow, deny) in [(&["CALLOWED"][..], &[][..]), (&[], &["D024BE91L"])] {
-        assert_eq!(msg(screened(&dm, &[], allow, deny)).trigger, Trigger::Direct);
-    }
-    // A mention in a DM (no channel_type on app_mention) passes as well.
-    let dm_mention = mention_in("D024BE91L", None);
-    assert_eq!(msg(screened(&dm_mention, &[], &["CALLOWED"], &[])).trigger, Trigger::Mention);
-    // Feedback on an answer in a channel excluded since still counts.
-    let reaction = callback(json!({"type": "reaction_added", "user": "U1", "reaction": "+1",
-        "item": {"type": "message", "channel": "CDENIED", "ts": "1.000700"}, "event_ts": "2.0"}));
-    assert!(matches!(
-        screened(&reaction, &[], &["CALLOWED"], &["CDENIED"]),
-        Translated::Reaction(_)
-    ));
-    let check = json!({"token": "x", "challenge": "abc", "type": "url_verification"});
-    assert!(matches!(
-        screened(&check, &[], &[], &["CDENIED"]),
-        Translated::UrlVerification(c) if c == "abc"
-    ));
+fn direct_messages_are_places_of_their_own_even_in_an_app_mention() {
+    // `app_mention` has no `channel_type`; the `D` of the id says it is a DM, which the
+    // channel lists never apply to.
+    let m = msg(translate(&mention_in("D024BE91L", None), &bot()));
+    assert_eq!(m.facts.place, Place::new(PlaceKind::Dm, "D024BE91L"));
+    let m = msg(translate(&mention_in("CALLOWED", Some("1.000100")), &bot()));
+    let thread = Place::within(PlaceKind::Thread, "1.000100", Some("CALLOWED".into()));
+    assert_eq!(m.facts.place, thread);
 }

@@ -16,4 +16,4 @@ mod runtime;
 pub mod signature;
 
 #[cfg(feature = "slack")]
-pub use runtime::{run, SlackBridge, SlackError};
+pub use runtime::{run, Delivered, SlackBridge, SlackError};

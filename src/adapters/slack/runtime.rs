@@ -3,10 +3,11 @@
 
 use super::config::{SlackMode, SlackSettings};
 use super::egress::{self, Client, SlackEgress, SlackWeb};
-use super::ingress::{self, BotIdentity, Rules, Translated};
+use super::ingress::{self, BotIdentity, Translated};
 use crate::bridge::channels::ChannelPolicy;
+use crate::bridge::decide::PlaceRules;
 use crate::bridge::event::{InboundEvent, MessageContext};
-use crate::bridge::{Bridge, BridgeConfig, BridgeError};
+use crate::bridge::{Bridge, BridgeConfig, BridgeError, Disposition};
 use crate::store::Store;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -47,14 +48,25 @@ pub enum SlackError {
     Bridge(#[from] BridgeError),
 }
 
+/// What became of one Slack payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// A `url_verification`: answer with this challenge.
+    Challenge(String),
+    /// The core took the event: queued, answered with a note, or ignored (and why).
+    Handled(Disposition),
+    /// Not an event for the core at all (an edit, a deletion, a malformed payload, the
+    /// `message` twin of an `app_mention`), and why.
+    NotForCore(&'static str),
+}
+
 /// The running Slack side of the bridge.
 pub struct SlackBridge {
     bridge: Bridge,
     web: Arc<SlackWeb>,
     client: Arc<Client>,
-    rules: Rules,
-    /// `slack.allow_channels` / `slack.deny_channels`, applied after translation.
-    channels: ChannelPolicy,
+    /// Who the bot is, to recognise its mentions and its own messages.
+    bot: BotIdentity,
     workspace_url: String,
     settings: SlackSettings,
 }
@@ -66,7 +78,7 @@ impl SlackBridge {
         settings: &SlackSettings,
         store: Arc<dyn Store>,
         siteassist: crate::siteassist::client::Client,
-        bridge_cfg: BridgeConfig,
+        mut bridge_cfg: BridgeConfig,
     ) -> Result<Self, SlackError> {
         let client = Arc::new(egress::client(&settings.api_url)?);
         let web = Arc::new(SlackWeb::new(client.clone(), &settings.bot_token));
@@ -78,16 +90,17 @@ impl SlackBridge {
             settings.max_message_chars,
             settings.edit_budget_per_minute,
         );
+        bridge_cfg.places = PlaceRules {
+            auto_respond: settings.auto_respond_channels.iter().cloned().collect(),
+            channels: ChannelPolicy::new(&settings.allow_channels, &settings.deny_channels),
+            ..bridge_cfg.places
+        };
         let bridge = Bridge::new(Arc::new(adapter), store, siteassist, bridge_cfg);
         Ok(Self {
             bridge,
             web,
             client,
-            rules: Rules {
-                bot: BotIdentity { user_id: auth.user_id, bot_id: auth.bot_id },
-                auto_respond: settings.auto_respond_channels.iter().cloned().collect(),
-            },
-            channels: ChannelPolicy::new(&settings.allow_channels, &settings.deny_channels),
+            bot: BotIdentity { user_id: auth.user_id, bot_id: auth.bot_id },
             workspace_url: auth.url,
             settings: settings.clone(),
         })
@@ -98,22 +111,27 @@ impl SlackBridge {
         &self.bridge
     }
 
-    /// Translates one Events API payload and hands it to the core. Returns the
-    /// challenge for a `url_verification`.
+    /// Translates one Events API payload and hands it to the core. Returns what became
+    /// of it: the challenge for a `url_verification`, the core's disposition, or why the
+    /// translation kept it from the core.
     ///
     /// When this returns `Ok`, what the event needs is durable (the claims and the
     /// in-flight record; the answer itself goes on in the background), so the caller
     /// may acknowledge the event to Slack. On `Err` it must not: Slack's redelivery is
     /// the retry.
-    pub async fn deliver(&self, body: &Value) -> Result<Option<String>, BridgeError> {
-        let translated = ingress::screen(ingress::translate(body, &self.rules), &self.channels);
+    pub async fn deliver(&self, body: &Value) -> Result<Delivered, BridgeError> {
+        let translated = ingress::translate(body, &self.bot);
         let event = match translated {
-            Translated::UrlVerification(challenge) => return Ok(Some(challenge)),
+            Translated::UrlVerification(challenge) => return Ok(Delivered::Challenge(challenge)),
             Translated::Ignore(why) => {
                 tracing::debug!(reason = why, "Slack event ignored");
-                return Ok(None);
+                return Ok(Delivered::NotForCore(why));
             }
             Translated::Reaction(r) => InboundEvent::Reaction(r),
+            // Most channel messages are not for the bot: no name lookups for those.
+            Translated::Message { msg, .. } if self.bridge.will_ignore(&msg) => {
+                InboundEvent::Message(*msg)
+            }
             Translated::Message { mut msg, channel, user, ts, thread_ts } => {
                 // Bounded: names are a nicety for the dashboard, the acknowledgement
                 // deadline is not (both lookups are cached after the first).
@@ -150,7 +168,7 @@ impl SlackBridge {
             }
         };
         match self.bridge.handle(event).await {
-            Ok(_) => Ok(None),
+            Ok(disposition) => Ok(Delivered::Handled(disposition)),
             Err(e) => {
                 tracing::error!(error = %e, "could not handle a Slack event; leaving it to Slack's redelivery");
                 Err(e)
@@ -283,7 +301,7 @@ async fn events_endpoint(
     }
     if value.get("type").and_then(Value::as_str) == Some("url_verification") {
         return match app.deliver(&value).await {
-            Ok(Some(challenge)) => {
+            Ok(Delivered::Challenge(challenge)) => {
                 axum::Json(serde_json::json!({ "challenge": challenge })).into_response()
             }
             _ => (StatusCode::BAD_REQUEST, "url_verification without a challenge").into_response(),
