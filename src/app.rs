@@ -172,6 +172,13 @@ async fn run_platforms(
             .await
             .map_err(|e| AppError::Adapter(format!("ops server: {e}")))
     });
+    let (sweeping, stop) = (store.clone(), stopped());
+    let every = Duration::from_secs(settings.store.sweep_interval_secs);
+    tasks.spawn(async move {
+        crate::store::sweeper::run(sweeping.as_ref(), every, std::time::SystemTime::now, stop)
+            .await;
+        Ok(())
+    });
     let (probe, stop) = (client.clone(), stopped());
     tasks.spawn(async move {
         let ping = async {

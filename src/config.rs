@@ -105,6 +105,8 @@ pub struct StoreSettings {
     pub backend: StoreBackend,
     /// sled's directory; empty for the per-user default (see [`StoreSettings::resolved_path`]).
     pub path: String,
+    /// How often expired claims are removed (and the store's size measured).
+    pub sweep_interval_secs: u64,
 }
 
 impl StoreSettings {
@@ -311,6 +313,9 @@ impl Settings {
                 "bridge.dedupe_ttl_secs",
                 "must be at least 60 (platforms redeliver for minutes)",
             );
+        }
+        if !(10..=86_400).contains(&self.store.sweep_interval_secs) {
+            return invalid("store.sweep_interval_secs", "must be between 10 and 86400");
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("server.listen", "must be an address such as 0.0.0.0:8080");

@@ -36,6 +36,15 @@ pub const REPLIES_IN_FLIGHT: &str = "siteassist_bridge_replies_in_flight";
 /// Feedback sent to SiteAssist, by `value` (`like`, `dislike`, `none`).
 pub const FEEDBACK_SENT: &str = "siteassist_bridge_feedback_sent_total";
 
+/// Claims in the store (expired ones not yet swept included).
+pub const STORE_CLAIMS: &str = "siteassist_bridge_store_claims";
+/// Records of every kind in the store.
+pub const STORE_RECORDS: &str = "siteassist_bridge_store_records";
+/// The store's size on disk, for a store that keeps files.
+pub const STORE_BYTES: &str = "siteassist_bridge_store_bytes";
+/// Expired claims removed by the sweeper.
+pub const CLAIMS_SWEPT: &str = "siteassist_bridge_store_claims_swept_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder (once; later calls return the same handle).
@@ -52,6 +61,16 @@ pub fn install() -> Option<PrometheusHandle> {
     metrics::set_global_recorder(recorder).ok()?;
     let _ = HANDLE.set(handle.clone());
     Some(handle)
+}
+
+/// The sweeper removed `removed` claims and measured the store.
+pub fn store_swept(removed: usize, stats: &crate::store::StoreStats) {
+    counter!(CLAIMS_SWEPT).increment(removed as u64);
+    gauge!(STORE_CLAIMS).set(stats.claims as f64);
+    gauge!(STORE_RECORDS).set(stats.records as f64);
+    if let Some(bytes) = stats.bytes_on_disk {
+        gauge!(STORE_BYTES).set(bytes as f64);
+    }
 }
 
 /// An event arrived.

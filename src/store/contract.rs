@@ -243,9 +243,13 @@ pub(crate) async fn sweep_removes_only_expired(store: Arc<dyn Store>) {
     assert!(store.claim("edge", t0(), secs(30)).await.unwrap());
     assert!(store.claim("long", t0(), secs(60)).await.unwrap());
     assert_eq!(store.sweep_claims(t0() + secs(5)).await.unwrap(), 0);
+    let before = store.stats().await.unwrap();
+    assert_eq!((before.claims, before.records), (3, 3), "{before:?}");
     let now = t0() + secs(30);
     assert_eq!(store.sweep_claims(now).await.unwrap(), 2, "short and edge");
     assert_eq!(store.sweep_claims(now).await.unwrap(), 0);
+    let after = store.stats().await.unwrap();
+    assert_eq!((after.claims, after.records), (1, 1), "the stats see the sweep: {after:?}");
     assert!(!store.claim("long", now, secs(60)).await.unwrap(), "still held");
     assert!(store.claim("short", now, secs(60)).await.unwrap());
 }

@@ -3,7 +3,7 @@
 //! put-if-absent returns the winner), which the shared contract tests check.
 
 use super::codec::ClaimRecord;
-use super::{InFlightReply, ReplyLink, Store, StoreError, ThreadLink};
+use super::{InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
@@ -115,6 +115,14 @@ impl Store for MemoryStore {
         let before = maps.claims.len();
         maps.claims.retain(|_, c| c.is_live(now));
         Ok(before - maps.claims.len())
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let m = self.maps();
+        let claims = m.claims.len();
+        let records =
+            m.threads.len() + m.replies.len() + claims + m.in_flight.len() + m.feedback.len();
+        Ok(StoreStats { claims: claims as u64, records: records as u64, bytes_on_disk: None })
     }
 
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {

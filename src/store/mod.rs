@@ -14,6 +14,7 @@ pub mod codec;
 pub(crate) mod contract;
 mod memory;
 mod sled_store;
+pub mod sweeper;
 
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
@@ -149,7 +150,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Removes claims that expired before `now`; returns how many were removed.
+    /// [`sweeper::run`] calls it on a timer, so the store does not grow with every event
+    /// ever handled.
     async fn sweep_claims(&self, now: SystemTime) -> Result<usize, StoreError>;
+
+    /// How much the store holds, for the metrics. May walk every record: call it now and
+    /// then (the sweeper does, after each sweep), not per event.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
 
     /// Records or updates a reply in flight.
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError>;
@@ -169,6 +176,17 @@ pub trait Store: Send + Sync + 'static {
         message: &MessageId,
         feedback: Option<Feedback>,
     ) -> Result<(), StoreError>;
+}
+
+/// How much a store holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Event and message claims, expired ones not yet swept included.
+    pub claims: u64,
+    /// Every record of every kind (claims included).
+    pub records: u64,
+    /// Bytes on disk, for a store that keeps files.
+    pub bytes_on_disk: Option<u64>,
 }
 
 /// Seconds since the Unix epoch, for the `created_at` fields.

@@ -31,7 +31,7 @@
 
 use super::codec::{decode, encode, ClaimRecord};
 use super::memory::oldest_first;
-use super::{InFlightReply, ReplyLink, Store, StoreError, ThreadLink};
+use super::{InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
@@ -67,10 +67,7 @@ impl SledStore {
     /// than from a busy async task.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| StoreError::Backend(open_error_message(path, &e.to_string())))?;
+        let db = open_db(path, LOCK_WAIT)?;
         let tree = |name: &str| {
             db.open_tree(name).map_err(|e| {
                 StoreError::Backend(format!(
@@ -116,6 +113,32 @@ impl SledStore {
 
 /// The error text for a failed open. Pure, so the wording is tested without two
 /// processes: sled reports a held lock as an I/O error saying "could not acquire lock".
+/// How long [`SledStore::open`] waits for the directory's lock. A store dropped in this
+/// process releases its lock only when sled's I/O threads have finished their last
+/// writes, which takes a moment more under load (seen as a failed reopen in the
+/// contract suite, once in a loaded run); another process's lock is released at its
+/// exit. Past this, the lock is someone else's for good and opening fails.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// Opens sled at `path`, trying again while the lock is held, for up to `wait`. There
+/// is no event to await for a file lock, so this polls, every 20 ms.
+fn open_db(path: &Path, wait: Duration) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let message = e.to_string();
+                let locked = message.contains("could not acquire lock");
+                if !locked || std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Backend(open_error_message(path, &message)));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 fn open_error_message(path: &Path, sled_error: &str) -> String {
     if sled_error.contains("could not acquire lock") {
         format!(
@@ -276,6 +299,13 @@ impl Store for SledStore {
         Ok(removed)
     }
 
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let trees = [&self.threads, &self.replies, &self.claims, &self.in_flight, &self.feedback];
+        let records = trees.iter().map(|t| t.len() as u64).sum();
+        let bytes = self.db.size_on_disk().map_err(|e| backend("size_on_disk", e))?;
+        Ok(StoreStats { claims: self.claims.len() as u64, records, bytes_on_disk: Some(bytes) })
+    }
+
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
         self.in_flight
             .insert(reply.id.as_str(), encode(reply))
@@ -340,7 +370,8 @@ mod tests {
         let path = dir.path().join("nested").join("store");
         let _first = SledStore::open(&path).unwrap();
         assert!(path.is_dir(), "open creates the directory");
-        let err = SledStore::open(&path).unwrap_err().to_string();
+        // `open` waits LOCK_WAIT for the lock; the same path with a short wait.
+        let err = open_db(&path, Duration::from_millis(100)).unwrap_err().to_string();
         assert!(err.contains(&path.display().to_string()), "{err}");
         assert!(err.contains("another process"), "{err}");
     }
