@@ -456,6 +456,8 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
         messages: Vec::new(),
         started_at: 1,
         asker: None,
+        channel: None,
+        workspace: None,
     };
     store.put_in_flight(&record).await.unwrap();
     // ... and the placeholder it posted, through the Web API as the bot.

@@ -16,10 +16,10 @@ pub struct Capabilities {
     pub channel_budget: Budget,
     /// An extra budget shared by a whole workspace, where the platform has one.
     pub workspace_budget: Option<Budget>,
-    /// Whether messages can be edited; if not, only the final text is posted.
-    pub can_edit: bool,
-    /// Whether users can react to messages (feedback by reaction).
-    pub can_react: bool,
+    /// How often the core renews [`ChatAdapter::typing`] while no answer text is
+    /// visible: a little less than the indicator lasts on the platform. `None`: the
+    /// platform shows no typing indicator for bots, and the core never calls it.
+    pub typing_every: Option<Duration>,
 }
 
 /// A rate budget: at most `actions` in any `window`.
@@ -73,8 +73,9 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// Replaces the text of a message this bot posted. Idempotent.
     async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError>;
 
-    /// Shows a "typing…" indicator in `thread`, where the platform has one. The core
-    /// calls it again while no text is visible yet.
+    /// Shows a "typing…" indicator in `thread`. The core calls it when a reply starts
+    /// and every [`Capabilities::typing_every`] while no text is visible yet, and never
+    /// when that is `None`.
     async fn typing(&self, _thread: &ThreadKey) -> Result<(), AdapterError> {
         Ok(())
     }

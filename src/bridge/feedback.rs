@@ -1,8 +1,9 @@
 //! Reactions → SiteAssist feedback, decided in pure functions.
 //!
-//! Platforms name emoji differently (Slack `+1` or `thumbsup`, with skin tones as
-//! `+1::skin-tone-3`; Discord the Unicode `👍`, maybe with a skin-tone modifier), so the
-//! configured names are normalised before comparison.
+//! Platforms name emoji differently (Slack `+1` or `thumbsup`; Discord the Unicode `👍`,
+//! maybe with a skin-tone modifier), so the configured names are normalised before
+//! comparison. Platform-specific spellings (Slack's `+1::skin-tone-3`) are the
+//! adapter's to undo.
 
 use crate::bridge::ids::UserKey;
 use crate::siteassist::ids::Feedback;
@@ -63,13 +64,11 @@ impl FeedbackEmoji {
     }
 }
 
-/// Strips what varies between platforms and clients but not in meaning: surrounding
-/// colons (`:+1:`), Slack skin-tone suffixes (`+1::skin-tone-2`), Unicode skin-tone
-/// modifiers and the emoji variation selector. Case-insensitive for names.
+/// Strips what varies between clients but not in meaning: surrounding colons (`:+1:`),
+/// Unicode skin-tone modifiers and the emoji variation selector. Case-insensitive for
+/// names.
 pub fn normalise_emoji(raw: &str) -> String {
-    let trimmed = raw.trim();
-    let base = trimmed.split("::").next().unwrap_or(trimmed);
-    let base = base.trim_matches(':');
+    let base = raw.trim().trim_matches(':');
     base.chars()
         .filter(|c| !matches!(*c as u32, 0x1F3FB..=0x1F3FF | 0xFE0F))
         .flat_map(char::to_lowercase)
@@ -110,8 +109,7 @@ mod tests {
     #[test]
     fn classify_defaults_and_platform_spellings() {
         let e = FeedbackEmoji::default();
-        for like in ["+1", ":+1:", "thumbsup", "+1::skin-tone-3", "👍", "👍🏽", "👍\u{FE0F}"]
-        {
+        for like in ["+1", ":+1:", "thumbsup", "👍", "👍🏽", "👍\u{FE0F}"] {
             assert_eq!(e.classify(like), Some(Like), "{like}");
         }
         for dislike in ["-1", "thumbsdown", ":-1:", "👎", "👎🏿"] {

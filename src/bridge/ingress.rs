@@ -5,9 +5,10 @@
 use super::decide::{decide, Decision, PlaceKind, Speaker};
 use super::event::{InboundEvent, InboundMessage, ReactionEvent};
 use super::feedback::may_give_feedback;
+use super::jobs::{self, Job};
 use super::limits::Verdict;
-use super::threads::Job;
-use super::{notice, relay};
+use super::notice;
+use super::threads::Queued;
 use super::{BridgeError, Disposition, Inner};
 use crate::ops::metrics;
 use crate::store::{unix_secs, InFlightReply};
@@ -120,7 +121,7 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
     // after a reconnect may carry a new one for the same message. They are written with
     // the in-flight record in one store operation, before the platform is acknowledged:
     // if the process dies from here on, the next start finds the record and closes the
-    // reply visibly (see `relay::recover_unfinished`), and a redelivery is a duplicate.
+    // reply visibly (see `recovery::recover_unfinished`), and a redelivery is a duplicate.
     let event_key = format!("event:{}:{}", inner.adapter.name(), msg.event_id);
     let message_key = format!("message:{}", msg.message);
     let record = InFlightReply {
@@ -133,6 +134,8 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         messages: Vec::new(),
         started_at: unix_secs(SystemTime::now()),
         asker: Some(msg.author.clone()),
+        channel: Some(msg.channel.clone()),
+        workspace: msg.workspace.clone(),
     };
     let (now, ttl) = (SystemTime::now(), inner.cfg.dedupe_ttl);
     if !inner.store.claim_and_record(&[&event_key, &message_key], now, ttl, &record).await? {
@@ -148,9 +151,9 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         Verdict::Drop(_) => return Ok(Disposition::Ignored(Ignored::RateLimited)),
         Verdict::Notify(which) => {
             let (inner, thread) = (Arc::clone(inner), msg.thread.clone());
-            tokio::spawn(async move {
-                relay::tell(&inner, &thread, &notice::rate_limited(which)).await
-            });
+            tokio::spawn(
+                async move { jobs::tell(&inner, &thread, &notice::rate_limited(which)).await },
+            );
             return Ok(Disposition::Ignored(Ignored::RateLimited));
         }
     }
@@ -160,7 +163,7 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
     tracing::info!(adapter = inner.adapter.name(), thread = %msg.thread, ?trigger, "question received");
     let thread = msg.thread.clone();
     let job = Job::Answer { msg: Box::new(msg), record: Box::new(record) };
-    Ok(inner.threads.dispatch(inner, thread, job))
+    Ok(queued(inner.threads.dispatch(inner, thread, job), Disposition::Queued))
 }
 
 /// The rules' decision for `msg`. The store is read only when the answer depends on
@@ -192,10 +195,7 @@ async fn told(
             return Ok(Disposition::Ignored(Ignored::Duplicate));
         }
     }
-    match inner.threads.dispatch(inner, msg.thread.clone(), job) {
-        Disposition::Queued => Ok(done),
-        busy => Ok(busy),
-    }
+    Ok(queued(inner.threads.dispatch(inner, msg.thread.clone(), job), done))
 }
 
 async fn reaction(inner: &Arc<Inner>, r: ReactionEvent) -> Result<Disposition, BridgeError> {
@@ -223,7 +223,16 @@ async fn reaction(inner: &Arc<Inner>, r: ReactionEvent) -> Result<Disposition, B
     }
     let thread = link.thread.clone();
     let job = Job::Feedback { link: Box::new(link), value, added: r.added };
-    Ok(inner.threads.dispatch(inner, thread, job))
+    Ok(queued(inner.threads.dispatch(inner, thread, job), Disposition::Queued))
+}
+
+/// `done` when the job was queued; a full thread queue is [`Ignored::ThreadBusy`] (the
+/// asker is told by the handler's `reject`).
+fn queued(queued: Queued, done: Disposition) -> Disposition {
+    match queued {
+        Queued::Yes => done,
+        Queued::Rejected => Disposition::Ignored(Ignored::ThreadBusy),
+    }
 }
 
 async fn claim(inner: &Inner, key: &str) -> Result<bool, BridgeError> {

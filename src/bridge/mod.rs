@@ -5,21 +5,25 @@
 //! Event flow: an adapter calls [`Bridge::handle`] with the facts of a message;
 //! [`decide`] says whether and how to answer, the same on every platform; [`ingress`]
 //! acts on it and claims the event in the store (exactly once); the event
-//! goes to its thread's single worker ([`threads`]), which runs [`relay`]: resolve the
-//! conversation, post a placeholder, stream the answer into it through the [`throttle`]
-//! and [`split`] rules within the channel budget ([`pacing`]).
+//! goes to its thread's single worker ([`threads`]), which runs its [`jobs`]: for a
+//! question, [`answer`] resolves the conversation, posts a placeholder and streams the
+//! answer into it through the [`throttle`] and [`split`] rules within the channel budget
+//! ([`pacing`]). At start, [`recovery`] closes the replies a previous run left open.
 
 pub mod adapter;
+mod answer;
 pub mod channels;
 pub mod decide;
 pub mod event;
 pub mod feedback;
 pub mod ids;
 mod ingress;
+mod jobs;
 pub mod limits;
 pub mod notice;
 mod pacing;
-mod relay;
+mod platform_retry;
+mod recovery;
 mod reply;
 pub mod split;
 mod threads;
@@ -112,7 +116,7 @@ struct Inner {
     store: Arc<dyn Store>,
     client: Client,
     cfg: BridgeConfig,
-    threads: threads::Threads,
+    threads: threads::Threads<jobs::Job>,
     pacing: pacing::Pacing,
     closing: AtomicBool,
     limits: limits::Limits,
@@ -131,7 +135,7 @@ impl Bridge {
         let caps = adapter.capabilities().clone();
         let inner = Inner {
             pacing: pacing::Pacing::new(caps.channel_budget, caps.workspace_budget),
-            threads: threads::Threads::new(cfg.thread_queue),
+            threads: threads::Threads::new(cfg.thread_queue, cfg.worker_idle),
             limits: limits::Limits::new(
                 cfg.user_questions_per_minute,
                 cfg.channel_questions_per_minute,
@@ -168,7 +172,7 @@ impl Bridge {
     /// Finds replies that a previous run left unfinished (crash, kill) and closes each
     /// one visibly. Call once at start, before events flow.
     pub async fn recover_unfinished(&self) -> Result<usize, BridgeError> {
-        relay::recover_unfinished(&self.inner).await
+        recovery::recover_unfinished(&self.inner).await
     }
 
     /// Stops taking events, lets replies in flight finish for up to `grace`, then
@@ -177,7 +181,7 @@ impl Bridge {
         self.inner.closing.store(true, Ordering::SeqCst);
         let cut = self.inner.threads.drain(grace).await;
         if cut > 0 {
-            if let Err(e) = relay::recover_unfinished(&self.inner).await {
+            if let Err(e) = recovery::recover_unfinished(&self.inner).await {
                 tracing::warn!(error = %e, "could not close unfinished replies at shutdown");
             }
         }
@@ -194,7 +198,7 @@ impl Bridge {
     /// finished, feedback sent). For the console and tests, which must not sleep.
     pub async fn barrier(&self, thread: &ids::ThreadKey) {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = self.inner.threads.dispatch(&self.inner, thread.clone(), threads::Job::Barrier(tx));
+        let _ = self.inner.threads.dispatch(&self.inner, thread.clone(), jobs::Job::Barrier(tx));
         let _ = rx.await;
     }
 }

@@ -5,19 +5,13 @@
 use super::adapter::AdapterError;
 use super::ids::ThreadKey;
 use super::pacing::BudgetKeys;
+use super::platform_retry;
 use super::split::split_message;
 use super::throttle::EditPacer;
 use super::Inner;
 use crate::store::{InFlightReply, ReplyLink};
 use std::future::Future;
-use std::time::{Duration, Instant};
-
-/// Platform calls that hit a rate limit are retried this often before the reply gives up.
-const MAX_RATE_LIMIT_RETRIES: u32 = 6;
-/// Transient platform failures are retried this often.
-const MAX_TRANSIENT_RETRIES: u32 = 3;
-/// No single platform-requested wait is longer than this.
-const MAX_PLATFORM_WAIT: Duration = Duration::from_secs(120);
+use std::time::Instant;
 
 /// A reply being built. Dropped without [`Reply::finish`] only when the task is
 /// aborted, in which case the in-flight record stays for recovery.
@@ -198,27 +192,30 @@ impl<'a> Reply<'a> {
     }
 }
 
-/// Runs a platform call, waiting out rate limits and retrying transient failures.
+/// Runs a platform call, waiting out rate limits and retrying transient failures as
+/// [`platform_retry::decide`] says.
 pub(crate) async fn retry<T, F, Fut>(platform: &'static str, mut call: F) -> Result<T, AdapterError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AdapterError>>,
 {
-    let (mut limited, mut transient) = (0, 0);
+    let mut so_far = platform_retry::Attempts::default();
     loop {
-        match call().await {
-            Err(AdapterError::RateLimited { retry_after }) if limited < MAX_RATE_LIMIT_RETRIES => {
-                limited += 1;
-                crate::ops::metrics::platform_rate_limited(platform);
-                tracing::info!(platform, ?retry_after, "platform rate limit; waiting");
-                tokio::time::sleep(retry_after.min(MAX_PLATFORM_WAIT)).await;
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        match platform_retry::decide(&mut so_far, &error) {
+            platform_retry::Decision::GiveUp => return Err(error),
+            platform_retry::Decision::RetryAfter(wait) => {
+                if let AdapterError::RateLimited { retry_after } = &error {
+                    crate::ops::metrics::platform_rate_limited(platform);
+                    tracing::info!(platform, ?retry_after, "platform rate limit; waiting");
+                } else {
+                    tracing::info!(platform, error = %error, "platform call failed; retrying");
+                }
+                tokio::time::sleep(wait).await;
             }
-            Err(AdapterError::Transient(e)) if transient < MAX_TRANSIENT_RETRIES => {
-                transient += 1;
-                tracing::info!(error = %e, "platform call failed; retrying");
-                tokio::time::sleep(Duration::from_millis(250 << transient)).await;
-            }
-            other => return other,
         }
     }
 }

@@ -101,7 +101,7 @@ pub(crate) fn unix_millis(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
+    use crate::bridge::ids::{ChannelKey, MessageRef, ThreadKey, UserKey, WorkspaceKey};
     use crate::siteassist::ids::{ConversationId, Feedback, MessageId, SaVid};
     use crate::store::{InFlightReply, ReplyLink, ThreadLink};
 
@@ -159,6 +159,8 @@ mod tests {
             messages: vec![MessageRef::new("console:1:a")],
             started_at: 5,
             asker: None,
+            channel: None,
+            workspace: None,
         };
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5}}"#;
         assert_eq!(encode(&reply), golden);
@@ -168,6 +170,15 @@ mod tests {
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me"}}"#;
         assert_eq!(encode(&with_asker), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_asker);
+        // So are the channel and workspace keys, added after it.
+        let with_keys = InFlightReply {
+            channel: Some(ChannelKey::new("slack:T1:C2")),
+            workspace: Some(WorkspaceKey::new("slack:T1")),
+            ..with_asker
+        };
+        let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1"}}"#;
+        assert_eq!(encode(&with_keys), golden);
+        assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_keys);
 
         let claim = ClaimRecord { expires_at_ms: 42 };
         let golden: &[u8] = br#"{"v":1,"data":{"expires_at_ms":42}}"#;

@@ -51,6 +51,8 @@ fn in_flight(id: &str, started_at: u64) -> InFlightReply {
         messages: Vec::new(),
         started_at,
         asker: None,
+        channel: None,
+        workspace: None,
     }
 }
 

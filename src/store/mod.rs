@@ -19,7 +19,7 @@ pub mod sweeper;
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
+use crate::bridge::ids::{ChannelKey, MessageRef, ThreadKey, UserKey, WorkspaceKey};
 use crate::siteassist::ids::{ConversationId, Feedback, MessageId, SaVid};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,15 @@ pub struct InFlightReply {
     /// Optional and omitted when unset, so records written before it existed still read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asker: Option<UserKey>,
+    /// The channel and workspace the reply posts in, so a reply finished by recovery
+    /// shares the live replies' edit budgets (the core never builds these from the
+    /// thread's id: ids are the adapter's to mint). Optional like `asker`, for the same
+    /// reason; a record without them is budgeted under its thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ChannelKey>,
+    /// See `channel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceKey>,
 }
 
 /// A store failure. The core treats every variant the same way (log, tell the user the

@@ -81,8 +81,8 @@ impl ConsoleAdapter {
                 min_edit_interval: Duration::from_millis(100),
                 channel_budget: Budget { actions: 50, window: Duration::from_secs(1) },
                 workspace_budget: None,
-                can_edit: true,
-                can_react: true,
+                // The placeholder is the console's only "thinking" sign.
+                typing_every: None,
             },
             mode,
             out: Mutex::new(out),

@@ -64,8 +64,9 @@ impl DiscordAdapter {
                 // Discord's global limit (50 requests/s per bot) is far above what the
                 // channel budgets allow together in practice.
                 workspace_budget: None,
-                can_edit: true,
-                can_react: true,
+                // Discord's indicator lasts 10 s (API docs, Trigger Typing Indicator,
+                // checked 2026-12).
+                typing_every: Some(Duration::from_secs(8)),
             },
             rest,
             directory,

@@ -252,8 +252,8 @@ impl SlackEgress {
                     actions: edits_per_minute,
                     window: Duration::from_secs(60),
                 }),
-                can_edit: true,
-                can_react: true,
+                // Bots get no typing indicator outside the AI-app surface.
+                typing_every: None,
             },
         }
     }

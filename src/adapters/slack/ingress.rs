@@ -209,9 +209,15 @@ fn reaction(
         message: ids::message(team, &channel, &ts),
         user: ids::user(team, &r.user),
         user_kind: speaker(&r.user, None, bot),
-        emoji: r.reaction,
+        emoji: emoji_name(&r.reaction),
         added,
     })
+}
+
+/// The emoji's name without Slack's skin-tone suffix (`+1::skin-tone-3` is `+1`): the
+/// tone does not change what the reaction means.
+fn emoji_name(reaction: &str) -> String {
+    reaction.split("::").next().unwrap_or(reaction).to_string()
 }
 
 fn speaker(user: &str, bot_id: Option<&str>, bot: &BotIdentity) -> Speaker {

@@ -169,6 +169,13 @@ fn reactions_name_the_reacted_message() {
         }
         other => panic!("{other:?}"),
     }
+    let toned = callback(json!({"type": "reaction_added", "user": "U1",
+        "reaction": "+1::skin-tone-3", "item": {"type": "message", "channel": "C1", "ts": "1.0"},
+        "event_ts": "2.0"}));
+    match translate(&toned, &bot()) {
+        Translated::Reaction(r) => assert_eq!(r.emoji, "+1", "the skin tone is dropped"),
+        other => panic!("{other:?}"),
+    }
     let file = callback(json!({"type": "reaction_removed", "user": "U1", "reaction": "+1",
         "item": {"type": "file", "file": "F1"}, "event_ts": "1.0"}));
     assert!(ignored(translate(&file, &bot())).contains("other than a message"));

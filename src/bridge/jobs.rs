@@ -1,0 +1,161 @@
+//! The work a thread's worker does ([`Job`]), and how the core runs it: answers,
+//! feedback, notes, resets, and the notice for a question that did not fit the queue.
+
+use super::event::InboundMessage;
+use super::feedback::decide;
+use super::ids::ThreadKey;
+use super::notice;
+use super::reply::retry;
+use super::threads::Handler;
+use super::{answer, Inner};
+use crate::ops::metrics;
+use crate::siteassist::ids::Feedback;
+use crate::store::{InFlightReply, ReplyLink};
+use std::sync::Arc;
+
+/// Work for a thread's worker.
+pub(crate) enum Job {
+    /// Answer a question.
+    Answer {
+        /// The question.
+        msg: Box<InboundMessage>,
+        /// Its in-flight record, already in the store (written at ingress).
+        record: Box<InFlightReply>,
+    },
+    /// Send feedback for a reaction.
+    Feedback {
+        /// The reply reacted to.
+        link: Box<ReplyLink>,
+        /// What the emoji means.
+        value: Feedback,
+        /// Added or removed.
+        added: bool,
+    },
+    /// Post a note in the thread (help, a refusal), after what is queued before it.
+    Notice {
+        /// Where.
+        thread: ThreadKey,
+        /// The note, in Markdown.
+        markdown: String,
+    },
+    /// Forget the thread's conversation (`/new`), then say so.
+    NewConversation {
+        /// Whose.
+        thread: ThreadKey,
+    },
+    /// Signals when every job queued before it is done (tests and the console wait
+    /// on it instead of sleeping).
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+impl Handler<Job> for Inner {
+    async fn run(self: Arc<Self>, job: Job) {
+        let inner = self.as_ref();
+        use tracing::Instrument;
+        match job {
+            Job::Answer { msg, record } => {
+                // Every log line of this reply carries where it is; never the text itself.
+                let span = tracing::info_span!(
+                    "reply",
+                    platform = inner.adapter.name(),
+                    thread = %msg.thread,
+                    conversation = tracing::field::Empty,
+                );
+                answer::answer(inner, *msg, *record).instrument(span).await
+            }
+            Job::Feedback { link, value, added } => {
+                let span = tracing::info_span!(
+                    "feedback",
+                    platform = inner.adapter.name(),
+                    thread = %link.thread,
+                    conversation = %link.conversation,
+                );
+                feedback(inner, *link, value, added).instrument(span).await
+            }
+            Job::Notice { thread, markdown } => tell(inner, &thread, &markdown).await,
+            Job::NewConversation { thread } => {
+                // A store failure leaves the old conversation in place; say so rather than
+                // claim a fresh start.
+                match inner.store.remove_thread_link(&thread).await {
+                    Ok(()) => tell(inner, &thread, &notice::new_conversation()).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not forget a thread's conversation");
+                        tell(inner, &thread, &notice::store_failed()).await
+                    }
+                }
+            }
+            Job::Barrier(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    async fn reject(self: Arc<Self>, job: Job) {
+        reject_busy(&self, job).await
+    }
+}
+
+async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) {
+    let Some(message) = link.assistant_message else { return };
+    let current = match inner.store.feedback(&message).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read feedback state");
+            return;
+        }
+    };
+    let Some(new) = decide(current, value, added) else { return };
+    match inner.client.send_feedback(&link.owner, &message, new).await {
+        Ok(_) => {
+            tracing::info!(assistant_message = %message, feedback = ?new, "feedback sent");
+            metrics::feedback_sent(match new {
+                Some(Feedback::Like) => "like",
+                Some(Feedback::Dislike) => "dislike",
+                None => "none",
+            });
+            if let Err(e) = inner.store.put_feedback(&message, new).await {
+                tracing::warn!(error = %e, "could not record feedback state");
+            }
+        }
+        // Reactions have no reply to carry an error message; the log has to do.
+        Err(e) => {
+            tracing::warn!(assistant_message = %message, error = %e, "SiteAssist refused feedback")
+        }
+    }
+}
+
+/// Posts a one-off notice in `thread` (not a reply to track: nothing follows it).
+pub(super) async fn tell(inner: &Inner, thread: &ThreadKey, markdown: &str) {
+    let text = inner.adapter.render(markdown);
+    let adapter = &inner.adapter;
+    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text)).await {
+        tracing::warn!(error = %e, "could not post a notice");
+    }
+}
+
+/// Answers a question that did not fit in its thread's queue with a short notice.
+async fn reject_busy(inner: &Inner, job: Job) {
+    let record = match job {
+        Job::Answer { record, .. } => record,
+        Job::Feedback { .. } => {
+            tracing::warn!("feedback dropped: thread queue full");
+            return;
+        }
+        Job::Notice { thread, .. } | Job::NewConversation { thread } => {
+            tell(inner, &thread, &notice::busy_thread()).await;
+            return;
+        }
+        Job::Barrier(done) => {
+            let _ = done.send(());
+            return;
+        }
+    };
+    let text = inner.adapter.render(&notice::busy_thread());
+    let (adapter, thread) = (&inner.adapter, &record.thread);
+    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text)).await {
+        tracing::warn!(error = %e, "could not post the busy notice");
+    }
+    if let Err(e) = inner.store.remove_in_flight(&record.id).await {
+        tracing::warn!(error = %e, "could not clear the in-flight record");
+    }
+}

@@ -1,0 +1,85 @@
+//! Restart recovery: replies a previous run left unfinished (a crash, a kill, a grace
+//! period that ran out) are closed visibly at the next start.
+
+use super::ids::{ChannelKey, UserKey};
+use super::notice;
+use super::pacing::BudgetKeys;
+use super::reply::Reply;
+use super::{BridgeError, Inner};
+use crate::siteassist::client::message_text;
+use crate::siteassist::model::MessageStatus;
+use crate::store::ReplyLink;
+
+/// A run killed between posting the placeholder and saving its id left a message no
+/// record names; where the adapter can find it, the reply takes it over (and edits it)
+/// instead of posting a second message beside a placeholder that thinks forever.
+async fn adopt_unrecorded_placeholder(inner: &Inner, reply: &mut Reply<'_>) {
+    if !reply.record.messages.is_empty() {
+        return;
+    }
+    let (thread, question) = (&reply.record.thread, &reply.record.question);
+    match inner.adapter.find_unrecorded(thread, question, &inner.cfg.placeholder).await {
+        Ok(Some(message)) => {
+            tracing::info!(%message, "adopting a placeholder a previous run did not record");
+            reply.record.messages.push(message);
+            reply.save().await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look for an unrecorded placeholder"),
+    }
+}
+
+/// Closes every reply of this adapter that a previous run left unfinished: shows the
+/// final answer if SiteAssist has it, else a note to ask again.
+pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeError> {
+    let mut closed = 0;
+    for record in inner.store.in_flight().await? {
+        if record.platform != inner.adapter.name() {
+            continue;
+        }
+        let channel =
+            record.channel.clone().unwrap_or_else(|| ChannelKey::new(record.thread.as_str()));
+        let keys = BudgetKeys::new(&channel, record.workspace.as_ref());
+        let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
+        let asker = record.asker.clone();
+        let started_at = record.started_at;
+        let mut reply = Reply::new(inner, keys, record);
+        adopt_unrecorded_placeholder(inner, &mut reply).await;
+        let mut link = None;
+        if let (Some(conversation), Some(owner)) = (conversation, owner) {
+            match inner.client.last_assistant_message(&owner, &conversation).await {
+                Ok(Some(m))
+                    if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) =>
+                {
+                    // The whole answer if SiteAssist finished it; otherwise whatever it has
+                    // (the user may already have read part of it) with the note.
+                    let text = message_text(&m);
+                    let shown = match m.status {
+                        Some(MessageStatus::Complete) => text.clone(),
+                        _ if text.trim().is_empty() => notice::interrupted(),
+                        _ => format!("{}\n\n{}", text.trim_end(), notice::interrupted()),
+                    };
+                    reply.show_markdown(&shown).await;
+                    if !text.trim().is_empty() {
+                        link = Some(ReplyLink {
+                            thread: reply.thread.clone(),
+                            conversation,
+                            assistant_message: Some(m.id.clone()),
+                            asker: asker.unwrap_or_else(|| UserKey::new("")),
+                            owner,
+                        });
+                    }
+                }
+                _ => reply.show_markdown(&notice::interrupted()).await,
+            }
+        } else {
+            reply.show_markdown(&notice::interrupted()).await;
+        }
+        reply.finish(link).await;
+        closed += 1;
+    }
+    if closed > 0 {
+        tracing::info!(closed, "closed replies left unfinished by an earlier run");
+    }
+    Ok(closed)
+}
