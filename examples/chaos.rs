@@ -19,6 +19,8 @@ mod chaos_campaign;
 mod fake_discord;
 #[path = "../tests/fake_slack/mod.rs"]
 mod fake_slack;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

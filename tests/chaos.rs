@@ -5,6 +5,7 @@
 mod chaos_campaign;
 mod fake_discord;
 mod fake_slack;
+mod support;
 
 use std::path::Path;
 

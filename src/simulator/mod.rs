@@ -27,6 +27,7 @@ mod error;
 pub mod faq;
 pub mod faults;
 mod query;
+mod request;
 mod routes;
 mod send;
 mod state;

@@ -9,10 +9,11 @@ use super::faults::Fault;
 use super::query::{
     page_conversations, page_messages, parse_conversation_query, parse_message_query,
 };
-use super::state::{message_json, ts, visitor_json, ConvStatus, Role, Visitor};
+use super::request::{authenticate, path_id, PathArg};
+use super::state::{message_json, ts, visitor_json, ConvStatus, Role};
 use super::{send, Simulator};
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +24,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 type ApiResult = Result<Response, ApiError>;
-type PathArg = Result<Path<String>, PathRejection>;
 type QueryArg = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// Builds the router with its state, body limit and gate.
@@ -79,25 +79,6 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Method not allowed")
-}
-
-/// The visitor whose `Authorization: Bearer <sessionToken>` this is, or 401.
-pub(crate) fn authenticate(sim: &Simulator, headers: &HeaderMap) -> Result<Visitor, ApiError> {
-    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
-    sim.read(|s| s.visitor_for_token(token)).ok_or_else(ApiError::unauthorized)
-}
-
-/// The token of an `Authorization: Bearer` header (scheme case-insensitive).
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// The path id, or 400 when it could not be decoded.
-pub(crate) fn path_id(p: PathArg) -> Result<String, ApiError> {
-    p.map(|Path(id)| id).map_err(|_| ApiError::invalid_body("Invalid path parameter", None))
 }
 
 fn query_map(q: QueryArg) -> Result<HashMap<String, String>, ApiError> {
@@ -420,15 +401,5 @@ mod tests {
         assert!(!is_message_post(&Method::GET, "/v2/conversations/abc/messages"));
         assert!(!is_message_post(&Method::POST, "/v2/conversations//messages"));
         assert!(!is_message_post(&Method::POST, "/v2/conversations/abc/close"));
-    }
-
-    #[test]
-    fn bearer_parsing() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, "bearer tok".parse().unwrap());
-        assert_eq!(bearer(&h), Some("tok"));
-        h.insert(header::AUTHORIZATION, "Basic tok".parse().unwrap());
-        assert_eq!(bearer(&h), None);
     }
 }

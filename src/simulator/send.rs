@@ -9,7 +9,7 @@
 use super::error::{ApiError, JsonBody};
 use super::faq::answer_for;
 use super::faults::Fault;
-use super::routes::{authenticate, bearer, path_id};
+use super::request::{authenticate, bearer, path_id};
 use super::state::{MsgStatus, PageContext, Role};
 use super::stream::{self, word_chunks, Cut, Step};
 use super::Simulator;

@@ -14,8 +14,8 @@
 //! turns the bot's RESUME into a new session on the fake, answered with RESUMED.
 
 use super::{
-    campaign_client, campaign_config, classify, maybe_siteassist_fault, simulator, Report, Rng,
-    Shown, QUESTIONS, SETTLE_LIMIT, STEP_LIMIT,
+    campaign_client, campaign_config, classify, maybe_siteassist_fault, Report, Rng, Shown,
+    QUESTIONS, SETTLE_LIMIT, STEP_LIMIT,
 };
 use crate::fake_discord::harness::settings;
 use crate::fake_discord::payloads::{self, Msg};
@@ -400,7 +400,7 @@ async fn relay(
 pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, Vec<String>) {
     let mut rng = Rng::new(seed ^ 0x0064_6973_636f_7264);
     let mut report = Report::default();
-    let sim = simulator(1).await;
+    let sim = crate::support::simulator(1).await;
     let fake = FakeDiscord::start().await;
     let relay = Relay::start(fake.gateway_url.clone()).await;
     let mut bot = Bot::start(&fake, &relay, &sim).await;

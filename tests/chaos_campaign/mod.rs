@@ -31,11 +31,8 @@ use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::SlackBridge;
 use siteassist_bridge::bridge::BridgeConfig;
-use siteassist_bridge::secret::Secret;
-use siteassist_bridge::simulator::{
-    answer_for, spawn_local, Fault, RunningSimulator, SimulatorConfig,
-};
-use siteassist_bridge::siteassist::client::{Client, ClientConfig};
+use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
+use siteassist_bridge::siteassist::client::Client;
 use siteassist_bridge::store::{SledStore, Store};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,28 +154,10 @@ fn shown(slack: &FakeSlack, q: &Question) -> (Shown, usize) {
     classify(&texts, &q.expected())
 }
 
-/// The simulator every phase asks, streaming a word every `word_delay_ms`.
-async fn simulator(word_delay_ms: u64) -> RunningSimulator {
-    spawn_local(SimulatorConfig {
-        word_delay: Duration::from_millis(word_delay_ms),
-        ..SimulatorConfig::default()
-    })
-    .await
-    .expect("simulator starts")
-}
-
 /// The SiteAssist client every phase uses: quick retries, a short idle timeout (so a
 /// stalled stream is given up in 400 ms).
 fn campaign_client(sim: &RunningSimulator) -> Client {
-    Client::new(ClientConfig {
-        api_url: sim.base_url.parse().expect("simulator url"),
-        publishable_key: Secret::new("pk_test_chaos"),
-        max_attempts: 3,
-        max_retry_wait: Duration::from_secs(2),
-        idle_timeout: Duration::from_millis(400),
-        ..ClientConfig::default()
-    })
-    .expect("client builds")
+    crate::support::client_idle(sim, 3, Duration::from_millis(400))
 }
 
 /// The core's settings for every phase: quick edits, and no per-user or per-channel
@@ -355,21 +334,10 @@ async fn settle(slack: &FakeSlack, questions: &[Question]) {
     .await;
 }
 
+/// The fake's settings, with a budget that never holds a campaign back (the campaign
+/// checks outcomes, not pacing).
 fn slack_settings(slack: &FakeSlack) -> SlackSettings {
-    SlackSettings {
-        enabled: true,
-        mode: SlackMode::Socket,
-        bot_token: Secret::new(fake_slack::BOT_TOKEN),
-        app_token: Secret::new(fake_slack::APP_TOKEN),
-        signing_secret: Secret::new(fake_slack::SIGNING_SECRET),
-        listen: "127.0.0.1:0".into(),
-        api_url: slack.api_url(),
-        auto_respond_channels: vec![],
-        allow_channels: vec![],
-        deny_channels: vec![],
-        max_message_chars: 3900,
-        edit_budget_per_minute: 1_000_000,
-    }
+    SlackSettings { edit_budget_per_minute: 1_000_000, ..slack.bridge_settings(SlackMode::Socket) }
 }
 
 /// Phase one: `events` questions through the bridge running in this process, at most
@@ -379,7 +347,7 @@ fn slack_settings(slack: &FakeSlack) -> SlackSettings {
 pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report, Vec<String>) {
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
-    let sim = simulator(1).await;
+    let sim = crate::support::simulator(1).await;
     let slack = FakeSlack::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> =
@@ -522,7 +490,7 @@ pub async fn with_kills(
     let mut rng = Rng::new(seed ^ 0x6b69_6c6c);
     let mut report = Report::default();
     // Slower words, so answers are still streaming when the kill comes.
-    let sim = simulator(15).await;
+    let sim = crate::support::simulator(15).await;
     let slack = FakeSlack::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: PathBuf = dir.path().join("store");

@@ -25,12 +25,17 @@ pub async fn simulator(word_delay_ms: u64) -> RunningSimulator {
 
 /// A client for `sim` with quick retries.
 pub fn client(sim: &RunningSimulator, max_attempts: u32) -> Client {
+    client_idle(sim, max_attempts, Duration::from_secs(2))
+}
+
+/// A client for `sim` with quick retries that gives up on a stream silent for `idle`.
+pub fn client_idle(sim: &RunningSimulator, max_attempts: u32, idle: Duration) -> Client {
     Client::new(ClientConfig {
         api_url: sim.base_url.parse().expect("simulator url"),
         publishable_key: Secret::new("pk_test_harness"),
         max_attempts,
         max_retry_wait: Duration::from_secs(2),
-        idle_timeout: Duration::from_secs(2),
+        idle_timeout: idle,
         ..ClientConfig::default()
     })
     .expect("client builds")
