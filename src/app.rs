@@ -7,6 +7,7 @@ use crate::bridge::{Bridge, BridgeConfig, BridgeError};
 use crate::config::{BridgeSettings, Settings, StoreBackend, StoreSettings};
 use crate::ops::health::Readiness;
 use crate::ops::server::OpsState;
+use crate::platform::{PlatformError, RunContext};
 use crate::secret::Secret;
 use crate::simulator::{RunningSimulator, SimulatorConfig};
 use crate::siteassist::client::{Client, ClientConfig};
@@ -31,9 +32,21 @@ pub enum AppError {
     /// The core failed.
     #[error(transparent)]
     Bridge(#[from] BridgeError),
-    /// A platform adapter failed (its message says which and why).
-    #[error("{0}")]
-    Adapter(String),
+    /// A chat platform stopped with an error (a refused token, say).
+    #[error("{name}: {source}")]
+    Platform {
+        /// Which (`slack`).
+        name: &'static str,
+        /// What its adapter said.
+        #[source]
+        source: PlatformError,
+    },
+    /// The health and metrics server stopped.
+    #[error("the operations server stopped: {0}")]
+    Ops(std::io::Error),
+    /// A task of the bridge panicked.
+    #[error("a bridge task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// A configuration value is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -107,7 +120,7 @@ pub async fn siteassist_target(settings: &Settings) -> Result<SiteAssistTarget, 
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
     let store = open_store(&settings.store)?;
     let target = siteassist_target(&settings).await?;
-    let platforms = settings.slack.enabled || settings.discord.enabled;
+    let platforms = settings.enabled_platforms().next().is_some();
     if let Some(sim) = &target.simulator {
         let what =
             if platforms { "the bridge" } else { "the console (no chat platform is enabled)" };
@@ -133,18 +146,6 @@ async fn run_platforms(
     client: Client,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let missing = |feature: &str| {
-        Err(AppError::Config(format!(
-            "{feature}.enabled, but this build has no `{feature}` feature"
-        )))
-    };
-    if settings.slack.enabled && !cfg!(feature = "slack") {
-        return missing("slack");
-    }
-    if settings.discord.enabled && !cfg!(feature = "discord") {
-        return missing("discord");
-    }
-
     // One shutdown signal, seen by every task.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -168,9 +169,7 @@ async fn run_platforms(
     };
     let stop = stopped();
     tasks.spawn(async move {
-        crate::ops::server::serve(listener, ops, stop)
-            .await
-            .map_err(|e| AppError::Adapter(format!("ops server: {e}")))
+        crate::ops::server::serve(listener, ops, stop).await.map_err(AppError::Ops)
     });
     let (sweeping, stop) = (store.clone(), stopped());
     let every = Duration::from_secs(settings.store.sweep_interval_secs);
@@ -196,38 +195,28 @@ async fn run_platforms(
         Ok(())
     });
 
-    #[cfg(feature = "slack")]
-    if settings.slack.enabled {
-        readiness.expect_adapter("slack");
-        let (s, store, client, ready, stop) =
-            (settings.clone(), store.clone(), client.clone(), readiness.clone(), stopped());
+    for enabled in settings.enabled_platforms() {
+        let name = enabled.platform.name();
+        readiness.expect_adapter(name);
+        let config = enabled.config.clone();
+        let ctx = RunContext {
+            store: store.clone(),
+            client: client.clone(),
+            bridge: bridge_config(&settings.bridge),
+            grace,
+            readiness: readiness.clone(),
+            shutdown: Box::pin(stopped()),
+        };
         tasks.spawn(async move {
-            let cfg = bridge_config(&s.bridge);
-            crate::adapters::slack::run(&s.slack, store, client, cfg, grace, ready, stop)
-                .await
-                .map_err(|e| AppError::Adapter(e.to_string()))
+            config.run(ctx).await.map_err(|source| AppError::Platform { name, source })
         });
     }
-    #[cfg(feature = "discord")]
-    if settings.discord.enabled {
-        readiness.expect_adapter("discord");
-        let (s, store, client, ready, stop) =
-            (settings.clone(), store.clone(), client.clone(), readiness.clone(), stopped());
-        tasks.spawn(async move {
-            let cfg = bridge_config(&s.bridge);
-            crate::adapters::discord::run(&s.discord, store, client, cfg, grace, ready, stop)
-                .await
-                .map_err(|e| AppError::Adapter(e.to_string()))
-        });
-    }
-    #[cfg(not(any(feature = "slack", feature = "discord")))]
-    let _ = grace;
     tokio::pin!(shutdown);
     // An adapter that stops by itself (bad token, lost for good) stops the bridge, so a
     // supervisor restarts it and the failure is visible.
     let result = tokio::select! {
         () = &mut shutdown => Ok(()),
-        Some(done) = tasks.join_next() => done.unwrap_or_else(|e| Err(AppError::Adapter(e.to_string()))),
+        Some(done) = tasks.join_next() => done.unwrap_or_else(|e| Err(AppError::Task(e))),
     };
     let _ = stop_tx.send(true);
     while let Some(done) = tasks.join_next().await {

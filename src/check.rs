@@ -3,15 +3,11 @@
 //! itself uses, so a green check means the bot will get at least that far.
 
 use crate::config::Settings;
-#[cfg(any(feature = "slack", feature = "discord"))]
-use crate::store::MemoryStore;
-#[cfg(any(feature = "slack", feature = "discord"))]
-use std::sync::Arc;
 
 /// One component's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckLine {
-    /// `SiteAssist`, `Slack` or `Discord`.
+    /// `SiteAssist`, or a platform's [title](crate::platform::Platform::title).
     pub component: &'static str,
     /// Whether it works.
     pub ok: bool,
@@ -26,7 +22,7 @@ impl std::fmt::Display for CheckLine {
     }
 }
 
-/// Checks SiteAssist, and each platform that is enabled or has a token set.
+/// Checks SiteAssist, and each platform that is enabled or has credentials set.
 pub async fn run_checks(settings: &Settings) -> Vec<CheckLine> {
     let mut lines = Vec::new();
     let client = if settings.siteassist.publishable_key.is_empty() {
@@ -64,14 +60,10 @@ pub async fn run_checks(settings: &Settings) -> Vec<CheckLine> {
             }
         }
     };
-    #[cfg(any(feature = "slack", feature = "discord"))]
     platform_checks(settings, client, &mut lines).await;
-    #[cfg(not(any(feature = "slack", feature = "discord")))]
-    let _ = client;
     lines
 }
 
-#[cfg(any(feature = "slack", feature = "discord"))]
 async fn platform_checks(
     settings: &Settings,
     client: Option<crate::siteassist::client::Client>,
@@ -98,44 +90,13 @@ async fn platform_checks(
             }
         }
     };
-    #[cfg(feature = "slack")]
-    if settings.slack.enabled || !settings.slack.bot_token.is_empty() {
-        let cfg = crate::bridge::BridgeConfig::default();
-        let store = Arc::new(MemoryStore::new());
-        let result = crate::adapters::slack::SlackBridge::connect(
-            &settings.slack,
-            store,
-            client.clone(),
-            cfg,
-        )
-        .await;
-        lines.push(match result {
-            Ok(_) => CheckLine {
-                component: "Slack",
-                ok: true,
-                detail: "bot token accepted (auth.test)".into(),
-            },
-            Err(e) => CheckLine { component: "Slack", ok: false, detail: e.to_string() },
-        });
-    }
-    #[cfg(feature = "discord")]
-    if settings.discord.enabled || !settings.discord.token.is_empty() {
-        let cfg = crate::bridge::BridgeConfig::default();
-        let store = Arc::new(MemoryStore::new());
-        let result = crate::adapters::discord::DiscordBot::connect(
-            &settings.discord,
-            store,
-            client.clone(),
-            cfg,
-        )
-        .await;
-        lines.push(match result {
-            Ok(bot) => CheckLine {
-                component: "Discord",
-                ok: true,
-                detail: format!("bot token accepted (bot user {})", bot.user_id()),
-            },
-            Err(e) => CheckLine { component: "Discord", ok: false, detail: e.to_string() },
-        });
+    let wanted =
+        settings.platforms.iter().filter(|p| p.config.enabled() || p.config.has_credentials());
+    for p in wanted {
+        let (ok, detail) = match p.config.check(client.clone()).await {
+            Ok(found) => (true, found),
+            Err(failed) => (false, failed),
+        };
+        lines.push(CheckLine { component: p.platform.title(), ok, detail });
     }
 }

@@ -2,17 +2,21 @@
 //! `--config FILE` < `SITEASSIST_BRIDGE__SECTION__KEY` environment variables < the
 //! conventional names (`SITEASSIST_PUBLISHABLE_KEY`, …).
 //!
-//! The defaults are compiled into the binary, so it runs from any directory. Each
-//! adapter owns its section type. Invalid values fail at start with the key and the
-//! reason ([`ConfigError`]).
+//! The defaults are compiled into the binary, so it runs from any directory. The core's
+//! sections are typed here; each chat platform owns its section (its type, its
+//! validation, its conventional environment names), reached through
+//! [`adapters::PLATFORMS`](crate::adapters::PLATFORMS). Invalid values fail at start
+//! with the key and the reason ([`ConfigError`]).
 
-use crate::adapters::discord::config::DiscordSettings;
-use crate::adapters::slack::config::SlackSettings;
+use crate::adapters::PLATFORMS;
 use crate::bridge::feedback::FeedbackFrom;
+use crate::platform::{Platform, PlatformConfig, SectionError};
 use crate::secret::Secret;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The built-in defaults: every key, commented.
@@ -21,31 +25,40 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 /// Prefix of the structured environment variables.
 pub const ENV_PREFIX: &str = "SITEASSIST_BRIDGE";
 
-/// Conventional environment names and the keys they set. They win over everything,
-/// because they are what platform docs and secret managers use.
-pub const CONVENTIONAL_ENV: &[(&str, &str)] = &[
-    ("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key"),
-    ("SLACK_BOT_TOKEN", "slack.bot_token"),
-    ("SLACK_APP_TOKEN", "slack.app_token"),
-    ("SLACK_SIGNING_SECRET", "slack.signing_secret"),
-    ("DISCORD_TOKEN", "discord.token"),
-];
+/// Conventional environment names of the core and the keys they set. They win over
+/// everything, because they are what platform docs and secret managers use. Each
+/// platform adds its own ([`conventional_env`]).
+const CORE_CONVENTIONAL_ENV: &[(&str, &str)] =
+    &[("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key")];
 
-/// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &[
-    "bridge.like_emoji",
-    "bridge.dislike_emoji",
-    "slack.auto_respond_channels",
-    "slack.allow_channels",
-    "slack.deny_channels",
-    "discord.auto_respond_channels",
-    "discord.allow_channels",
-    "discord.deny_channels",
-];
+/// Keys of the core's sections whose environment value is a comma-separated list.
+const CORE_LIST_KEYS: &[&str] = &["bridge.like_emoji", "bridge.dislike_emoji"];
+
+/// The core's sections, in the order `print-config` shows them.
+const CORE_SECTIONS: &[&str] =
+    &["siteassist", "store", "bridge", "console", "simulator", "server", "log"];
+
+/// Every conventional environment name the bridge reads, with the dotted key it sets:
+/// the core's and each platform's.
+pub fn conventional_env() -> Vec<(&'static str, String)> {
+    let core = CORE_CONVENTIONAL_ENV.iter().map(|(name, key)| (*name, key.to_string()));
+    let platforms = PLATFORMS.iter().flat_map(|p| {
+        p.conventional_env().iter().map(|(name, key)| (*name, format!("{}.{key}", p.name())))
+    });
+    core.chain(platforms).collect()
+}
+
+/// Every dotted key whose environment value is a comma-separated list.
+fn list_keys() -> Vec<String> {
+    let core = CORE_LIST_KEYS.iter().map(|k| k.to_string());
+    let platforms = PLATFORMS
+        .iter()
+        .flat_map(|p| p.list_keys().iter().map(|key| format!("{}.{key}", p.name())));
+    core.chain(platforms).collect()
+}
 
 /// The whole configuration.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// The SiteAssist API.
     pub siteassist: SiteAssistSettings,
@@ -55,16 +68,30 @@ pub struct Settings {
     pub bridge: BridgeSettings,
     /// The terminal adapter.
     pub console: ConsoleSettings,
-    /// The Slack adapter.
-    pub slack: SlackSettings,
-    /// The Discord adapter.
-    pub discord: DiscordSettings,
     /// The built-in simulator.
     pub simulator: SimulatorSettings,
     /// The health and metrics endpoints.
     pub server: ServerSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Every chat platform's section, parsed by the platform, in the order of
+    /// [`PLATFORMS`].
+    pub platforms: Vec<Configured>,
+}
+
+/// One platform and its parsed section.
+#[derive(Clone)]
+pub struct Configured {
+    /// The platform.
+    pub platform: &'static dyn Platform,
+    /// Its settings.
+    pub config: Arc<dyn PlatformConfig>,
+}
+
+impl std::fmt::Debug for Configured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple(self.platform.name()).field(&self.config).finish()
+    }
 }
 
 /// `[siteassist]`.
@@ -199,6 +226,17 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// Takes section `name` out of the layered configuration and parses it as `T`.
+fn section<T: DeserializeOwned>(
+    root: &mut HashMap<String, config::Value>,
+    name: &str,
+) -> Result<T, ConfigError> {
+    let value = root
+        .remove(name)
+        .ok_or_else(|| ConfigError::Load(format!("the [{name}] section is missing")))?;
+    value.try_deserialize().map_err(|e| ConfigError::Load(format!("[{name}]: {e}")))
+}
+
 /// A configuration that cannot be used, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -235,7 +273,8 @@ impl Settings {
         // List settings are split here rather than by the config crate: its list parsing
         // only runs with `try_parsing`, which first turns a lone numeric value (one
         // Discord channel id) into an integer that then fails to be a list.
-        let list_vars: Vec<String> = LIST_KEYS.iter().map(|k| list_var(k)).collect();
+        let list_keys = list_keys();
+        let list_vars: Vec<String> = list_keys.iter().map(|k| list_var(k)).collect();
         let structured: HashMap<String, String> = env
             .iter()
             .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")) && !list_vars.contains(k))
@@ -247,7 +286,7 @@ impl Settings {
                 .separator("__")
                 .source(Some(structured.into_iter().collect())),
         );
-        for (key, var) in LIST_KEYS.iter().zip(&list_vars) {
+        for (key, var) in list_keys.iter().zip(&list_vars) {
             if let Some(value) = env.get(var) {
                 let items: Vec<String> = value
                     .split(',')
@@ -256,23 +295,61 @@ impl Settings {
                     .map(String::from)
                     .collect();
                 builder = builder
-                    .set_override(*key, items)
+                    .set_override(key.as_str(), items)
                     .map_err(|e| ConfigError::Load(e.to_string()))?;
             }
         }
-        for (name, key) in CONVENTIONAL_ENV {
-            if let Some(value) = env.get(*name).filter(|v| !v.trim().is_empty()) {
+        for (name, key) in conventional_env() {
+            if let Some(value) = env.get(name).filter(|v| !v.trim().is_empty()) {
                 builder = builder
-                    .set_override(*key, value.clone())
+                    .set_override(key.as_str(), value.clone())
                     .map_err(|e| ConfigError::Load(e.to_string()))?;
             }
         }
-        let settings: Settings = builder
+        let mut root: HashMap<String, config::Value> = builder
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let mut platforms = Vec::new();
+        for platform in PLATFORMS {
+            let section = root.remove(platform.name()).ok_or_else(|| {
+                ConfigError::Load(format!("the [{}] section is missing", platform.name()))
+            })?;
+            let config = platform.configure(section).map_err(|e| match e {
+                SectionError::Shape(m) => ConfigError::Load(m),
+                SectionError::Invalid { key, reason } => ConfigError::Invalid { key, reason },
+            })?;
+            platforms.push(Configured { platform: *platform, config });
+        }
+        let settings = Settings {
+            siteassist: section(&mut root, "siteassist")?,
+            store: section(&mut root, "store")?,
+            bridge: section(&mut root, "bridge")?,
+            console: section(&mut root, "console")?,
+            simulator: section(&mut root, "simulator")?,
+            server: section(&mut root, "server")?,
+            log: section(&mut root, "log")?,
+            platforms,
+        };
+        if let Some(unknown) = root.keys().min() {
+            return Err(ConfigError::Load(format!(
+                "unknown section [{unknown}] (sections: {}, {})",
+                CORE_SECTIONS.join(", "),
+                PLATFORMS.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The typed settings of the platform whose section type is `T`, if it is listed.
+    pub fn platform<T: 'static>(&self) -> Option<&T> {
+        self.platforms.iter().find_map(|p| p.config.as_any().downcast_ref::<T>())
+    }
+
+    /// The platforms that are enabled.
+    pub fn enabled_platforms(&self) -> impl Iterator<Item = &Configured> {
+        self.platforms.iter().filter(|p| p.config.enabled())
     }
 
     /// Checks ranges and formats that serde cannot.
@@ -320,20 +397,33 @@ impl Settings {
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("server.listen", "must be an address such as 0.0.0.0:8080");
         }
-        for check in [self.slack.validate(), self.discord.validate()] {
-            if let Err((key, reason)) = check {
-                return Err(ConfigError::Invalid { key, reason });
-            }
-        }
         if self.log.level.trim().is_empty() {
             return invalid("log.level", "must not be empty");
         }
         Ok(())
     }
 
-    /// The configuration as TOML with secrets masked, for `print-config`.
+    /// The configuration as TOML with secrets masked, for `print-config`: the core's
+    /// sections and each platform's, in the order of `config/default.toml`.
     pub fn to_masked_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not print: {e}\n"))
+        fn body(section: &impl Serialize) -> String {
+            toml::to_string_pretty(section).unwrap_or_else(|e| format!("# could not print: {e}\n"))
+        }
+        let mut sections = vec![
+            ("siteassist", body(&self.siteassist)),
+            ("store", body(&self.store)),
+            ("bridge", body(&self.bridge)),
+            ("console", body(&self.console)),
+        ];
+        sections.extend(self.platforms.iter().map(|p| (p.platform.name(), p.config.masked_toml())));
+        sections.extend([
+            ("simulator", body(&self.simulator)),
+            ("server", body(&self.server)),
+            ("log", body(&self.log)),
+        ]);
+        let sections: Vec<String> =
+            sections.into_iter().map(|(name, body)| format!("[{name}]\n{body}")).collect();
+        sections.join("\n")
     }
 
     /// `bridge.edit_interval_ms` as a duration.
@@ -389,125 +479,6 @@ mod tests {
     }
 
     #[test]
-    fn conventional_platform_names_fill_the_sections_and_are_checked() {
-        let s = Settings::load(
-            None,
-            &env(&[
-                ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
-                ("SLACK_BOT_TOKEN", "xoxb-1"),
-                ("SLACK_APP_TOKEN", "xapp-1"),
-                ("SITEASSIST_BRIDGE__SLACK__AUTO_RESPOND_CHANNELS", "C1,C2"),
-                ("DISCORD_TOKEN", "discord-token"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.slack.bot_token.expose(), "xoxb-1");
-        assert_eq!(s.slack.auto_respond_channels, vec!["C1", "C2"]);
-        assert_eq!(s.discord.token.expose(), "discord-token");
-        let err = Settings::load(None, &env(&[("SITEASSIST_BRIDGE__SLACK__ENABLED", "true")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("slack.bot_token"), "{err}");
-        let err = Settings::load(
-            None,
-            &env(&[
-                ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"),
-                ("DISCORD_TOKEN", "t"),
-                ("SITEASSIST_BRIDGE__DISCORD__SHARDS", "9"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("discord.shards"), "{err}");
-    }
-
-    #[test]
-    fn a_list_with_one_numeric_value_is_a_list() {
-        // Regression: with the config crate's own list parsing, a lone channel id was
-        // read as an integer and refused (found by the deploy-kit tests).
-        let s = Settings::load(
-            None,
-            &env(&[
-                ("SITEASSIST_BRIDGE__DISCORD__AUTO_RESPOND_CHANNELS", "123456789012345678"),
-                ("SITEASSIST_BRIDGE__BRIDGE__LIKE_EMOJI", "100"),
-                ("SITEASSIST_BRIDGE__SLACK__AUTO_RESPOND_CHANNELS", ""),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.discord.auto_respond_channels, vec!["123456789012345678"]);
-        assert_eq!(s.bridge.like_emoji, vec!["100"]);
-        assert!(s.slack.auto_respond_channels.is_empty());
-    }
-
-    #[test]
-    fn channel_lists_come_from_the_file_and_from_env_as_comma_lists() {
-        let s = Settings::load(None, &env(&[])).unwrap();
-        assert!(s.slack.allow_channels.is_empty() && s.slack.deny_channels.is_empty());
-        assert!(s.discord.allow_channels.is_empty() && s.discord.deny_channels.is_empty());
-
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
-            "[slack]\nallow_channels = [\"C1\", \"C2\"]\ndeny_channels = [\"C9\"]\n\
-             [discord]\nallow_channels = [\"111\"]\ndeny_channels = [\"999\"]\n",
-        )
-        .unwrap();
-        let s = Settings::load(Some(&file), &env(&[])).unwrap();
-        assert_eq!(s.slack.allow_channels, vec!["C1", "C2"]);
-        assert_eq!(s.slack.deny_channels, vec!["C9"]);
-        assert_eq!(s.discord.allow_channels, vec!["111"]);
-        assert_eq!(s.discord.deny_channels, vec!["999"]);
-
-        let s = Settings::load(
-            Some(&file),
-            &env(&[
-                ("SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS", "C3, C4"),
-                ("SITEASSIST_BRIDGE__SLACK__DENY_CHANNELS", ""),
-                // One numeric id, as with auto_respond_channels, is still a list.
-                ("SITEASSIST_BRIDGE__DISCORD__ALLOW_CHANNELS", "123456789012345678"),
-                ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "222,333"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.slack.allow_channels, vec!["C3", "C4"], "env beats file");
-        assert!(s.slack.deny_channels.is_empty(), "an empty value clears the list");
-        assert_eq!(s.discord.allow_channels, vec!["123456789012345678"]);
-        assert_eq!(s.discord.deny_channels, vec!["222", "333"]);
-    }
-
-    #[test]
-    fn channel_lists_hold_ids_not_names() {
-        let enabled = [
-            ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
-            ("SLACK_BOT_TOKEN", "xoxb-1"),
-            ("SLACK_APP_TOKEN", "xapp-1"),
-            ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"),
-            ("DISCORD_TOKEN", "t"),
-        ];
-        // (variable, value) -> the key the error names, or None when it loads
-        let table = [
-            ("SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS", "C0123ABCD,G024BE91L", None),
-            (
-                "SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS",
-                "C1,general",
-                Some("slack.allow_channels"),
-            ),
-            ("SITEASSIST_BRIDGE__SLACK__DENY_CHANNELS", "#random", Some("slack.deny_channels")),
-            ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "1,2", None),
-            ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "1,#help", Some("discord.deny_channels")),
-            ("SITEASSIST_BRIDGE__DISCORD__ALLOW_CHANNELS", "help", Some("discord.allow_channels")),
-        ];
-        for (var, value, key) in table {
-            let mut vars = env(&enabled);
-            vars.insert(var.into(), value.into());
-            match (Settings::load(None, &vars), key) {
-                (Ok(_), None) => {}
-                (Err(e), Some(key)) => assert!(e.to_string().contains(key), "{var}={value}: {e}"),
-                (result, _) => panic!("{var}={value}: {result:?}"),
-            }
-        }
-    }
-
-    #[test]
     fn numeric_looking_strings_stay_strings() {
         let s = Settings::load(
             None,
@@ -534,6 +505,42 @@ mod tests {
         let err = Settings::load(None, &env(&[("SITEASSIST_BRIDGE__STORE__BACKEND", "mongo")]))
             .unwrap_err();
         assert!(err.to_string().contains("mongo"), "{err}");
+    }
+
+    #[test]
+    fn every_platform_has_a_section_and_the_lists_are_read_from_env() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        let names: Vec<&str> = s.platforms.iter().map(|p| p.platform.name()).collect();
+        let listed: Vec<&str> = PLATFORMS.iter().map(|p| p.name()).collect();
+        assert_eq!(names, listed, "one parsed section per listed platform, in order");
+        assert!(s.enabled_platforms().next().is_none(), "none is enabled by default");
+        // Every list key of every platform splits on commas (and a lone number stays a
+        // list); every conventional name reaches its key.
+        for key in list_keys() {
+            let var = format!("{ENV_PREFIX}__{}", key.to_uppercase().replace('.', "__"));
+            assert!(
+                Settings::load(None, &env(&[(var.as_str(), "123456789012345678")])).is_ok(),
+                "{key}"
+            );
+        }
+        let printed =
+            |vars: &[(&str, &str)]| Settings::load(None, &env(vars)).unwrap().to_masked_toml();
+        for (name, key) in conventional_env() {
+            let (section, field) = key.split_once('.').unwrap();
+            let out = printed(&[(name, "12345")]);
+            let table: toml::Table = out.parse().unwrap();
+            let shown = table[section][field].as_str().unwrap();
+            assert!(shown == "12345" || shown == "***", "{name} sets {key}: {shown}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_section_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[telegram]\nenabled = true\n").unwrap();
+        let err = Settings::load(Some(&file), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("[telegram]"), "{err}");
     }
 
     #[test]

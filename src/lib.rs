@@ -15,7 +15,9 @@
 //!   key is configured and the fake that every test talks to.
 //! - [`store`]: durable state (thread → conversation, reply → answer, event claims,
 //!   replies in flight) behind the [`store::Store`] trait, with sled and memory backends.
-//! - [`adapters`]: one module per platform, each a thin translator.
+//! - [`adapters`]: one module per platform, each a thin translator, and the one list of
+//!   platforms ([`adapters::PLATFORMS`]).
+//! - [`platform`]: the interface through which config, app and `check` reach a platform.
 //! - [`config`]: typed configuration (defaults < file < environment).
 //! - [`ops`]: health, readiness and metrics endpoints, and the metric names.
 //! - [`app`]: wiring: builds everything from a config and runs until shutdown.
@@ -36,6 +38,7 @@ pub mod config;
 pub mod fuzzing;
 mod newtype;
 pub mod ops;
+pub mod platform;
 pub mod secret;
 pub mod simulator;
 pub mod siteassist;

@@ -145,9 +145,11 @@ async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
 
 #[cfg(feature = "discord")]
 fn discord_invite(settings: &Settings, application_id: Option<u64>) -> anyhow::Result<()> {
+    use siteassist_bridge::adapters::discord::config::DiscordSettings;
     use siteassist_bridge::adapters::discord::{application_id_from_token, invite_url};
+    let token = settings.platform::<DiscordSettings>().map(|d| d.token.expose().to_string());
     let id = application_id
-        .or_else(|| application_id_from_token(settings.discord.token.expose()))
+        .or_else(|| token.as_deref().and_then(application_id_from_token))
         .context("pass --application-id, or set DISCORD_TOKEN so it can be read from the token")?;
     println!("{}", invite_url(id));
     Ok(())

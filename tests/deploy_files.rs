@@ -5,10 +5,10 @@
 //! an operator's machine.
 //!
 //! Each check reads the value it compares against from the source of truth
-//! (`config/default.toml`, [`Settings::load`], [`CONVENTIONAL_ENV`]), never from a copy.
+//! (`config/default.toml`, [`Settings::load`], [`conventional_env`]), never from a copy.
 
 use serde_norway::Value;
-use siteassist_bridge::config::{Settings, CONVENTIONAL_ENV, ENV_PREFIX};
+use siteassist_bridge::config::{conventional_env, Settings, ENV_PREFIX};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -246,7 +246,7 @@ fn dockerfile_env() -> Vec<Assignment> {
 
 /// Valid stand-ins for every secret, so validation gets past "token required".
 fn placeholder_env() -> HashMap<String, String> {
-    CONVENTIONAL_ENV.iter().map(|(name, _)| (name.to_string(), format!("test-{name}"))).collect()
+    conventional_env().iter().map(|(name, _)| (name.to_string(), format!("test-{name}"))).collect()
 }
 
 fn load(env: &HashMap<String, String>) -> Result<Settings, String> {
@@ -435,7 +435,8 @@ fn example_secrets_hold_no_real_values_and_name_every_conventional_variable() {
     let example = env_example();
     let secret = k8s_object("Secret");
     let data = secret["stringData"].as_mapping().expect("stringData");
-    for (name, _) in CONVENTIONAL_ENV {
+    let conventional = conventional_env();
+    for (name, _) in &conventional {
         let value = value_of(&example, name).unwrap_or_else(|| panic!(".env.example lacks {name}"));
         assert!(value.is_empty(), ".env.example must not hold a value for {name}");
         let value = data.get(*name).unwrap_or_else(|| panic!("secret.example.yaml lacks {name}"));
@@ -444,7 +445,7 @@ fn example_secrets_hold_no_real_values_and_name_every_conventional_variable() {
     }
     for (key, _) in data {
         let key = key.as_str().unwrap();
-        let known = CONVENTIONAL_ENV.iter().any(|(n, _)| *n == key) || key_of(key).is_some();
+        let known = conventional.iter().any(|(n, _)| *n == key) || key_of(key).is_some();
         assert!(known, "secret.example.yaml key {key} is no variable the bridge reads");
     }
 }

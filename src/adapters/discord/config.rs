@@ -91,7 +91,87 @@ pub fn parse_shards(spec: &str) -> Option<(u32, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_channel_id, parse_shards};
+    use super::{parse_channel_id, parse_shards, DiscordSettings};
+    use crate::config::{ConfigError, Settings};
+    use std::collections::HashMap;
+
+    /// The `[discord]` section loaded with `vars` as the environment (and `file`).
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<DiscordSettings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let env: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let settings = Settings::load(file.map(|_| path.as_path()), &env)?;
+        Ok(settings.platform::<DiscordSettings>().expect("the discord section").clone())
+    }
+
+    #[test]
+    fn the_conventional_name_fills_the_token_and_the_section_is_checked() {
+        let s = load(None, &[("DISCORD_TOKEN", "discord-token")]).unwrap();
+        assert_eq!(s.token.expose(), "discord-token");
+        let err = load(
+            None,
+            &[
+                ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"),
+                ("DISCORD_TOKEN", "t"),
+                ("SITEASSIST_BRIDGE__DISCORD__SHARDS", "9"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("discord.shards"), "{err}");
+    }
+
+    #[test]
+    fn a_list_with_one_numeric_value_is_a_list() {
+        // Regression: with the config crate's own list parsing, a lone channel id was
+        // read as an integer and refused (found by the deploy-kit tests).
+        let var = "SITEASSIST_BRIDGE__DISCORD__AUTO_RESPOND_CHANNELS";
+        let s = load(None, &[(var, "123456789012345678")]).unwrap();
+        assert_eq!(s.auto_respond_channels, vec!["123456789012345678"]);
+    }
+
+    #[test]
+    fn channel_lists_come_from_the_file_and_from_env_as_comma_lists() {
+        let s = load(None, &[]).unwrap();
+        assert!(s.allow_channels.is_empty() && s.deny_channels.is_empty());
+        let file = "[discord]\nallow_channels = [\"111\"]\ndeny_channels = [\"999\"]\n";
+        let s = load(Some(file), &[]).unwrap();
+        assert_eq!((s.allow_channels, s.deny_channels), (vec!["111".into()], vec!["999".into()]));
+        let s = load(
+            Some(file),
+            &[
+                // One numeric id, as with auto_respond_channels, is still a list.
+                ("SITEASSIST_BRIDGE__DISCORD__ALLOW_CHANNELS", "123456789012345678"),
+                ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "222,333"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.allow_channels, vec!["123456789012345678"]);
+        assert_eq!(s.deny_channels, vec!["222", "333"]);
+    }
+
+    #[test]
+    fn channel_lists_hold_ids_not_names() {
+        let enabled = [("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"), ("DISCORD_TOKEN", "t")];
+        // (variable, value) -> the key the error names, or None when it loads
+        let table = [
+            ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "1,2", None),
+            ("SITEASSIST_BRIDGE__DISCORD__DENY_CHANNELS", "1,#help", Some("discord.deny_channels")),
+            ("SITEASSIST_BRIDGE__DISCORD__ALLOW_CHANNELS", "help", Some("discord.allow_channels")),
+        ];
+        for (var, value, key) in table {
+            let mut vars = enabled.to_vec();
+            vars.push((var, value));
+            match (load(None, &vars), key) {
+                (Ok(_), None) => {}
+                (Err(e), Some(key)) => assert!(e.to_string().contains(key), "{var}={value}: {e}"),
+                (result, _) => panic!("{var}={value}: {result:?}"),
+            }
+        }
+    }
 
     #[test]
     fn channel_ids() {

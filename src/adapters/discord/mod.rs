@@ -31,6 +31,7 @@ mod ids;
 pub(crate) mod ingress;
 #[cfg(feature = "discord")]
 mod invite;
+pub mod platform;
 #[cfg(feature = "discord")]
 pub(crate) mod reading;
 #[cfg(feature = "discord")]

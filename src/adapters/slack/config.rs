@@ -116,7 +116,95 @@ fn is_channel_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_channel_id;
+    use super::{is_channel_id, SlackSettings};
+    use crate::config::{ConfigError, Settings};
+    use std::collections::HashMap;
+
+    /// The `[slack]` section loaded with `vars` as the environment (and `file`).
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<SlackSettings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let env: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let settings = Settings::load(file.map(|_| path.as_path()), &env)?;
+        Ok(settings.platform::<SlackSettings>().expect("the slack section").clone())
+    }
+
+    #[test]
+    fn conventional_names_fill_the_section_and_it_is_checked() {
+        let s = load(
+            None,
+            &[
+                ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("SLACK_APP_TOKEN", "xapp-1"),
+                ("SLACK_SIGNING_SECRET", "shh"),
+                ("SITEASSIST_BRIDGE__SLACK__AUTO_RESPOND_CHANNELS", "C1,C2"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.bot_token.expose(), "xoxb-1");
+        assert_eq!(s.app_token.expose(), "xapp-1");
+        assert_eq!(s.signing_secret.expose(), "shh");
+        assert_eq!(s.auto_respond_channels, vec!["C1", "C2"]);
+        let err = load(None, &[("SITEASSIST_BRIDGE__SLACK__ENABLED", "true")]).unwrap_err();
+        assert!(err.to_string().contains("slack.bot_token"), "{err}");
+    }
+
+    #[test]
+    fn channel_lists_come_from_the_file_and_from_env_as_comma_lists() {
+        let s = load(None, &[]).unwrap();
+        assert!(s.allow_channels.is_empty() && s.deny_channels.is_empty());
+        let file = "[slack]\nallow_channels = [\"C1\", \"C2\"]\ndeny_channels = [\"C9\"]\n";
+        let s = load(Some(file), &[]).unwrap();
+        assert_eq!(
+            (s.allow_channels, s.deny_channels),
+            (vec!["C1".into(), "C2".into()], vec!["C9".into()])
+        );
+        let s = load(
+            Some(file),
+            &[
+                ("SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS", "C3, C4"),
+                ("SITEASSIST_BRIDGE__SLACK__DENY_CHANNELS", ""),
+                ("SITEASSIST_BRIDGE__SLACK__AUTO_RESPOND_CHANNELS", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.allow_channels, vec!["C3", "C4"], "env beats file");
+        assert!(s.deny_channels.is_empty(), "an empty value clears the list");
+        assert!(s.auto_respond_channels.is_empty());
+    }
+
+    #[test]
+    fn channel_lists_hold_ids_not_names() {
+        let enabled = [
+            ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+        ];
+        // (variable, value) -> the key the error names, or None when it loads
+        let table = [
+            ("SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS", "C0123ABCD,G024BE91L", None),
+            (
+                "SITEASSIST_BRIDGE__SLACK__ALLOW_CHANNELS",
+                "C1,general",
+                Some("slack.allow_channels"),
+            ),
+            ("SITEASSIST_BRIDGE__SLACK__DENY_CHANNELS", "#random", Some("slack.deny_channels")),
+        ];
+        for (var, value, key) in table {
+            let mut vars = enabled.to_vec();
+            vars.push((var, value));
+            match (load(None, &vars), key) {
+                (Ok(_), None) => {}
+                (Err(e), Some(key)) => assert!(e.to_string().contains(key), "{var}={value}: {e}"),
+                (result, _) => panic!("{var}={value}: {result:?}"),
+            }
+        }
+    }
 
     #[test]
     fn channel_ids() {

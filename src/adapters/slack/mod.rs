@@ -10,6 +10,7 @@ pub mod format;
 mod ids;
 #[cfg(feature = "slack")]
 pub(crate) mod ingress;
+pub mod platform;
 #[cfg(feature = "slack")]
 mod runtime;
 #[cfg(feature = "slack")]
