@@ -28,6 +28,9 @@
 //! - *reply*: the bot messages that show one answer (a placeholder edited as the answer
 //!   streams, plus continuation messages when it is too long for one).
 
+// `pub` only for what main.rs, tests and fuzz targets use; `pub(crate)` elsewhere.
+#![warn(unreachable_pub)]
+
 pub mod adapters;
 pub mod app;
 pub mod bridge;

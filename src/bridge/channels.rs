@@ -1,19 +1,15 @@
-//! Channel allow and deny lists: in which channels an adapter hands messages to the core.
+//! Channel allow and deny lists: in which channels the bot answers.
 //!
-//! Each platform adapter owns its `allow_channels` / `deny_channels` keys and decides
-//! what counts as "the channel" of a message (Discord: a thread counts as its parent
-//! too; direct messages are not channels at all). The decision itself is the same
-//! everywhere and lives here, pure, so one table test covers both platforms.
+//! Each platform owns its `allow_channels` / `deny_channels` keys; the adapter reports
+//! where a message was said (a thread with its parent), and the core's rules
+//! ([`decide`](super::decide)) apply the lists the same way everywhere (direct messages
+//! are not channels at all).
 //!
 //! Ids are the platform's own channel ids as strings (Slack `C…`, Discord snowflakes),
 //! not the core's [`ChannelKey`](super::ids::ChannelKey)s: people copy them from the
 //! platform's UI into the configuration.
 
 use std::collections::HashSet;
-
-/// Why an adapter dropped a message because of its channel lists (for debug logs and
-/// outcome reports).
-pub const CHANNEL_NOT_ALLOWED: &str = "channel not allowed by allow_channels / deny_channels";
 
 /// Where the bot may answer, from an adapter's `allow_channels` and `deny_channels`.
 ///
@@ -48,11 +44,6 @@ impl ChannelPolicy {
                 .collect()
         }
         Self { allow: ids(allow), deny: ids(deny) }
-    }
-
-    /// Whether the policy filters nothing (both lists empty), the default.
-    pub fn is_open(&self) -> bool {
-        self.allow.is_empty() && self.deny.is_empty()
     }
 
     /// Whether a message whose channel is known by `ids` may be answered. `ids` are every
@@ -125,8 +116,6 @@ mod tests {
         assert_eq!(p.deny, HashSet::from(["C2".to_string()]));
         assert!(p.permits(&["C1"]));
         assert!(!p.permits(&["C2"]));
-        assert!(policy(&[""], &[" "]).is_open(), "blank entries are no list at all");
-        assert!(ChannelPolicy::default().is_open());
-        assert!(!policy(&[], &["C1"]).is_open());
+        assert_eq!(policy(&[""], &[" "]), ChannelPolicy::default(), "blank entries are no list");
     }
 }

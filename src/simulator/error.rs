@@ -25,28 +25,28 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), details: None }
     }
 
     /// Adds the `details` object.
-    pub fn details(mut self, details: Value) -> Self {
+    pub(crate) fn details(mut self, details: Value) -> Self {
         self.details = Some(details);
         self
     }
 
     /// 401 for a missing, unknown or expired session token.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required")
     }
 
     /// 403 for another visitor's resource or a disallowed origin.
-    pub fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", "Access denied")
     }
 
     /// 500 with no details.
-    pub fn internal() -> Self {
+    pub(crate) fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_SERVER_ERROR",
@@ -55,7 +55,7 @@ impl ApiError {
     }
 
     /// 400 `INVALID_REQUEST_BODY`; `field` names the offending field when there is one.
-    pub fn invalid_body(message: impl Into<String>, field: Option<&str>) -> Self {
+    pub(crate) fn invalid_body(message: impl Into<String>, field: Option<&str>) -> Self {
         let e = Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST_BODY", message);
         match field {
             Some(f) => e.details(json!({ "field": f })),
@@ -64,7 +64,7 @@ impl ApiError {
     }
 
     /// 422 `VALIDATION_ERROR` for a present, well-typed value that breaks a rule.
-    pub fn validation(field: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn validation(field: &str, reason: impl Into<String>) -> Self {
         let reason = reason.into();
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -75,19 +75,19 @@ impl ApiError {
     }
 
     /// 404 `CONVERSATION_NOT_FOUND`.
-    pub fn conversation_not_found(id: &str) -> Self {
+    pub(crate) fn conversation_not_found(id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND", "Conversation not found")
             .details(json!({ "conversationId": id }))
     }
 
     /// 404 for an unknown message id (the real code is undocumented).
-    pub fn message_not_found(id: &str) -> Self {
+    pub(crate) fn message_not_found(id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "MESSAGE_NOT_FOUND", "Message not found")
             .details(json!({ "messageId": id }))
     }
 
     /// The envelope as JSON.
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         let mut inner = json!({ "message": self.message, "code": self.code });
         if let (Some(d), Some(obj)) = (&self.details, inner.as_object_mut()) {
             obj.insert("details".into(), d.clone());

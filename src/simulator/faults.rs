@@ -133,7 +133,7 @@ pub(crate) struct FaultPlan {
 impl FaultPlan {
     /// The fault for the message POST being handled now: a queued one (consumed) wins over
     /// the persistent one.
-    pub fn take(&mut self) -> Option<Fault> {
+    pub(crate) fn take(&mut self) -> Option<Fault> {
         self.next.pop_front().or_else(|| self.persistent.clone())
     }
 }

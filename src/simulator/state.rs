@@ -27,7 +27,7 @@ pub(crate) enum ConvStatus {
 }
 
 impl ConvStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ConvStatus::Open => "open",
             ConvStatus::Closed => "closed",
@@ -62,7 +62,7 @@ pub(crate) enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
             Role::Assistant => "assistant",
@@ -70,7 +70,7 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Role::User, Role::Assistant, Role::HumanAgent].into_iter().find(|r| r.as_str() == s)
     }
 }
@@ -84,7 +84,7 @@ pub(crate) enum MsgStatus {
 }
 
 impl MsgStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MsgStatus::Streaming => "streaming",
             MsgStatus::Complete => "complete",
@@ -92,7 +92,7 @@ impl MsgStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [MsgStatus::Streaming, MsgStatus::Complete, MsgStatus::Error]
             .into_iter()
             .find(|r| r.as_str() == s)
@@ -158,7 +158,7 @@ fn ts_opt(t: Option<DateTime<Utc>>) -> Value {
 
 impl State {
     /// Finds or creates the visitor for `sa_vid`; `true` when it was created.
-    pub fn init_visitor(&mut self, sa_vid: &str) -> (Visitor, bool) {
+    pub(crate) fn init_visitor(&mut self, sa_vid: &str) -> (Visitor, bool) {
         self.init_count += 1;
         if let Some(v) = self.visitor_by_sa_vid.get(sa_vid).and_then(|id| self.visitors.get(id)) {
             return (v.clone(), false);
@@ -170,13 +170,13 @@ impl State {
     }
 
     /// The visitor a session token belongs to.
-    pub fn visitor_for_token(&self, token: &str) -> Option<Visitor> {
+    pub(crate) fn visitor_for_token(&self, token: &str) -> Option<Visitor> {
         let id = self.sessions.get(token)?;
         self.visitors.get(id).cloned()
     }
 
     /// Creates a conversation owned by `visitor_id`.
-    pub fn create_conversation(&mut self, visitor_id: &str, now: DateTime<Utc>) -> String {
+    pub(crate) fn create_conversation(&mut self, visitor_id: &str, now: DateTime<Utc>) -> String {
         self.seq += 1;
         let c = Conversation {
             id: new_id(),
@@ -198,7 +198,7 @@ impl State {
     }
 
     /// The conversation `id` if `visitor_id` owns it: 404 when unknown, 403 when foreign.
-    pub fn owned_conversation(
+    pub(crate) fn owned_conversation(
         &mut self,
         visitor_id: &str,
         id: &str,
@@ -212,7 +212,7 @@ impl State {
 
     /// Appends a message to a conversation (which must exist) and bumps its timestamps.
     /// The first user message becomes the title, as the real server fills titles in.
-    pub fn add_message(
+    pub(crate) fn add_message(
         &mut self,
         chat_id: &str,
         role: Role,
@@ -247,7 +247,7 @@ impl State {
     }
 
     /// The messages of a conversation, oldest first.
-    pub fn messages_of(&self, conversation_id: &str) -> Vec<&Message> {
+    pub(crate) fn messages_of(&self, conversation_id: &str) -> Vec<&Message> {
         self.conversations
             .get(conversation_id)
             .map(|c| c.message_ids.iter().filter_map(|id| self.messages.get(id)).collect())
@@ -255,7 +255,7 @@ impl State {
     }
 
     /// The wire form of a conversation: with all `messages` (`full`) or a `lastMessage`.
-    pub fn conversation_json(&self, c: &Conversation, full: bool) -> Value {
+    pub(crate) fn conversation_json(&self, c: &Conversation, full: bool) -> Value {
         let mut v = json!({
             "object": "conversation",
             "id": c.id,

@@ -2,18 +2,18 @@
 //! the gateway intents it asks for.
 
 /// View Channel (1 << 10): see the channels it answers in.
-pub const VIEW_CHANNEL: u64 = 1 << 10;
+pub(crate) const VIEW_CHANNEL: u64 = 1 << 10;
 /// Send Messages (1 << 11): answers in channels and DMs.
-pub const SEND_MESSAGES: u64 = 1 << 11;
+pub(crate) const SEND_MESSAGES: u64 = 1 << 11;
 /// Send Messages in Threads (1 << 38): answers go into threads and forum posts.
-pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+pub(crate) const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 /// Create Public Threads (1 << 35): a mention opens a thread on the question.
-pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+pub(crate) const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
 /// Read Message History (1 << 16): needed to start a thread on an existing message.
-pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+pub(crate) const READ_MESSAGE_HISTORY: u64 = 1 << 16;
 /// Add Reactions (1 << 6): lets users' 👍/👎 land on the bot's answers in channels
 /// where reacting is restricted to members who can add reactions.
-pub const ADD_REACTIONS: u64 = 1 << 6;
+pub(crate) const ADD_REACTIONS: u64 = 1 << 6;
 
 /// Every permission the bot uses, and nothing else: `309237713984`.
 pub const PERMISSIONS: u64 = VIEW_CHANNEL
