@@ -150,7 +150,7 @@ async fn a_mention_streams_into_one_reply_and_follow_ups_survive_a_restart() {
         .await
         .unwrap();
     let question = asked.iter().find(|m| m.role == Role::User).expect("the user message");
-    assert_eq!(question.page_title.as_deref(), Some("Slack #support, asked by Alice"));
+    assert_eq!(question.page_title.as_deref(), Some("Slack #support in Fake Team, asked by Alice"));
     assert_eq!(
         question.page_url.as_deref(),
         Some(format!("https://fake-team.slack.com/archives/{CHANNEL}/p1700000100000100").as_str())

@@ -59,6 +59,9 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// Short lowercase platform name for logs and metrics (`slack`, `discord`, `console`).
     fn name(&self) -> &'static str;
 
+    /// The platform's name for people (`Slack`), in the page titles SiteAssist shows.
+    fn title(&self) -> &'static str;
+
     /// The platform's limits.
     fn capabilities(&self) -> &Capabilities;
 

@@ -108,7 +108,11 @@ async fn relay(
         content: msg.text.trim().to_string(),
         page_context: Some(PageContext {
             url: msg.context.url.clone(),
-            title: msg.context.title.clone(),
+            title: Some(msg.context.title(
+                inner.adapter.title(),
+                msg.facts.place.kind,
+                msg.author_name.as_deref(),
+            )),
             content: None,
             text_selection: None,
         }),

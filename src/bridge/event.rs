@@ -1,13 +1,13 @@
 //! What adapters hand to the core: platform events translated into one vocabulary.
 
-use super::decide::{Facts, Speaker};
+use super::decide::{Facts, PlaceKind, Speaker};
 use super::ids::{ChannelKey, MessageRef, ThreadKey, UserKey, WorkspaceKey};
 
 /// An event from a platform, already translated by its adapter.
 #[derive(Clone, Debug)]
 pub enum InboundEvent {
     /// Someone wrote something the bot may answer.
-    Message(InboundMessage),
+    Message(Box<InboundMessage>),
     /// Someone added or removed a reaction on some message.
     Reaction(ReactionEvent),
 }
@@ -55,13 +55,38 @@ pub struct InboundMessage {
     pub context: MessageContext,
 }
 
-/// Where a question came from; sent to SiteAssist as `pageContext`.
+/// Where a question came from, as people name it; sent to SiteAssist as `pageContext`
+/// (the dashboard shows it next to the question), its title built by [`Self::title`].
 #[derive(Clone, Debug, Default)]
 pub struct MessageContext {
     /// A link to the message or thread (Slack permalink, Discord message link).
     pub url: Option<String>,
-    /// A human-readable place, such as `#support in Acme`.
-    pub title: Option<String>,
+    /// The channel's name (a thread's or post's parent channel or forum), when known.
+    pub place_name: Option<String>,
+    /// The workspace's or server's name, when known.
+    pub workspace_name: Option<String>,
+}
+
+impl MessageContext {
+    /// The page title SiteAssist shows for a question asked on `platform` (`Slack`) at a
+    /// place of `kind` by `asker`, the same on every platform: `Slack #support in Acme,
+    /// asked by Alice`, `Discord direct message, asked by Bob`. (SiteAssist's visitor
+    /// API takes no name, so the asker's name travels here.)
+    pub fn title(&self, platform: &str, kind: PlaceKind, asker: Option<&str>) -> String {
+        let mut title = match (kind, self.place_name.as_deref()) {
+            (PlaceKind::Dm, _) => format!("{platform} direct message"),
+            (PlaceKind::GroupDm, _) => format!("{platform} group message"),
+            (_, Some(name)) => format!("{platform} #{name}"),
+            (_, None) => format!("{platform} channel"),
+        };
+        if let (false, Some(workspace)) = (kind == PlaceKind::Dm, &self.workspace_name) {
+            title.push_str(&format!(" in {workspace}"));
+        }
+        if let Some(asker) = asker {
+            title.push_str(&format!(", asked by {asker}"));
+        }
+        title
+    }
 }
 
 /// A reaction added to or removed from a message.
@@ -80,4 +105,49 @@ pub struct ReactionEvent {
     pub emoji: String,
     /// True when added, false when removed.
     pub added: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_titles_read_the_same_on_every_platform() {
+        let at = |place: Option<&str>, workspace: Option<&str>| MessageContext {
+            url: None,
+            place_name: place.map(Into::into),
+            workspace_name: workspace.map(Into::into),
+        };
+        let table = [
+            (
+                at(Some("support"), Some("Acme")),
+                PlaceKind::Channel,
+                Some("Alice"),
+                "Slack #support in Acme, asked by Alice",
+            ),
+            (
+                at(Some("support"), None),
+                PlaceKind::Thread,
+                Some("Alice"),
+                "Slack #support, asked by Alice",
+            ),
+            (at(Some("help"), Some("Acme")), PlaceKind::ForumPost, None, "Slack #help in Acme"),
+            (at(None, Some("Acme")), PlaceKind::Channel, None, "Slack channel in Acme"),
+            (
+                at(None, Some("Acme")),
+                PlaceKind::Dm,
+                Some("Bob"),
+                "Slack direct message, asked by Bob",
+            ),
+            (
+                at(None, Some("Acme")),
+                PlaceKind::GroupDm,
+                Some("Bob"),
+                "Slack group message in Acme, asked by Bob",
+            ),
+        ];
+        for (context, kind, asker, expected) in table {
+            assert_eq!(context.title("Slack", kind, asker), expected, "{context:?} {kind:?}");
+        }
+    }
 }

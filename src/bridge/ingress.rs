@@ -89,7 +89,7 @@ pub(super) async fn handle(
     };
     metrics::event_received(platform, kind);
     let disposition = match event {
-        InboundEvent::Message(msg) => message(inner, msg).await?,
+        InboundEvent::Message(msg) => message(inner, *msg).await?,
         InboundEvent::Reaction(r) => reaction(inner, r).await?,
     };
     if let Disposition::Ignored(why) = disposition {

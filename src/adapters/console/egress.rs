@@ -145,6 +145,10 @@ impl ChatAdapter for ConsoleAdapter {
         "console"
     }
 
+    fn title(&self) -> &'static str {
+        "Console"
+    }
+
     fn capabilities(&self) -> &Capabilities {
         &self.caps
     }

@@ -106,12 +106,9 @@ impl ConsoleSession {
                 ..Facts::person(Place::new(PlaceKind::Dm, self.thread.as_str()))
             },
             text: line.to_string(),
-            context: MessageContext {
-                url: None,
-                title: Some(format!("console thread {}", self.thread_name())),
-            },
+            context: MessageContext::default(),
         };
-        let disposition = self.bridge.handle(InboundEvent::Message(message)).await?;
+        let disposition = self.bridge.handle(InboundEvent::Message(Box::new(message))).await?;
         if disposition != Disposition::Queued {
             // A note the core posts instead of an answer (`!help`, a refusal) shows
             // before the next prompt.

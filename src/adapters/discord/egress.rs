@@ -119,6 +119,10 @@ impl ChatAdapter for DiscordAdapter {
         "discord"
     }
 
+    fn title(&self) -> &'static str {
+        "Discord"
+    }
+
     fn capabilities(&self) -> &Capabilities {
         &self.caps
     }

@@ -334,10 +334,8 @@ impl Ingress {
             text: read.text.clone(),
             context: MessageContext {
                 url: Some(reading::message_link(guild, channel, msg.id.get())),
-                title: Some(reading::context_title(
-                    guild.map(|_| guild_info.name.as_str()).filter(|n| !n.is_empty()),
-                    channel_name.as_deref(),
-                )),
+                place_name: channel_name,
+                workspace_name: guild.map(|_| guild_info.name.clone()).filter(|n| !n.is_empty()),
             },
         };
         let expected = new_thread
@@ -347,7 +345,7 @@ impl Ingress {
                 channel,
                 reading::thread_name(&read.text, &read.author_name),
             );
-        match self.bridge.handle(InboundEvent::Message(inbound)).await {
+        match self.bridge.handle(InboundEvent::Message(Box::new(inbound))).await {
             Ok(disposition) => {
                 if expected && !posts_in_thread(disposition) {
                     self.adapter.forget_thread(post_channel);

@@ -1,6 +1,6 @@
 //! What the Discord adapter reads from a message and writes about it, in pure
 //! functions: the question without the bot's mentions, a forum post's question, thread
-//! names, and the place and link shown on the SiteAssist dashboard. Whether the bot
+//! names, and the link shown on the SiteAssist dashboard. Whether the bot
 //! answers is decided by the core ([`crate::bridge::decide`]) from the facts the
 //! ingress reports.
 
@@ -43,15 +43,6 @@ pub(crate) fn thread_name(question: &str, author: &str) -> String {
         _ => head,
     };
     format!("{cut}…")
-}
-
-/// `#channel in Server` for the SiteAssist dashboard; `Discord DM` for a DM.
-pub(crate) fn context_title(guild: Option<&str>, channel: Option<&str>) -> String {
-    match (guild, channel) {
-        (None, _) => "Discord DM".to_string(),
-        (Some(g), Some(c)) => format!("#{c} in {g}"),
-        (Some(g), None) => format!("Discord server {g}"),
-    }
 }
 
 /// The link that opens a message in Discord.
@@ -100,9 +91,6 @@ mod tests {
 
     #[test]
     fn context_for_the_dashboard() {
-        assert_eq!(context_title(Some("Acme"), Some("support")), "#support in Acme");
-        assert_eq!(context_title(Some("Acme"), None), "Discord server Acme");
-        assert_eq!(context_title(None, Some("x")), "Discord DM");
         assert_eq!(message_link(Some(1), 2, 3), "https://discord.com/channels/1/2/3");
         assert_eq!(message_link(None, 2, 3), "https://discord.com/channels/@me/2/3");
         assert_eq!(forum_question("Login broken", "since today"), "Login broken\n\nsince today");

@@ -265,6 +265,10 @@ impl ChatAdapter for SlackEgress {
         "slack"
     }
 
+    fn title(&self) -> &'static str {
+        "Slack"
+    }
+
     fn capabilities(&self) -> &Capabilities {
         &self.caps
     }

@@ -68,6 +68,8 @@ pub struct SlackBridge {
     /// Who the bot is, to recognise its mentions and its own messages.
     bot: BotIdentity,
     workspace_url: String,
+    /// The workspace's name, from `auth.test`, for the page titles SiteAssist shows.
+    workspace_name: String,
     settings: SlackSettings,
 }
 
@@ -102,6 +104,7 @@ impl SlackBridge {
             client,
             bot: BotIdentity { user_id: auth.user_id, bot_id: auth.bot_id },
             workspace_url: auth.url,
+            workspace_name: auth.team,
             settings: settings.clone(),
         })
     }
@@ -130,7 +133,7 @@ impl SlackBridge {
             Translated::Reaction(r) => InboundEvent::Reaction(r),
             // Most channel messages are not for the bot: no name lookups for those.
             Translated::Message { msg, .. } if self.bridge.will_ignore(&msg) => {
-                InboundEvent::Message(*msg)
+                InboundEvent::Message(msg)
             }
             Translated::Message { mut msg, channel, user, ts, thread_ts } => {
                 // Bounded: names are a nicety for the dashboard, the acknowledgement
@@ -143,18 +146,7 @@ impl SlackBridge {
                         tracing::info!("Slack name lookups are slow; going on without them");
                         (None, None)
                     });
-                let place = match channel_name {
-                    Some(name) => format!("Slack #{name}"),
-                    None if channel.starts_with('D') => "Slack direct message".to_string(),
-                    None => format!("Slack channel {channel}"),
-                };
-                // SiteAssist's visitor API takes no name, so the asker's name travels in
-                // the page title the dashboard shows next to the question.
                 msg.author_name = user_name;
-                let title = match &msg.author_name {
-                    Some(name) => format!("{place}, asked by {name}"),
-                    None => place,
-                };
                 msg.context = MessageContext {
                     url: Some(ingress::permalink(
                         &self.workspace_url,
@@ -162,9 +154,10 @@ impl SlackBridge {
                         &ts,
                         thread_ts.as_deref(),
                     )),
-                    title: Some(title),
+                    place_name: channel_name,
+                    workspace_name: Some(self.workspace_name.clone()),
                 };
-                InboundEvent::Message(*msg)
+                InboundEvent::Message(msg)
             }
         };
         match self.bridge.handle(event).await {
