@@ -7,7 +7,8 @@ mod support;
 
 use fake_discord::harness::{self, reply_shown, WAIT};
 use fake_discord::payloads::Msg;
-use fake_discord::{Failure, FakeDiscord, Op, SUPPORT};
+use fake_discord::{Failure, FakeDiscord, Limits, Op, SUPPORT};
+use siteassist_bridge::adapters::discord::config::DiscordSettings;
 use siteassist_bridge::adapters::discord::format::render;
 use siteassist_bridge::adapters::discord::{DiscordBot, DiscordError};
 use siteassist_bridge::bridge::split::split_message;
@@ -56,6 +57,56 @@ async fn a_long_answer_arrives_as_three_messages_within_the_channel_budget() {
             times[i..].iter().filter(|u| u.duration_since(*t) < Duration::from_secs(5)).count();
         assert!(in_window <= 5, "{in_window} actions within 5 s from #{i}");
     }
+    bot.stop().await.unwrap();
+}
+
+/// Discord enforces its own per-channel limit whatever the bridge's budget says (its
+/// clock is not ours): a bridge that goes past it is refused with 429s, waits them out,
+/// and the answer lands whole.
+#[tokio::test]
+async fn a_burst_over_discords_channel_limit_waits_and_loses_nothing() {
+    let fake = FakeDiscord::start().await;
+    fake.set_limits(Limits {
+        channel_actions: 2,
+        channel_window: Duration::from_secs(1),
+        ..Limits::default()
+    });
+    let sim = simulator(5).await;
+    let bot = harness::start(&fake, Arc::new(MemoryStore::new()), client(&sim, 3)).await;
+    let q = "How do refunds work?";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, q).json());
+    reply_shown(&fake, id, &render(&answer_for(q))).await;
+    let refused =
+        fake.read(|r| r.calls.iter().filter(|c| c.status == 429 && c.channel == Some(id)).count());
+    assert!(refused >= 1, "the burst went past the fake's limit of 2 a second");
+    assert_eq!(fake.read(|r| r.messages_in(id).len()), 1, "one reply, nothing posted twice");
+    bot.stop().await.unwrap();
+}
+
+/// At `max_message_chars = 2000`, Discord's own limit, no part of a long answer is ever
+/// longer (the fake would refuse it with 50035, and fail the test when dropped).
+#[tokio::test]
+async fn answers_at_discords_full_length_never_send_an_oversized_message() {
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(1).await;
+    let settings = DiscordSettings { max_message_chars: 2000, ..harness::settings(&fake) };
+    let bot =
+        harness::start_with(&fake, &settings, Arc::new(MemoryStore::new()), client(&sim, 3)).await;
+    let q = "Tell me everything";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, q).json());
+    let parts = split_message(&render(&answer_for(q)), 2000);
+    fake.wait_until("every part final", WAIT, |r| {
+        let shown: Vec<&str> = r.messages_in(id).iter().map(|m| m.text()).collect();
+        shown == parts.iter().map(String::as_str).collect::<Vec<_>>()
+    })
+    .await;
+    let longest = fake.read(|r| {
+        r.calls.iter().filter_map(|c| c.body["content"].as_str()).map(|t| t.chars().count()).max()
+    });
+    assert!(longest.is_some_and(|n| n <= 2000), "{longest:?}");
+    assert!(fake.read(|r| r.calls.iter().all(|c| c.status != 400)), "nothing refused");
     bot.stop().await.unwrap();
 }
 

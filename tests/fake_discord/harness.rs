@@ -44,8 +44,18 @@ pub struct Running {
 
 /// Connects, serves, and waits until the gateway session is ready.
 pub async fn start(fake: &FakeDiscord, store: Arc<dyn Store>, client: Client) -> Running {
+    start_with(fake, &settings(fake), store, client).await
+}
+
+/// [`start`] with other settings.
+pub async fn start_with(
+    fake: &FakeDiscord,
+    settings: &DiscordSettings,
+    store: Arc<dyn Store>,
+    client: Client,
+) -> Running {
     let sessions = fake.read(|r| r.sessions_opened);
-    let bot = DiscordBot::connect(&settings(fake), store, client, bridge_config())
+    let bot = DiscordBot::connect(settings, store, client, bridge_config())
         .await
         .expect("the bot connects to the fake");
     let mut reports = bot.subscribe();

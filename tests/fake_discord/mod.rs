@@ -113,6 +113,29 @@ impl BotMessage {
     }
 }
 
+/// Discord's rate limits as the fake enforces them (on in every test; a test that
+/// means to go past them raises them with [`FakeDiscord::set_limits`]).
+///
+/// Source: Discord's API docs, Rate Limits (checked 2026-12): per-route limits come in
+/// `x-ratelimit-*` headers (message creation in a channel is commonly 5 per 5 s), and
+/// a bot may make 50 requests per second in all. The fake counts posts and edits in a
+/// channel together, as the bridge's channel budget does.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Posts and edits allowed in one channel per `channel_window`.
+    pub channel_actions: usize,
+    /// The per-channel window.
+    pub channel_window: Duration,
+    /// Requests of any kind per second, for the whole bot.
+    pub global_per_second: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { channel_actions: 5, channel_window: Duration::from_secs(5), global_per_second: 50 }
+    }
+}
+
 /// Everything the fake remembers.
 #[derive(Default)]
 pub struct Record {
@@ -132,6 +155,15 @@ pub struct Record {
     /// Gateway sessions that got as far as taking dispatches.
     pub sessions_opened: usize,
     next_id: u64,
+    /// The limits in force.
+    pub limits: Limits,
+    /// When each channel's recent posts and edits were accepted.
+    pub(crate) channel_actions: HashMap<u64, VecDeque<Instant>>,
+    /// When the last second's requests were accepted.
+    pub(crate) recent_requests: VecDeque<Instant>,
+    /// Requests Discord would refuse (or that would ping people) that the bridge must
+    /// never make; the test fails when the fake is dropped with any left.
+    pub violations: Vec<String>,
 }
 
 impl Record {
@@ -255,6 +287,16 @@ impl FakeDiscord {
         self.state.with(|r| r.after_effect.entry(op).or_default().push_back(status));
     }
 
+    /// Replaces the rate limits (for a test that means to go past Discord's).
+    pub fn set_limits(&self, limits: Limits) {
+        self.state.with(|r| r.limits = limits);
+    }
+
+    /// The violations recorded so far, cleared (for a test that provokes one on purpose).
+    pub fn take_violations(&self) -> Vec<String> {
+        self.state.with(|r| std::mem::take(&mut r.violations))
+    }
+
     /// The next gateway session is closed with `code` after Identify (4014: a
     /// privileged intent that is not enabled).
     pub fn close_after_identify(&self, code: u16) {
@@ -284,5 +326,16 @@ impl FakeDiscord {
                 let _ = s.send((t.to_string(), d.clone()));
             }
         });
+    }
+}
+
+impl Drop for FakeDiscord {
+    /// A request Discord would refuse fails the test that made it, wherever in the
+    /// bridge it came from (unless the test is failing already).
+    fn drop(&mut self) {
+        let violations = self.take_violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!("the bridge made requests Discord refuses:\n{}", violations.join("\n"));
+        }
     }
 }

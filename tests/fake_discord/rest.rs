@@ -1,7 +1,7 @@
 //! The fake REST API (`/api/v10/...`): records every call, answers like Discord, and
 //! fails the next call of a kind when a test asked for it.
 
-use super::{payloads, BotMessage, Call, FakeDiscord, Op, State, BOT, TOKEN};
+use super::{payloads, BotMessage, Call, Failure, FakeDiscord, Op, State, BOT, TOKEN};
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -10,7 +10,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 type S = AxState<Arc<State>>;
 
@@ -49,11 +49,16 @@ fn answer(
     let failure = if authorised { state.take_failure(op) } else { None };
     let after_effect =
         if authorised && failure.is_none() { state.take_after_effect(op) } else { None };
+    let limited = if authorised && failure.is_none() { throttle(state, op, ids.0) } else { None };
     let (status, response, extra) = match failure {
         _ if !authorised => {
             (StatusCode::UNAUTHORIZED, json!({ "message": "401: Unauthorized", "code": 0 }), vec![])
         }
         Some(f) => (StatusCode::from_u16(f.status).unwrap(), f.body, f.headers),
+        None if limited.is_some() => {
+            let f = limited.unwrap();
+            (StatusCode::from_u16(f.status).unwrap(), f.body, f.headers)
+        }
         None => {
             let (s, v) = ok();
             match after_effect {
@@ -90,6 +95,99 @@ fn answer(
             .insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
     }
     resp
+}
+
+/// Applies [`super::Limits`]: the bot's global request rate, and posts and edits per
+/// channel. Returns Discord's 429 for a request over a limit; counts it otherwise.
+fn throttle(state: &State, op: Op, channel: Option<u64>) -> Option<Failure> {
+    let now = Instant::now();
+    state.with(|r| {
+        let limits = r.limits;
+        let second = Duration::from_secs(1);
+        while r.recent_requests.front().is_some_and(|t| now.duration_since(*t) >= second) {
+            r.recent_requests.pop_front();
+        }
+        if r.recent_requests.len() >= limits.global_per_second {
+            let wait = second.saturating_sub(now.duration_since(r.recent_requests[0]));
+            return Some(too_many(wait, limits.global_per_second, "global", None));
+        }
+        let counted = matches!(op, Op::CreateMessage | Op::EditMessage);
+        if let (true, Some(channel)) = (counted, channel) {
+            let window = limits.channel_window;
+            let recent = r.channel_actions.entry(channel).or_default();
+            while recent.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                recent.pop_front();
+            }
+            if recent.len() >= limits.channel_actions {
+                let wait = window.saturating_sub(now.duration_since(recent[0]));
+                return Some(too_many(wait, limits.channel_actions, "user", Some(channel)));
+            }
+            recent.push_back(now);
+        }
+        r.recent_requests.push_back(now);
+        None
+    })
+}
+
+/// Discord's 429, with the body and the headers it documents.
+fn too_many(wait: Duration, limit: usize, scope: &str, channel: Option<u64>) -> Failure {
+    let secs = (wait.as_secs_f64() * 1000.0).ceil() / 1000.0;
+    let global = scope == "global";
+    let reset =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+            + secs;
+    let mut headers = vec![
+        ("retry-after".to_string(), (secs.ceil() as u64).max(1).to_string()),
+        ("x-ratelimit-limit".to_string(), limit.to_string()),
+        ("x-ratelimit-remaining".to_string(), "0".to_string()),
+        ("x-ratelimit-reset".to_string(), format!("{reset:.3}")),
+        ("x-ratelimit-reset-after".to_string(), format!("{secs:.3}")),
+        ("x-ratelimit-scope".to_string(), scope.to_string()),
+    ];
+    match channel {
+        Some(c) => headers.push(("x-ratelimit-bucket".to_string(), format!("messages-{c}"))),
+        None => headers.push(("x-ratelimit-global".to_string(), "true".to_string())),
+    }
+    Failure {
+        status: 429,
+        headers,
+        body: json!({ "message": "You are being rate limited.", "retry_after": secs, "global": global }),
+    }
+}
+
+/// Checks a message body as Discord does, recording what the bridge must never send:
+/// content over 2,000 characters or empty (refused with 50035 / 50006), and a mention
+/// pattern without `allowed_mentions` (accepted, and it would ping people).
+fn check_body(st: &State, what: &str, body: &[u8]) -> Result<String, (StatusCode, Value)> {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let content = body["content"].as_str().unwrap_or("").to_string();
+    let mentions = ["@everyone", "@here", "<@"].iter().any(|p| content.contains(p));
+    if mentions && body.get("allowed_mentions").is_none() {
+        st.with(|r| {
+            r.violations.push(format!("{what} with a mention and no allowed_mentions: {content:?}"))
+        });
+    }
+    let chars = content.chars().count();
+    if chars > 2000 {
+        st.with(|r| r.violations.push(format!("{what} of {chars} characters")));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            json!({ "message": "Invalid Form Body", "code": 50035, "errors": { "content": { "_errors": [
+                { "code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length." }
+            ] } } }),
+        ));
+    }
+    let other = ["embeds", "components", "attachments", "sticker_ids"]
+        .iter()
+        .any(|k| body.get(k).is_some());
+    if content.trim().is_empty() && !other {
+        st.with(|r| r.violations.push(format!("{what} with no content")));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            json!({ "message": "Cannot send an empty message", "code": 50006 }),
+        ));
+    }
+    Ok(content)
 }
 
 /// Discord's 404 for a channel it does not know.
@@ -152,16 +250,16 @@ async fn create_message(
     body: Bytes,
 ) -> Response {
     let c = id(&c);
-    let content = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|b| b["content"].as_str().map(str::to_string));
-    let content = content.unwrap_or_default();
     let exists = has_messages(&st, c);
-    let st2 = Arc::clone(&st);
+    let (st2, sent) = (Arc::clone(&st), body.clone());
     answer(&st, Op::CreateMessage, (&m, &u, &h), (Some(c), None), &body, move || {
         if !exists {
             return unknown_channel();
         }
+        let content = match check_body(&st2, "a post", &sent) {
+            Ok(content) => content,
+            Err(refused) => return refused,
+        };
         let id = st2.with(|r| {
             let id = r.next_id();
             r.messages.push(BotMessage { id, channel: c, texts: vec![content.clone()] });
@@ -215,12 +313,12 @@ async fn edit_message(
     body: Bytes,
 ) -> Response {
     let (c, msg) = (id(&c), id(&msg));
-    let content = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|b| b["content"].as_str().map(str::to_string));
-    let content = content.unwrap_or_default();
-    let st2 = Arc::clone(&st);
+    let (st2, sent) = (Arc::clone(&st), body.clone());
     answer(&st, Op::EditMessage, (&m, &u, &h), (Some(c), Some(msg)), &body, move || {
+        let content = match check_body(&st2, "an edit", &sent) {
+            Ok(content) => content,
+            Err(refused) => return refused,
+        };
         let found = st2.with(|r| {
             let found = r.messages.iter_mut().find(|x| x.id == msg && x.channel == c);
             found.map(|x| x.texts.push(content.clone())).is_some()
