@@ -3,7 +3,7 @@
 
 mod fake_slack;
 
-use fake_slack::{FailKind, FakeSlack, APP_TOKEN, BOT_TOKEN};
+use fake_slack::{FailKind, FakeSlack, SlackLimits, APP_TOKEN, BOT_TOKEN};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -179,6 +179,60 @@ async fn failure_knobs_apply_once() {
             .await;
     assert_eq!(ok["ok"], true, "knob is used once");
     assert_eq!(fake.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn slacks_limits_are_enforced_with_slacks_answers() {
+    let fake = FakeSlack::start().await;
+    let long = "x".repeat(4_001);
+    let refused =
+        call(&fake, "chat.postMessage", Some(BOT_TOKEN), json!({"channel": "C1", "text": long}))
+            .await;
+    assert_eq!(refused["error"], "msg_too_long", "{refused}");
+    assert_eq!(fake.take_violations().len(), 1, "the bridge must never send one");
+    let posted =
+        call(&fake, "chat.postMessage", Some(BOT_TOKEN), json!({"channel": "C1", "text": "a"}))
+            .await;
+    let ts = posted["ts"].as_str().unwrap().to_string();
+    // Tier 3: fifty updates a minute in the workspace, then 429 with Retry-After.
+    let update = |i: usize| {
+        reqwest::Client::new()
+            .post(format!("{}/chat.update", fake.api_url()))
+            .bearer_auth(BOT_TOKEN)
+            .json(&json!({"channel": "C1", "ts": ts, "text": format!("v{i}")}))
+            .send()
+    };
+    for i in 0..50 {
+        assert_eq!(update(i).await.unwrap().status(), 200, "update {i}");
+    }
+    let over = update(50).await.unwrap();
+    assert_eq!(over.status(), 429);
+    let wait: u64 = over.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = over.json().await.unwrap();
+    assert_eq!(body["error"], "ratelimited");
+    // Every call carries when it arrived, in order.
+    let calls = fake.calls();
+    assert!(calls.windows(2).all(|w| w[0].at <= w[1].at));
+    fake.set_limits(SlackLimits { updates_per_window: 1_000, ..SlackLimits::default() });
+    assert_eq!(update(51).await.unwrap().status(), 200, "a test may raise the limit");
+}
+
+#[tokio::test]
+async fn an_ack_later_than_three_seconds_is_noted() {
+    let fake = FakeSlack::start().await;
+    let (_, mut ws) = open_socket(&fake).await;
+    assert_eq!(next_json(&mut ws).await["type"], "hello");
+    fake.wait_for_socket_connections(1).await;
+    let id = fake.send_socket_event(fake_slack::app_mention("Ev1", "C1", "U1", "hi", "1.0", None));
+    assert_eq!(next_json(&mut ws).await["envelope_id"], id.as_str());
+    // A client that takes longer than Slack waits: this sleep is the behaviour under test.
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    ws.send(Message::text(json!({ "envelope_id": id }).to_string())).await.unwrap();
+    fake.wait_for_ack(&id).await;
+    let noted = fake.take_violations();
+    assert_eq!(noted.len(), 1, "{noted:?}");
+    assert!(noted[0].contains("acknowledged after"), "{noted:?}");
 }
 
 async fn next_json(ws: &mut Ws) -> Value {

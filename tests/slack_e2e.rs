@@ -6,7 +6,7 @@
 mod fake_slack;
 mod support;
 
-use fake_slack::{FailKind, FakeSlack};
+use fake_slack::{FailKind, FakeSlack, SlackLimits};
 use siteassist_bridge::adapters::slack::config::SlackMode;
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::SlackBridge;
@@ -480,6 +480,33 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     assert_eq!(shown[0].0, posted["ts"].as_str().unwrap());
     assert!(shown[0].1.contains("interrupted"), "finished with the notice: {shown:?}");
     assert!(store.in_flight().await.unwrap().is_empty());
+    bridge.stop().await;
+}
+
+/// Slack's Tier 3 limit is its own, whatever the bridge's budget says: a bridge that
+/// goes past it is refused with 429 and `Retry-After`, waits, and the answer lands whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn updates_over_slacks_tier_3_limit_wait_and_lose_nothing() {
+    let slack = FakeSlack::start().await;
+    slack.set_limits(SlackLimits {
+        updates_per_window: 1,
+        update_window: Duration::from_secs(2),
+        ..SlackLimits::default()
+    });
+    // About two seconds of streaming: the bridge edits once a second, Slack allows one
+    // update in two.
+    let sim = support::simulator(40).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let (q, ts) = ("How do refunds work?", "1700002200.000100");
+    slack.send_socket_event(mention("EvTier3", q, ts));
+    let shown = wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    assert_eq!(shown.len(), 1, "one reply: {shown:?}");
+    let refused = slack
+        .calls_to("chat.update")
+        .iter()
+        .filter(|c| c.error.as_deref() == Some("ratelimited"))
+        .count();
+    assert!(refused >= 1, "the bridge went past one update in two seconds");
     bridge.stop().await;
 }
 

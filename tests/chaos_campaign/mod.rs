@@ -26,7 +26,7 @@
 
 pub mod discord;
 
-use crate::fake_slack::{self, app_mention, message, FailKind, FakeSlack};
+use crate::fake_slack::{self, app_mention, message, FailKind, FakeSlack, SlackLimits};
 use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::SlackBridge;
@@ -334,6 +334,15 @@ async fn settle(slack: &FakeSlack, questions: &[Question]) {
     .await;
 }
 
+/// The fake Slack with its `chat.update` limit raised to match the bridge's budget
+/// below: the campaign checks outcomes under faults, not pacing (the Slack e2e tests
+/// keep Slack's 50 a minute).
+async fn campaign_slack() -> FakeSlack {
+    let slack = FakeSlack::start().await;
+    slack.set_limits(SlackLimits { updates_per_window: 1_000_000, ..SlackLimits::default() });
+    slack
+}
+
 /// The fake's settings, with a budget that never holds a campaign back (the campaign
 /// checks outcomes, not pacing).
 fn slack_settings(slack: &FakeSlack) -> SlackSettings {
@@ -348,7 +357,7 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
     let sim = crate::support::simulator(1).await;
-    let slack = FakeSlack::start().await;
+    let slack = campaign_slack().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
@@ -491,7 +500,7 @@ pub async fn with_kills(
     let mut report = Report::default();
     // Slower words, so answers are still streaming when the kill comes.
     let sim = crate::support::simulator(15).await;
-    let slack = FakeSlack::start().await;
+    let slack = campaign_slack().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: PathBuf = dir.path().join("store");
     let mut bridge = BridgeProcess::start(binary, &store, &sim, &slack);

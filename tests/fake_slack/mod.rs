@@ -16,7 +16,7 @@ mod web;
 
 pub use events::*;
 pub use signing::{post_event, post_signed_body, sign, unix_now};
-pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall};
+pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall, SlackLimits};
 
 use serde_json::Value;
 use state::{Envelope, Outgoing, Shared};
@@ -213,6 +213,16 @@ impl FakeSlack {
         closed.len()
     }
 
+    /// Replaces the limits (for a test that means to go past Slack's).
+    pub fn set_limits(&self, limits: SlackLimits) {
+        self.shared.lock().limits = limits;
+    }
+
+    /// The violations recorded so far, cleared (for a test that provokes one on purpose).
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.lock().violations)
+    }
+
     /// Envelope ids the client acknowledged, in order (a redelivered one can appear twice).
     pub fn acks(&self) -> Vec<String> {
         self.shared.lock().acks.clone()
@@ -329,7 +339,13 @@ fn envelope_frame(envelope_id: &str, envelope: &Envelope, retry_reason: &str) ->
 }
 
 impl Drop for FakeSlack {
+    /// Anything Slack would refuse, or an ack later than Slack waits, fails the test
+    /// that caused it (unless the test is failing already).
     fn drop(&mut self) {
+        let violations = std::mem::take(&mut self.shared.lock().violations);
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!("the bridge did what Slack refuses:\n{}", violations.join("\n"));
+        }
         for (_, tx) in std::mem::take(&mut self.shared.lock().connections) {
             let _ = tx.send(Outgoing::Close);
         }

@@ -70,7 +70,11 @@ pub async fn post_signed_body(
             .header("X-Slack-Retry-Num", n.to_string())
             .header("X-Slack-Retry-Reason", "http_timeout");
     }
+    let sent = std::time::Instant::now();
     let response = request.send().await.expect("event POST reaches the listener");
     let status = response.status();
+    // Slack retries an event whose answer takes longer than 3 s.
+    let took = sent.elapsed();
+    assert!(took <= Duration::from_secs(3), "the Events API answered after {took:?}");
     (status, response.text().await.unwrap_or_default())
 }

@@ -10,6 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -82,6 +83,10 @@ pub(crate) fn disconnect_frame(reason: &str) -> String {
         .to_string()
 }
 
+/// How long Slack waits for an ack before it redelivers (Socket Mode docs, checked
+/// 2026-12).
+const ACK_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// One Socket Mode connection: registers it, writes queued frames, records acks.
 async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     let check = TicketCheck { shared: &shared };
@@ -108,8 +113,14 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         while let Some(out) = rx.recv().await {
             match out {
                 Outgoing::Text(text) => {
+                    let envelope = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|f| f.get("envelope_id")?.as_str().map(str::to_owned));
                     if sink.send(Message::text(text)).await.is_err() {
                         break;
+                    }
+                    if let Some(envelope) = envelope {
+                        shared.lock().written_at.insert(envelope, Instant::now());
                     }
                 }
                 Outgoing::Close => {
@@ -143,7 +154,15 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
 fn record_ack(shared: &Shared, text: &str) {
     let Ok(frame) = serde_json::from_str::<Value>(text) else { return };
     if let Some(envelope_id) = frame.get("envelope_id").and_then(Value::as_str) {
-        shared.lock().acks.push(envelope_id.to_owned());
+        let mut state = shared.lock();
+        // Slack wants the ack within 3 s, or it redelivers.
+        let late =
+            state.written_at.get(envelope_id).map(|at| at.elapsed()).filter(|d| *d > ACK_LIMIT);
+        if let Some(late) = late {
+            state.violations.push(format!("envelope {envelope_id} acknowledged after {late:?}"));
+        }
+        state.acks.push(envelope_id.to_owned());
+        drop(state);
         shared.notify();
     }
 }

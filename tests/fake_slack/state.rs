@@ -7,6 +7,7 @@
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 /// Who the fake pretends to be, and which tokens it accepts.
@@ -58,6 +59,37 @@ pub struct RecordedCall {
     pub http_method: String,
     /// The `error` code answered (`None` when the call succeeded).
     pub error: Option<String>,
+    /// When the fake received it, so tests can check pacing.
+    pub at: Instant,
+}
+
+/// Slack's limits as the fake enforces them (on in every test; a test that means to go
+/// past them raises them with `FakeSlack::set_limits`).
+///
+/// Sources (checked 2026-12): `chat.update` is a Tier 3 method, about 50 calls a
+/// minute per workspace (api.slack.com/methods/chat.update, "Rate limits"), answered
+/// over the limit with HTTP 429 and `Retry-After`; `msg_too_long` comes well below the
+/// documented 40,000 characters, near 4,000 as users report it (the Slack AI-surface
+/// issue has the details).
+#[derive(Clone, Copy, Debug)]
+pub struct SlackLimits {
+    /// Longest `text` of `chat.postMessage` and `chat.update`, in characters.
+    pub max_text_chars: usize,
+    /// `chat.update` calls per `update_window` in the workspace.
+    pub updates_per_window: usize,
+    /// Slack's window is a minute; a test may shorten it to see a 429 without waiting
+    /// for one.
+    pub update_window: std::time::Duration,
+}
+
+impl Default for SlackLimits {
+    fn default() -> Self {
+        Self {
+            max_text_chars: 4_000,
+            updates_per_window: 50,
+            update_window: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// A one-shot failure injected with `FakeSlack::fail_next`.
@@ -126,6 +158,15 @@ pub(crate) struct State {
     /// Frames waiting for a connection (sent while none was open), delivered after `hello`.
     pub pending_frames: Vec<String>,
     pub acks: Vec<String>,
+    /// The limits in force.
+    pub limits: SlackLimits,
+    /// When the last minute's `chat.update` calls were accepted.
+    pub updates: VecDeque<Instant>,
+    /// When each envelope was last written to a connection, to time its ack.
+    pub written_at: HashMap<String, Instant>,
+    /// What Slack would refuse or the bridge must never do (a text over the limit, an
+    /// ack later than 3 s); the test fails when the fake is dropped with any left.
+    pub violations: Vec<String>,
 }
 
 impl State {

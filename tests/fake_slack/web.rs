@@ -14,6 +14,7 @@ use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Slack rejects longer message text with `msg_too_long`.
 const MAX_TEXT_CHARS: usize = 40_000;
@@ -65,6 +66,7 @@ async fn handle(
             token,
             http_method: http_method.to_string(),
             error,
+            at: Instant::now(),
         });
         reply
     };
@@ -319,15 +321,18 @@ fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
     msg
 }
 
-/// Checks text/blocks like Slack: one of them is required, text is capped.
-fn content(params: &Value) -> Result<(String, Option<Value>), Reply> {
+/// Checks text/blocks like Slack: one of them is required, text is capped (a text over
+/// the cap is also noted as something the bridge must never send).
+fn content(state: &mut State, params: &Value) -> Result<(String, Option<Value>), Reply> {
     let text = param(params, "text");
     let blocks = blocks_param(params);
     if text.is_none() && blocks.is_none() && params.get("attachments").is_none() {
         return Err(Reply::error("no_text"));
     }
     let text = text.unwrap_or_default();
-    if text.chars().count() > MAX_TEXT_CHARS {
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS.min(state.limits.max_text_chars) {
+        state.violations.push(format!("a text of {chars} characters: msg_too_long"));
         return Err(Reply::error("msg_too_long"));
     }
     Ok((text, blocks))
@@ -337,7 +342,7 @@ fn post_message(cfg: &FakeSlackConfig, state: &mut State, params: &Value) -> Rep
     let Some(channel) = param(params, "channel") else {
         return Reply::error("channel_not_found");
     };
-    let (text, blocks) = match content(params) {
+    let (text, blocks) = match content(state, params) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -362,7 +367,22 @@ fn update_message(cfg: &FakeSlackConfig, state: &mut State, params: &Value) -> R
     let Some(ts) = param(params, "ts") else {
         return Reply::error("message_not_found");
     };
-    let (text, blocks) = match content(params) {
+    // Tier 3: about 50 a minute per workspace (one workspace per fake).
+    let now = Instant::now();
+    let window = state.limits.update_window;
+    while state.updates.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        state.updates.pop_front();
+    }
+    if state.updates.len() >= state.limits.updates_per_window {
+        let wait = window.saturating_sub(now.duration_since(state.updates[0]));
+        return Reply {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            body: json!({"ok": false, "error": "ratelimited"}),
+        };
+    }
+    state.updates.push_back(now);
+    let (text, blocks) = match content(state, params) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
