@@ -161,11 +161,16 @@ async fn run_platforms(
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
         .map_err(|e| AppError::Config(format!("server.listen {}: {e}", settings.server.listen)))?;
+    let metrics = crate::ops::metrics::install();
+    let names: Vec<&'static str> =
+        settings.enabled_platforms().map(|p| p.platform.name()).collect();
+    let reasons = crate::bridge::Ignored::ALL.map(crate::bridge::Ignored::as_str);
+    crate::ops::metrics::register(&names, &reasons);
     let ops = OpsState {
         readiness: readiness.clone(),
         store: store.clone(),
         client: client.clone(),
-        metrics: crate::ops::metrics::install(),
+        metrics,
     };
     let stop = stopped();
     tasks.spawn(async move {

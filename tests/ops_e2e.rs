@@ -88,6 +88,27 @@ async fn health_readiness_and_metrics_of_a_running_bridge() {
     }
     assert_eq!(ready.0, 200, "{}", ready.1);
 
+    // Every series is there from the start, described, at zero: alert rules and
+    // dashboards need no first event.
+    let (_, fresh) = get(&format!("{base}/metrics")).await;
+    for described in [
+        "# HELP siteassist_bridge_events_received_total",
+        "# TYPE siteassist_bridge_events_received_total counter",
+        "# HELP siteassist_bridge_reply_first_text_seconds",
+        "# HELP siteassist_bridge_store_claims",
+    ] {
+        assert!(fresh.contains(described), "{described} in\n{fresh}");
+    }
+    let on_slack = r#"platform="slack""#;
+    for (name, labels) in [
+        ("siteassist_bridge_events_received_total", vec![on_slack, r#"kind="message""#]),
+        ("siteassist_bridge_events_ignored_total", vec![on_slack, r#"reason="duplicate""#]),
+        ("siteassist_bridge_replies_finished_total", vec![on_slack, r#"outcome="failed""#]),
+        ("siteassist_bridge_feedback_sent_total", vec![r#"value="dislike""#]),
+    ] {
+        assert_eq!(metric_sample(&fresh, name, &labels), Some(0.0), "{name} {labels:?}\n{fresh}");
+    }
+
     let q = "How do I reset my password?";
     let answer_ts = slack
         .ask("EvOps", "C0OPS", "U0OPS", q, "1700002000.000100", &to_slack(&answer_for(q)))

@@ -55,6 +55,26 @@ pub enum Ignored {
 }
 
 impl Ignored {
+    /// Every reason, for registering the metrics' label sets at start.
+    pub const ALL: [Ignored; 16] = [
+        Ignored::FromSelf,
+        Ignored::FromBot,
+        Ignored::System,
+        Ignored::NotForBot,
+        Ignored::AddressedToOthers,
+        Ignored::ChannelNotAllowed,
+        Ignored::Empty,
+        Ignored::TooLong,
+        Ignored::Duplicate,
+        Ignored::NotOurReply,
+        Ignored::NotFeedbackEmoji,
+        Ignored::NotAsker,
+        Ignored::NoAssistantMessage,
+        Ignored::ShuttingDown,
+        Ignored::ThreadBusy,
+        Ignored::RateLimited,
+    ];
+
     /// A short label for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -237,4 +257,36 @@ fn queued(queued: Queued, done: Disposition) -> Disposition {
 
 async fn claim(inner: &Inner, key: &str) -> Result<bool, BridgeError> {
     Ok(inner.store.claim(key, SystemTime::now(), inner.cfg.dedupe_ttl).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ignored;
+    use std::collections::HashSet;
+
+    #[test]
+    fn all_lists_every_reason_once() {
+        // Adding a variant breaks this match until it is added here, and to ALL.
+        let counted = |i: Ignored| match i {
+            Ignored::FromSelf
+            | Ignored::FromBot
+            | Ignored::System
+            | Ignored::NotForBot
+            | Ignored::AddressedToOthers
+            | Ignored::ChannelNotAllowed
+            | Ignored::Empty
+            | Ignored::TooLong
+            | Ignored::Duplicate
+            | Ignored::NotOurReply
+            | Ignored::NotFeedbackEmoji
+            | Ignored::NotAsker
+            | Ignored::NoAssistantMessage
+            | Ignored::ShuttingDown
+            | Ignored::ThreadBusy
+            | Ignored::RateLimited => 1,
+        };
+        assert_eq!(Ignored::ALL.iter().map(|i| counted(*i)).sum::<usize>(), 16);
+        let labels: HashSet<&str> = Ignored::ALL.iter().map(|i| i.as_str()).collect();
+        assert_eq!(labels.len(), Ignored::ALL.len(), "distinct labels");
+    }
 }

@@ -5,7 +5,7 @@
 //! The recorder is process-global by the `metrics` crate's design; [`install`] sets it
 //! up once, the only global state in the crate.
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -71,6 +71,66 @@ pub fn store_swept(removed: usize, stats: &crate::store::StoreStats) {
     if let Some(bytes) = stats.bytes_on_disk {
         gauge!(STORE_BYTES).set(bytes as f64);
     }
+}
+
+/// Describes every metric (Prometheus `# HELP` / `# TYPE`) and registers at zero the
+/// series whose labels are known in advance: for each of `platforms`, the event kinds,
+/// each of `ignore_reasons`, the reply outcomes and the rate-limit counter; the
+/// feedback values; the store gauges. Alert rules (`absent()`, `rate()`) and dashboards
+/// then see every series from the start rather than after the first event. Series
+/// whose labels come from outside (a SiteAssist error code, a failure cause) appear
+/// when they first happen.
+pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
+    describe_counter!(
+        EVENTS_RECEIVED,
+        "Events received from a chat platform, by platform and kind."
+    );
+    describe_counter!(
+        EVENTS_IGNORED,
+        "Events that needed nothing from the bot, by platform and reason."
+    );
+    describe_counter!(REPLIES_STARTED, "Replies started (questions taken on), by platform.");
+    describe_counter!(REPLIES_FINISHED, "Replies finished, by platform and outcome.");
+    describe_counter!(
+        REPLIES_FAILED,
+        "Replies that ended in an error notice, by platform and cause."
+    );
+    describe_counter!(SITEASSIST_ERRORS, "Error answers from SiteAssist, by code.");
+    describe_counter!(PLATFORM_RATE_LIMITED, "429 answers from a chat platform, by platform.");
+    describe_histogram!(EDITS_PER_REPLY, "Posts and edits per reply, by platform.");
+    describe_histogram!(
+        FIRST_TEXT_SECONDS,
+        "Seconds from the question to the first visible answer text, by platform."
+    );
+    describe_histogram!(STREAM_SECONDS, "Seconds an answer stream lasted, by platform.");
+    describe_gauge!(REPLIES_IN_FLIGHT, "Replies being worked on now, by platform.");
+    describe_counter!(FEEDBACK_SENT, "Feedback sent to SiteAssist, by value.");
+    describe_gauge!(STORE_CLAIMS, "Event and message claims in the store.");
+    describe_gauge!(STORE_RECORDS, "Records of every kind in the store.");
+    describe_gauge!(STORE_BYTES, "The store's size on disk, in bytes.");
+    describe_counter!(CLAIMS_SWEPT, "Expired claims removed by the sweeper.");
+    for &platform in platforms {
+        for kind in ["message", "reaction"] {
+            counter!(EVENTS_RECEIVED, "platform" => platform, "kind" => kind).increment(0);
+        }
+        for &reason in ignore_reasons {
+            counter!(EVENTS_IGNORED, "platform" => platform, "reason" => reason).increment(0);
+        }
+        counter!(REPLIES_STARTED, "platform" => platform).increment(0);
+        for outcome in ["answered", "partial", "failed", "human_handled"] {
+            counter!(REPLIES_FINISHED, "platform" => platform, "outcome" => outcome).increment(0);
+        }
+        counter!(PLATFORM_RATE_LIMITED, "platform" => platform).increment(0);
+        gauge!(REPLIES_IN_FLIGHT, "platform" => platform).increment(0.0);
+        for name in [EDITS_PER_REPLY, FIRST_TEXT_SECONDS, STREAM_SECONDS] {
+            // Registering the handle makes the series (count 0) without a sample.
+            let _ = histogram!(name, "platform" => platform);
+        }
+    }
+    for value in ["like", "dislike", "none"] {
+        counter!(FEEDBACK_SENT, "value" => value).increment(0);
+    }
+    counter!(CLAIMS_SWEPT).increment(0);
 }
 
 /// An event arrived.
