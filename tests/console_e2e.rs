@@ -8,6 +8,7 @@ use siteassist_bridge::bridge::Ignored;
 use siteassist_bridge::simulator::{answer_for, Fault};
 use siteassist_bridge::store::{MemoryStore, SledStore, Store};
 use std::sync::Arc;
+use std::time::Duration;
 use support::{client, first_message_texts, simulator, Console};
 
 #[track_caller]
@@ -162,4 +163,20 @@ async fn a_user_over_the_question_limit_is_told_once_then_dropped() {
     assert_eq!(fourth, LineOutcome::Ignored(Ignored::RateLimited));
     assert!(console.drain_events().is_empty(), "told once, not again");
     assert_eq!(sim.sim.message_posts(), 2, "nothing over the limit reached SiteAssist");
+}
+
+/// The bridge reads every answer to its end (`[DONE]` and the end of the body), so
+/// SiteAssist sees no client abort and the connection goes back to the pool.
+#[tokio::test]
+async fn answers_are_read_to_the_end_of_the_stream() {
+    let sim = simulator(1).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "done");
+    for q in ["How do I reset my password?", "How do refunds work?"] {
+        assert_eq!(replied(console.session.submit_line(q).await.unwrap()), answer_for(q));
+    }
+    // Bodies are dropped by the server once sent; wait for that, bounded.
+    tokio::time::timeout(Duration::from_secs(10), sim.sim.wait_until(|s| s.open_streams() == 0))
+        .await
+        .expect("both answer bodies closed");
+    assert_eq!(sim.sim.client_aborts(), 0, "no answer was cut off by the bridge");
 }

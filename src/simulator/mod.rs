@@ -207,6 +207,12 @@ impl Simulator {
         self.read(|s| s.generating)
     }
 
+    /// SSE bodies a client dropped before reading them to their end (a stop, a
+    /// shutdown, or a client that hangs up at `finish` instead of reading to `[DONE]`).
+    pub fn client_aborts(&self) -> usize {
+        self.read(|s| s.client_aborts)
+    }
+
     /// SSE response bodies not yet dropped by the server (a client that went away
     /// closes its body).
     pub fn open_streams(&self) -> usize {

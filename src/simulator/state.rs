@@ -139,6 +139,8 @@ pub(crate) struct State {
     pub generating: usize,
     /// SSE bodies that hyper has not dropped yet.
     pub open_streams: usize,
+    /// SSE bodies dropped before their end: the client went away mid-answer.
+    pub client_aborts: usize,
     seq: u64,
 }
 

@@ -15,6 +15,8 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
@@ -169,11 +171,17 @@ pub(crate) fn script(
             send(Chunk::TextEnd { id: text_id }),
             send(Chunk::FinishStep),
             send(Chunk::Finish { finish_reason: "stop" }),
+            // A real server writes `[DONE]` and ends the body a moment after `finish`
+            // (it records usage first); a client that hangs up at `finish` aborts it.
+            Step::Pause(FINISH_TO_DONE),
             Step::Send(DONE.into()),
         ]),
     }
     steps
 }
+
+/// The gap between `finish` and `[DONE]` in a normal answer.
+const FINISH_TO_DONE: Duration = Duration::from_millis(20);
 
 /// What the body stream carries: frames, or the error that cuts the connection.
 pub(crate) type WireItem = Result<Bytes, io::Error>;
@@ -216,12 +224,22 @@ pub(crate) async fn run(
     sim.with_state(|s| s.generating = s.generating.saturating_sub(1));
 }
 
-/// Counts an open SSE body until hyper drops it (the client went away or the body ended).
-struct OpenStream(Simulator);
+/// Counts an open SSE body until hyper drops it (the client went away or the body
+/// ended), and counts a body dropped before its end as a client abort.
+struct OpenStream {
+    sim: Simulator,
+    ended: Arc<AtomicBool>,
+}
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
-        self.0.with_state(|s| s.open_streams = s.open_streams.saturating_sub(1));
+        let aborted = !self.ended.load(Ordering::SeqCst);
+        self.sim.with_state(|s| {
+            s.open_streams = s.open_streams.saturating_sub(1);
+            if aborted {
+                s.client_aborts += 1;
+            }
+        });
     }
 }
 
@@ -233,14 +251,25 @@ pub(crate) fn sse_response(
     rx: UnboundedReceiver<WireItem>,
     stall: bool,
 ) -> Response {
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        let item = rx.recv().await?;
-        if item.is_err() {
-            // Let hyper flush the frames before the cut (it flushes when the body is
-            // pending), so exactly `after_words` deltas reach the client.
-            tokio::task::yield_now().await;
+    let ended = Arc::new(AtomicBool::new(false));
+    let end = Arc::clone(&ended);
+    let frames = futures_util::stream::unfold(rx, move |mut rx| {
+        let end = Arc::clone(&end);
+        async move {
+            let Some(item) = rx.recv().await else {
+                // The script is done and the client read everything.
+                end.store(true, Ordering::SeqCst);
+                return None;
+            };
+            if item.is_err() {
+                // Let hyper flush the frames before the cut (it flushes when the body is
+                // pending), so exactly `after_words` deltas reach the client. A cut is
+                // the server's doing, not a client abort.
+                end.store(true, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+            Some((item, rx))
         }
-        Some((item, rx))
     });
     let frames = if stall {
         let sim = sim.clone();
@@ -253,7 +282,7 @@ pub(crate) fn sse_response(
         frames.boxed()
     };
     sim.with_state(|s| s.open_streams += 1);
-    let guard = OpenStream(sim.clone());
+    let guard = OpenStream { sim: sim.clone(), ended };
     // The guard lives as long as the body: hyper drops it at the end or when the client leaves.
     let body = Body::from_stream(frames.map(move |item| {
         let _open = &guard;

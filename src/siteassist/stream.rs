@@ -7,8 +7,12 @@
 //! every rule here is tested without HTTP.
 //!
 //! How a stream ends decides the [`StreamOutcome`]:
-//! - `finish` (or `[DONE]` without one): [`StreamOutcome::Finished`]. The stream is not
-//!   read past `finish`: nothing after it changes the answer.
+//! - `finish` (or `[DONE]` without one): [`StreamOutcome::Finished`]. Nothing after
+//!   `finish` changes the answer, so the end is reported at once; but when the stream is
+//!   dropped, the rest of the body is read in the background to its end (for at most
+//!   [`DRAIN_LIMIT`]): hanging up at `finish` is a client abort to the server on every
+//!   answer, and costs the pooled connection. A stream dropped before its end (a stop, a
+//!   shutdown) hangs up at once, on purpose.
 //! - `error`: [`StreamOutcome::ErrorChunk`] at once, as the AI SDK client fails there
 //!   too; the `finish(error)` and `[DONE]` that follow add nothing.
 //! - `abort`: [`StreamOutcome::Aborted`].
@@ -133,6 +137,28 @@ pub struct AnswerStream {
     outcome: Option<StreamOutcome>,
     lookup: Option<IdLookup>,
     end: Option<StreamEnd>,
+    /// A terminal chunk was read: the rest of the body is to be read, not cut.
+    drain_pending: bool,
+}
+
+/// The longest the rest of a finished answer's body is read for after the stream is
+/// dropped.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+impl Drop for AnswerStream {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if !self.drain_pending {
+            return;
+        }
+        let mut frames = std::mem::replace(&mut self.frames, futures_util::stream::empty().boxed());
+        runtime.spawn(async move {
+            let rest = async { while frames.next().await.is_some() {} };
+            if tokio::time::timeout(DRAIN_LIMIT, rest).await.is_err() {
+                tracing::debug!("an answer stream did not end after finish; hanging up");
+            }
+        });
+    }
 }
 
 impl fmt::Debug for AnswerStream {
@@ -162,6 +188,7 @@ impl AnswerStream {
             outcome: None,
             lookup: None,
             end: None,
+            drain_pending: false,
         }
     }
 
@@ -222,10 +249,14 @@ impl AnswerStream {
                 Ok(None) => self.outcome = Some(StreamOutcome::Truncated),
                 Ok(Some(Err(error))) => self.outcome = Some(StreamOutcome::Transport { error }),
                 Ok(Some(Ok(Frame::Done))) => {
-                    self.outcome = Some(StreamOutcome::Finished { reason: None })
+                    self.outcome = Some(StreamOutcome::Finished { reason: None });
+                    self.drain_pending = true;
                 }
                 Ok(Some(Ok(Frame::Chunk(chunk)))) => {
-                    if self.on_chunk(chunk) {
+                    let changed = self.on_chunk(chunk);
+                    // A terminal chunk: the rest of the body follows, to be read.
+                    self.drain_pending = self.outcome.is_some();
+                    if changed {
                         return StreamEvent::Text;
                     }
                 }
