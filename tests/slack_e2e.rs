@@ -510,6 +510,44 @@ async fn updates_over_slacks_tier_3_limit_wait_and_lose_nothing() {
     bridge.stop().await;
 }
 
+/// A Socket Mode error makes the bridge not ready once the reconnect grace has passed
+/// without a new connection; Slack's `hello` on the next connection makes it ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_error_without_a_new_hello_is_reported_not_ready() {
+    use siteassist_bridge::ops::health::{Readiness, RECONNECT_GRACE};
+    use std::time::Instant;
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let ready = Readiness::default();
+    ready.expect_adapter("slack");
+    bridge.app.report_to(ready.clone());
+    ready.adapter_up("slack");
+    let later = || Instant::now() + RECONNECT_GRACE + Duration::from_secs(1);
+    let not_ready = |ready: &Readiness| ready.check(later(), Ok(()), Some(later())).is_err();
+    // A frame Slack never sends: slack-morphism reports it to the error handler. Nothing
+    // else signals that, so a bounded poll of the readiness state.
+    slack.send_socket_binary(b"\x00garbage");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !not_ready(&ready) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reasons = ready.check(later(), Ok(()), Some(later())).unwrap_err();
+    assert!(reasons[0].starts_with("slack: connection lost"), "{reasons:?}");
+    let now = Instant::now();
+    assert!(ready.check(now, Ok(()), Some(now)).is_ok(), "within the grace it is still ready");
+    // Slack refreshes the connection; the new one's hello makes the bridge ready.
+    let total = slack.socket_connections_total();
+    slack.disconnect_socket("refresh_requested");
+    slack.wait_until("a new connection", |f| f.socket_connections_total() > total).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while not_ready(&ready) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!not_ready(&ready), "ready again after hello");
+    bridge.stop().await;
+}
+
 /// Slack posted the placeholder but answered 500 (a timeout after the work was done):
 /// the retry finds the message instead of posting a second one.
 #[tokio::test(flavor = "multi_thread")]

@@ -8,29 +8,56 @@ use std::time::{Duration, Instant};
 /// How recently SiteAssist must have answered for the bridge to be ready.
 pub const SITEASSIST_FRESHNESS: Duration = Duration::from_secs(60);
 
+/// How long an adapter may be reconnecting (Socket Mode, the gateway) and still count
+/// as ready: platforms drop long-lived connections routinely, and a reconnect takes
+/// seconds. Past this the bridge reports not ready, so an orchestrator can act.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(60);
+
+/// Where an adapter's connection stands.
+#[derive(Clone, Debug)]
+enum Connection {
+    /// Connected.
+    Up,
+    /// Not connected, for a reason that will not pass by itself (not yet connected,
+    /// stopped with an error).
+    Down(String),
+    /// Connected before; lost at `since` and reconnecting.
+    Lost { since: Instant, why: String },
+}
+
 /// Shared readiness state. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    adapters: Arc<Mutex<BTreeMap<&'static str, Result<(), String>>>>,
+    adapters: Arc<Mutex<BTreeMap<&'static str, Connection>>>,
 }
 
 impl Readiness {
     /// Declares an adapter that must be connected (it starts as not connected).
     pub fn expect_adapter(&self, name: &'static str) {
-        self.lock().insert(name, Err("not connected yet".into()));
+        self.lock().insert(name, Connection::Down("not connected yet".into()));
     }
 
     /// An adapter connected (or reconnected).
     pub fn adapter_up(&self, name: &'static str) {
-        self.lock().insert(name, Ok(()));
+        self.lock().insert(name, Connection::Up);
     }
 
-    /// An adapter lost its connection, and why.
+    /// An adapter stopped, and why: not ready until it is up again.
     pub fn adapter_down(&self, name: &'static str, why: impl Into<String>) {
-        self.lock().insert(name, Err(why.into()));
+        self.lock().insert(name, Connection::Down(why.into()));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Result<(), String>>> {
+    /// An adapter's connection dropped at `at` and it is reconnecting: still ready for
+    /// [`RECONNECT_GRACE`], not ready after. A later loss before it is back keeps the
+    /// first time; an adapter that was never up stays as it was.
+    pub fn connection_lost(&self, name: &'static str, why: impl Into<String>, at: Instant) {
+        let mut adapters = self.lock();
+        if let Some(state @ Connection::Up) = adapters.get_mut(name) {
+            *state = Connection::Lost { since: at, why: why.into() };
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Connection>> {
         self.adapters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -46,8 +73,18 @@ impl Readiness {
             reasons.push(format!("store: {e}"));
         }
         for (name, state) in self.lock().iter() {
-            if let Err(e) = state {
-                reasons.push(format!("{name}: {e}"));
+            match state {
+                Connection::Up => {}
+                Connection::Down(why) => reasons.push(format!("{name}: {why}")),
+                Connection::Lost { since, why } => {
+                    let lost = now.saturating_duration_since(*since);
+                    if lost > RECONNECT_GRACE {
+                        reasons.push(format!(
+                            "{name}: connection lost {}s ago and not back ({why})",
+                            lost.as_secs()
+                        ));
+                    }
+                }
             }
         }
         match siteassist_last_ok {
@@ -86,5 +123,27 @@ mod tests {
         r.adapter_down("slack", "socket closed");
         let err = r.check(now, Err("locked".into()), Some(now)).unwrap_err();
         assert_eq!(err, vec!["store: locked", "slack: socket closed"]);
+    }
+
+    #[test]
+    fn a_lost_connection_is_ready_for_a_minute_then_not() {
+        let at = Instant::now();
+        let r = Readiness::default();
+        r.expect_adapter("discord");
+        r.connection_lost("discord", "gateway closed", at);
+        assert!(r.check(at, Ok(()), Some(at)).is_err(), "never up: still not connected yet");
+        r.adapter_up("discord");
+        r.connection_lost("discord", "gateway closed (4000)", at);
+        let later = |s| at + Duration::from_secs(s);
+        assert!(r.check(later(30), Ok(()), Some(later(30))).is_ok(), "reconnecting is normal");
+        // A second loss keeps the first time.
+        r.connection_lost("discord", "again", later(50));
+        let err = r.check(later(61), Ok(()), Some(later(61))).unwrap_err();
+        assert_eq!(
+            err,
+            vec!["discord: connection lost 61s ago and not back (gateway closed (4000))"]
+        );
+        r.adapter_up("discord");
+        assert!(r.check(later(90), Ok(()), Some(later(90))).is_ok(), "back");
     }
 }

@@ -200,6 +200,13 @@ impl FakeSlack {
         self.deliver(frame);
     }
 
+    /// Sends a binary frame (which Slack never sends) on every open connection.
+    pub fn send_socket_binary(&self, bytes: &[u8]) {
+        for (_, tx) in &self.shared.lock().connections {
+            let _ = tx.send(Outgoing::Binary(bytes.to_vec()));
+        }
+    }
+
     /// Sends `{"type":"disconnect","reason":…}` on every open connection, then closes them.
     /// They stop counting as open before this returns, so `wait_for_socket_connections(1)`
     /// afterwards waits for the client's reconnection. Returns how many were closed.

@@ -123,6 +123,11 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
                         shared.lock().written_at.insert(envelope, Instant::now());
                     }
                 }
+                Outgoing::Binary(bytes) => {
+                    if sink.send(Message::binary(bytes)).await.is_err() {
+                        break;
+                    }
+                }
                 Outgoing::Close => {
                     let _ = sink.close().await;
                     break;

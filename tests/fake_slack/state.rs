@@ -131,6 +131,7 @@ pub struct PostedMessage {
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     Text(String),
+    Binary(Vec<u8>),
     Close,
 }
 

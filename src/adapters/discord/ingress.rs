@@ -16,8 +16,8 @@ use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
 use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, ReactionEvent};
 use crate::bridge::{Bridge, Disposition, Ignored};
 use serenity::all::{
-    Context, EventHandler, Guild, GuildChannel, Message, MessageType, PartialGuildChannel,
-    Reaction, ReactionType, Ready,
+    ConnectionStage, Context, EventHandler, Guild, GuildChannel, Message, MessageType,
+    PartialGuildChannel, Reaction, ReactionType, Ready, ShardStageUpdateEvent,
 };
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -27,6 +27,14 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub enum Handled {
     /// The gateway session is ready.
     Ready,
+    /// A shard's connection came up (`true`) or went down and is reconnecting
+    /// (`false`), with the stage it is in.
+    Connection {
+        /// Connected.
+        up: bool,
+        /// serenity's stage, for the readiness report.
+        stage: String,
+    },
     /// A message was handled.
     Message {
         /// Its id.
@@ -60,6 +68,7 @@ pub enum Outcome {
 /// A gateway event the loop handles.
 pub(crate) enum GatewayEvent {
     Ready,
+    Stage { up: bool, stage: String },
     Guild(Box<Guild>),
     Channel(Box<GuildChannel>),
     ChannelGone(u64),
@@ -96,6 +105,11 @@ impl EventHandler for Forwarder {
     async fn ready(&self, _: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "Discord gateway ready");
         self.send(GatewayEvent::Ready);
+    }
+    async fn shard_stage_update(&self, _: Context, event: ShardStageUpdateEvent) {
+        if let Some(up) = connection_change(event.old, event.new) {
+            self.send(GatewayEvent::Stage { up, stage: event.new.to_string() });
+        }
     }
     async fn guild_create(&self, _: Context, guild: Guild, _: Option<bool>) {
         self.send(GatewayEvent::Guild(Box::new(guild)));
@@ -142,6 +156,17 @@ pub(crate) struct Ingress {
     pub(crate) directory: Arc<Directory>,
     pub(crate) bot: u64,
     pub(crate) reports: broadcast::Sender<Handled>,
+}
+
+/// Whether a shard's stage change brings its connection up (`Some(true)`), takes it
+/// down (`Some(false)`: it left `Connected`), or neither (steps of a (re)connect).
+pub(crate) fn connection_change(old: ConnectionStage, new: ConnectionStage) -> Option<bool> {
+    match (old, new) {
+        (ConnectionStage::Connected, ConnectionStage::Connected) => None,
+        (_, ConnectionStage::Connected) => Some(true),
+        (ConnectionStage::Connected, _) => Some(false),
+        _ => None,
+    }
 }
 
 /// Who wrote a message or reacted, for the core.
@@ -253,6 +278,7 @@ impl Ingress {
     async fn on(&self, event: GatewayEvent) {
         match event {
             GatewayEvent::Ready => self.report(Handled::Ready),
+            GatewayEvent::Stage { up, stage } => self.report(Handled::Connection { up, stage }),
             GatewayEvent::Guild(guild) => self.learn_guild(&guild),
             GatewayEvent::Channel(channel) => self.learn_channel(&channel),
             GatewayEvent::ChannelGone(id) => self.directory.forget(id),
@@ -396,6 +422,24 @@ impl Ingress {
 mod tests {
     use super::*;
     use serenity::model::id::EmojiId;
+
+    #[test]
+    fn stage_changes_that_move_the_connection() {
+        use ConnectionStage::*;
+        let table = [
+            (Handshake, Connected, Some(true)),
+            (Resuming, Connected, Some(true)),
+            (Connected, Resuming, Some(false)),
+            (Connected, Disconnected, Some(false)),
+            (Connected, Connecting, Some(false)),
+            (Connecting, Handshake, None),
+            (Identifying, Disconnected, None),
+            (Connected, Connected, None),
+        ];
+        for (old, new, expected) in table {
+            assert_eq!(connection_change(old, new), expected, "{old:?} -> {new:?}");
+        }
+    }
 
     #[test]
     fn speakers() {

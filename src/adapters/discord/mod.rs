@@ -61,7 +61,27 @@ pub async fn run(
 ) -> Result<(), DiscordError> {
     let bot = DiscordBot::connect(settings, store, client, bridge_cfg).await?;
     readiness.adapter_up("discord");
+    // A dropped gateway connection that is not back within a minute makes /readyz fail.
+    let mut reports = bot.subscribe();
+    let watched = readiness.clone();
+    let watcher = tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match reports.recv().await {
+                Ok(Handled::Ready | Handled::Connection { up: true, .. }) => {
+                    watched.adapter_up("discord")
+                }
+                Ok(Handled::Connection { up: false, stage }) => {
+                    let why = format!("gateway {stage}");
+                    watched.connection_lost("discord", why, std::time::Instant::now())
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
     let result = bot.serve(shutdown, grace).await;
+    watcher.abort();
     if let Err(e) = &result {
         readiness.adapter_down("discord", e.to_string());
     }

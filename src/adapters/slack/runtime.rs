@@ -67,6 +67,8 @@ pub struct SlackBridge {
     client: Arc<Client>,
     /// Who the bot is, to recognise its mentions and its own messages.
     bot: BotIdentity,
+    /// Where Socket Mode reports its connection coming and going (set by [`run`]).
+    readiness: std::sync::OnceLock<crate::ops::health::Readiness>,
     workspace_url: String,
     /// The workspace's name, from `auth.test`, for the page titles SiteAssist shows.
     workspace_name: String,
@@ -103,10 +105,17 @@ impl SlackBridge {
             web,
             client,
             bot: BotIdentity { user_id: auth.user_id, bot_id: auth.bot_id },
+            readiness: std::sync::OnceLock::new(),
             workspace_url: auth.url,
             workspace_name: auth.team,
             settings: settings.clone(),
         })
+    }
+
+    /// Reports Socket Mode's connection coming and going to `readiness` ([`run`] does
+    /// this; tests that serve by hand may too). Only the first call takes effect.
+    pub fn report_to(&self, readiness: crate::ops::health::Readiness) {
+        let _ = self.readiness.set(readiness);
     }
 
     /// The core behind this adapter.
@@ -207,7 +216,9 @@ impl SlackBridge {
             // moment, and must not keep the bridge (and its store's lock) alive after
             // this returns.
             .with_user_state(Arc::downgrade(&self));
-        let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push_event);
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_push_events(on_push_event)
+            .with_hello_events(on_hello);
         let listener = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new(),
             Arc::new(environment),
@@ -237,6 +248,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SlackError> {
     let app = Arc::new(SlackBridge::connect(settings, store, siteassist, bridge_cfg).await?);
+    app.report_to(readiness.clone());
     app.bridge.recover_unfinished().await?;
     let served = match settings.mode {
         SlackMode::Socket => {
@@ -331,12 +343,36 @@ async fn on_push_event(
 fn on_socket_error(
     err: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<Client>,
-    _states: SlackClientEventsUserState,
+    states: SlackClientEventsUserState,
 ) -> HttpStatusCode {
     if err.is::<NotHandled>() {
         // No acknowledgement: Slack redelivers the envelope.
         return HttpStatusCode::INTERNAL_SERVER_ERROR;
     }
     tracing::warn!(error = %err, "Slack Socket Mode error");
+    // slack-morphism reconnects by itself and tells us of a connection only by its
+    // `hello`; an error here is the sign one is failing. Not ready if no `hello` comes
+    // within the reconnect grace.
+    let app = states
+        .try_read()
+        .ok()
+        .and_then(|s| s.get_user_state::<Weak<SlackBridge>>().and_then(Weak::upgrade));
+    if let Some(ready) = app.as_ref().and_then(|app| app.readiness.get()) {
+        ready.connection_lost("slack", format!("Socket Mode: {err}"), std::time::Instant::now());
+    }
     HttpStatusCode::OK
+}
+
+/// Every (re)connection of Socket Mode starts with Slack's `hello`: the adapter is up.
+/// (Generic over the event because slack-morphism's `SlackSocketModeHelloEvent` is
+/// shadowed at its crate root by the listener's module of the same name.)
+async fn on_hello<Hello: Send + 'static>(
+    _hello: Hello,
+    _client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) {
+    let app = states.read().await.get_user_state::<Weak<SlackBridge>>().and_then(Weak::upgrade);
+    if let Some(ready) = app.as_ref().and_then(|app| app.readiness.get()) {
+        ready.adapter_up("slack");
+    }
 }
