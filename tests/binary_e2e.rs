@@ -20,7 +20,19 @@ fn run_bridge(envs: &[(&str, &str)], input: &str) -> Output {
     }
     let mut child = cmd.spawn().expect("binary starts");
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().expect("binary exits");
+    // Bounded: a binary that does not exit fails the test instead of hanging the suite.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(out) => out.expect("binary exits"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the binary did not exit within 60 s");
+        }
+    };
     assert!(
         out.status.success(),
         "exit {:?}\nstderr: {}",

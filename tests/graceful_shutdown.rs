@@ -9,6 +9,7 @@ use fake_slack::FakeSlack;
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::simulator::answer_for;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
 const Q: &str = "How do I reset my password?";
@@ -18,14 +19,14 @@ const Q: &str = "How do I reset my password?";
 async fn ask_then_terminate(word_delay_ms: u64, grace_secs: u64) -> (String, bool) {
     let sim = support::simulator(word_delay_ms).await;
     let slack = FakeSlack::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(BIN)
         .env_clear()
         .envs([
             ("SITEASSIST_PUBLISHABLE_KEY", "pk_test_term".to_string()),
             ("SITEASSIST_BRIDGE__SITEASSIST__API_URL", sim.base_url.clone()),
             ("SITEASSIST_BRIDGE__STORE__BACKEND", "memory".into()),
-            ("SITEASSIST_BRIDGE__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+            // The ops server is not used here: any free port the kernel picks.
+            ("SITEASSIST_BRIDGE__SERVER__LISTEN", "127.0.0.1:0".into()),
             ("SITEASSIST_BRIDGE__BRIDGE__SHUTDOWN_GRACE_SECS", grace_secs.to_string()),
             ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true".into()),
             ("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url()),
@@ -55,7 +56,11 @@ async fn ask_then_terminate(word_delay_ms: u64, grace_secs: u64) -> (String, boo
         .await;
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        support::wait_child(&mut child, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
     let text =
         slack.messages_in_thread("C0T", ts).last().map(|(_, t)| t.clone()).unwrap_or_default();
     (text, status.success())

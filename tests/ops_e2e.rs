@@ -10,15 +10,11 @@ mod support;
 use fake_slack::FakeSlack;
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::simulator::answer_for;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::metric_sample;
 
 const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn base_env(sim_url: &str, slack: &FakeSlack) -> Vec<(String, String)> {
     [
@@ -35,15 +31,6 @@ fn base_env(sim_url: &str, slack: &FakeSlack) -> Vec<(String, String)> {
     .collect()
 }
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.expect("endpoint answers");
     (r.status().as_u16(), r.text().await.unwrap())
@@ -53,20 +40,15 @@ async fn get(url: &str) -> (u16, String) {
 async fn health_readiness_and_metrics_of_a_running_bridge() {
     let sim = support::simulator(1).await;
     let slack = FakeSlack::start().await;
-    let port = free_port();
-    let mut env = base_env(&sim.base_url, &slack);
-    env.push(("SITEASSIST_BRIDGE__SERVER__LISTEN".into(), format!("127.0.0.1:{port}")));
-    let child = Command::new(BIN)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child);
+    let bridge = support::ReportingChild::spawn(
+        Command::new(BIN)
+            .env_clear()
+            .envs(base_env(&sim.base_url, &slack))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
     slack.wait_for_socket_connections(1).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let base = bridge.base_url();
     assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
     // The endpoints read no body: one that comes with a body is refused unread.
     let with_body = reqwest::Client::new()
@@ -156,6 +138,12 @@ fn run_check(env: Vec<(String, String)>) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `check` with `env`, for at most 30 s.
+async fn checked(env: Vec<(String, String)>) -> (bool, String) {
+    let run = tokio::task::spawn_blocking(move || run_check(env));
+    tokio::time::timeout(Duration::from_secs(30), run).await.expect("check finishes").unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_reports_each_component_and_names_the_one_that_fails() {
     let sim = support::simulator(1).await;
@@ -168,7 +156,7 @@ async fn check_reports_each_component_and_names_the_one_that_fails() {
         ("DISCORD_TOKEN".to_string(), fake_discord::TOKEN.to_string()),
     ]);
     let good = env.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || run_check(good)).await.unwrap();
+    let (ok, out) = checked(good).await;
     assert!(ok, "{out}");
     for component in ["ok   SiteAssist", "ok   Slack", "ok   Discord"] {
         assert!(out.contains(component), "{component} in {out}");
@@ -177,7 +165,7 @@ async fn check_reports_each_component_and_names_the_one_that_fails() {
     let mut bad = env.clone();
     bad.retain(|(k, _)| k != "SLACK_BOT_TOKEN");
     bad.push(("SLACK_BOT_TOKEN".into(), "xoxb-wrong".into()));
-    let (ok, out) = tokio::task::spawn_blocking(move || run_check(bad)).await.unwrap();
+    let (ok, out) = checked(bad).await;
     assert!(!ok, "{out}");
     assert!(out.contains("FAIL Slack") && out.contains("invalid_auth"), "{out}");
     assert!(out.contains("ok   SiteAssist") && out.contains("ok   Discord"), "{out}");
@@ -186,6 +174,6 @@ async fn check_reports_each_component_and_names_the_one_that_fails() {
     let mut bad = env;
     bad.retain(|(k, _)| k != "DISCORD_TOKEN");
     bad.push(("DISCORD_TOKEN".into(), "MTIz.wrong.token".into()));
-    let (ok, out) = tokio::task::spawn_blocking(move || run_check(bad)).await.unwrap();
+    let (ok, out) = checked(bad).await;
     assert!(!ok && out.contains("FAIL Discord"), "{out}");
 }

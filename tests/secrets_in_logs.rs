@@ -18,14 +18,13 @@ const SIGNING_SECRET: &str = "SECRET-signing-9d8e7f";
 const KEY: &str = "pk_live_SECRET_publishable_4b1d";
 const DISCORD: &str = "SECRET.discord.token-a1b2";
 
-fn env(sim_url: &str, slack: &FakeSlack, port: u16) -> Vec<(&'static str, String)> {
+fn env(sim_url: &str, slack: &FakeSlack) -> Vec<(&'static str, String)> {
     vec![
         ("SITEASSIST_PUBLISHABLE_KEY", KEY.into()),
         ("SITEASSIST_BRIDGE__SITEASSIST__API_URL", sim_url.into()),
         ("SITEASSIST_BRIDGE__STORE__BACKEND", "memory".into()),
         ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true".into()),
         ("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url()),
-        ("SITEASSIST_BRIDGE__SERVER__LISTEN", format!("127.0.0.1:{port}")),
         ("SLACK_BOT_TOKEN", BOT_TOKEN.into()),
         ("SLACK_APP_TOKEN", APP_TOKEN.into()),
         ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
@@ -52,17 +51,13 @@ async fn trace_logs_and_print_config_hold_no_secret() {
         ..FakeSlackConfig::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let log_path = dir.path().join("bridge.log");
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .envs(env(&sim.base_url, &slack, port))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let bridge = support::ReportingChild::spawn(
+        Command::new(BIN)
+            .env_clear()
+            .envs(env(&sim.base_url, &slack))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
     slack.wait_for_socket_connections(1).await;
     let q = "How do I reset my password?";
     let answer_ts =
@@ -78,14 +73,11 @@ async fn trace_logs_and_print_config_hold_no_secret() {
     .unwrap();
     // The simulator logs feedback before it answers; the bridge logs and counts it after.
     // Killing before the count would cut the feedback path's trace lines from the check.
-    let base = format!("http://127.0.0.1:{port}");
-    support::wait_for_metrics(&base, "the feedback count", |page| {
+    support::wait_for_metrics(&bridge.base_url(), "the feedback count", |page| {
         support::metric_sample(page, "siteassist_bridge_feedback_sent_total", &[]) == Some(1.0)
     })
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = bridge.kill_and_logs();
     assert!(logs.lines().count() > 50, "trace logging was on: {} lines", logs.lines().count());
     assert!(logs.contains("TRACE") || logs.contains("\"level\":\"TRACE\""), "trace lines present");
     assert_no_secret(&logs);
@@ -93,7 +85,7 @@ async fn trace_logs_and_print_config_hold_no_secret() {
     let printed = Command::new(BIN)
         .arg("print-config")
         .env_clear()
-        .envs(env(&sim.base_url, &slack, port))
+        .envs(env(&sim.base_url, &slack))
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&printed.stdout).into_owned();

@@ -132,3 +132,95 @@ pub async fn wait_for_metrics(base: &str, what: &str, ready: impl Fn(&str) -> bo
     }
     panic!("{what} never showed in /metrics within 10 s; last page:\n{page}");
 }
+
+/// Waits for `child` to exit, for at most `limit`; kills it and fails the test past that,
+/// so a hung binary cannot hang the suite.
+pub fn wait_child(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited on") {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child did not exit within {limit:?}");
+        }
+        // No event announces a child's exit to a std::process::Child; a bounded poll.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A bridge binary whose stderr is read line by line: the port its health and metrics
+/// server bound (started with `server.listen = 127.0.0.1:0`, so no test picks a port
+/// that another process may take first), and everything it logged.
+pub struct ReportingChild {
+    /// The process.
+    pub child: std::process::Child,
+    /// The port of `/healthz`, `/readyz` and `/metrics`.
+    pub port: u16,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReportingChild {
+    /// Spawns `cmd` with its stderr piped and waits (at most 20 s) for the line that
+    /// names the bound ops address.
+    pub fn spawn(cmd: &mut std::process::Command) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd
+            .env("SITEASSIST_BRIDGE__SERVER__LISTEN", "127.0.0.1:0")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let kept = Arc::clone(&lines);
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("health and metrics endpoints listening") {
+                    let _ = port_tx.send(bound_port(&line));
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let port = match port_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Some(port)) => port,
+            other => {
+                let _ = child.kill();
+                panic!("the binary did not report its ops port: {other:?}");
+            }
+        };
+        Self { child, port, lines, reader: Some(reader) }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process and returns everything it wrote to stderr.
+    pub fn kill_and_logs(mut self) -> String {
+        let _ = self.child.kill();
+        wait_child(&mut self.child, Duration::from_secs(10));
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for ReportingChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The port in a log line naming `127.0.0.1:PORT` (text or JSON format).
+fn bound_port(line: &str) -> Option<u16> {
+    let at = line.find("127.0.0.1:")? + "127.0.0.1:".len();
+    line[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
+}

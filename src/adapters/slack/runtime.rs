@@ -352,7 +352,8 @@ fn on_socket_error(
     tracing::warn!(error = %err, "Slack Socket Mode error");
     // slack-morphism reconnects by itself and tells us of a connection only by its
     // `hello`; an error here is the sign one is failing. Not ready if no `hello` comes
-    // within the reconnect grace.
+    // within the reconnect grace. (A close followed by reconnects that fail without an
+    // error reaches no hook of slack-morphism's, so that case is not seen.)
     let app = states
         .try_read()
         .ok()
