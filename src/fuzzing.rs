@@ -84,9 +84,24 @@ const DISCORD_BOT_ROLE: u64 = 2_000;
 /// Socket Mode delivers it. Also the signature check on the raw bytes.
 pub fn slack_payload(data: &[u8]) {
     let bot = BotIdentity { user_id: SLACK_BOT.into(), bot_id: Some("BBOT".into()) };
-    // A random body never carries a valid signature for our secret.
-    let signed = signature::verify("secret", "1700000000", data, "v0=00", 1_700_000_000);
-    assert!(signed.is_err());
+    // The signature check on these exact bytes: signed right, they verify; with any one
+    // byte changed (or one added), they do not.
+    let sign = |body: &[u8]| {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"secret").expect("any key length");
+        mac.update(b"v0:1700000000:");
+        mac.update(body);
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("v0={hex}")
+    };
+    let good = sign(data);
+    assert_eq!(signature::verify("secret", "1700000000", data, &good, 1_700_000_000), Ok(()));
+    let mut tampered = data.to_vec();
+    match tampered.first_mut() {
+        Some(b) => *b ^= 1,
+        None => tampered.push(b'x'),
+    }
+    assert!(signature::verify("secret", "1700000000", &tampered, &good, 1_700_000_000).is_err());
     let Ok(body) = serde_json::from_slice::<Value>(data) else { return };
     check_slack(slack_ingress::translate(&body, &bot));
     let typed = serde_json::from_value::<slack_morphism::prelude::SlackPushEvent>(body);

@@ -22,10 +22,8 @@ async fn fault_campaign_loses_doubles_and_strands_nothing() {
     println!("faults: {}", report.faults_line());
     println!("{report}");
     assert!(report.clean(), "{report}\n{}", problems.join("\n"));
-    assert_eq!(report.events, 250);
     // The campaign exercised both outcomes (a run where every fault went unnoticed, or
     // where nothing was answered, would say nothing).
     assert!(report.answered >= 100, "{report}");
     assert!(report.errors_explained >= 10, "{report}");
-    assert_eq!(report.injected.get("kill_9_mid_stream"), Some(&2));
 }

@@ -154,6 +154,29 @@ async fn a_message_created_despite_a_500_is_kept_not_posted_twice() {
     bot.stop().await.unwrap();
 }
 
+/// Regression (seed 11 of the campaign): the look after a 500 was itself answered 429,
+/// and the bridge posted the placeholder a second time. The look is retried now.
+#[tokio::test]
+async fn a_rate_limited_look_after_a_500_still_posts_once() {
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(1).await;
+    let bot = harness::start(&fake, Arc::new(MemoryStore::new()), client(&sim, 3)).await;
+    fake.fail_after_effect(Op::CreateMessage, 500);
+    fake.fail_next(Op::ListMessages, Failure::rate_limited(0.05));
+    let q = "How do I reset my password?";
+    let id = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, q).json());
+    reply_shown(&fake, id, &render(&answer_for(q))).await;
+    let creates =
+        fake.read(|r| r.calls_of(Op::CreateMessage).iter().map(|c| c.status).collect::<Vec<_>>());
+    assert_eq!(creates, vec![500], "no second post after the 500");
+    let looks =
+        fake.read(|r| r.calls_of(Op::ListMessages).iter().map(|c| c.status).collect::<Vec<_>>());
+    assert_eq!(looks, vec![429, 200], "looked again after the 429");
+    assert_eq!(fake.read(|r| r.messages_in(id).len()), 1, "one reply message");
+    bot.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn siteassist_rate_limits_are_waited_out_and_outages_explained() {
     let fake = FakeDiscord::start().await;

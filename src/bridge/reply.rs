@@ -148,12 +148,21 @@ impl<'a> Reply<'a> {
         let post_once = || async move {
             match adapter.post(thread, part).await {
                 Err(AdapterError::Transient(e)) => {
-                    match adapter.find_unrecorded(thread, question, part).await {
+                    // The look is retried on its own (a 429 on it is common right after
+                    // a burst): posting again because the look was refused would show
+                    // the message twice. Only a look that keeps failing lets the post
+                    // be tried again blind.
+                    let look = || adapter.find_unrecorded(thread, question, part);
+                    match retry(adapter.name(), look).await {
                         Ok(Some(message)) => {
                             tracing::info!(%message, "a post reported as failed was made; keeping it");
                             Ok(message)
                         }
-                        _ => Err(AdapterError::Transient(e)),
+                        Ok(None) => Err(AdapterError::Transient(e)),
+                        Err(look) => {
+                            tracing::warn!(error = %look, "could not look for a post reported as failed");
+                            Err(AdapterError::Transient(e))
+                        }
                     }
                 }
                 other => other,

@@ -146,6 +146,11 @@ impl Simulator {
         self.with_state(|s| s.faults.next.push_back(fault));
     }
 
+    /// Faults queued with [`Self::push_fault`] that no request has taken yet.
+    pub fn queued_faults(&self) -> usize {
+        self.read(|s| s.faults.next.len())
+    }
+
     /// Applies `fault` to every message POST that has no queued fault, until cleared
     /// with `None`.
     pub fn set_persistent_fault(&self, fault: Option<Fault>) {

@@ -454,6 +454,7 @@ pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, V
     for id in replayed {
         bot.wait_handled(id, 2).await;
     }
+    report.unused_faults += sim.sim.queued_faults() + fake.queued_failures();
     let problems = account(&mut report, &fake, &questions);
     bot.stop().await;
     drop(sim);

@@ -185,6 +185,8 @@ pub struct Report {
     pub duplicates: usize,
     pub lost: usize,
     pub stuck: usize,
+    /// Faults queued that no request took: they were counted as injected but never hit.
+    pub unused_faults: usize,
     /// Faults injected, by kind.
     pub injected: BTreeMap<String, usize>,
 }
@@ -192,7 +194,7 @@ pub struct Report {
 impl Report {
     /// True when nothing was lost, doubled or left unfinished.
     pub fn clean(&self) -> bool {
-        self.duplicates == 0 && self.lost == 0 && self.stuck == 0
+        self.duplicates == 0 && self.lost == 0 && self.stuck == 0 && self.unused_faults == 0
     }
 
     /// Adds another phase's figures.
@@ -203,6 +205,7 @@ impl Report {
         self.duplicates += other.duplicates;
         self.lost += other.lost;
         self.stuck += other.stuck;
+        self.unused_faults += other.unused_faults;
         for (k, v) in &other.injected {
             *self.injected.entry(k.clone()).or_default() += v;
         }
@@ -219,6 +222,18 @@ impl Report {
 
     fn account(&mut self, slack: &FakeSlack, questions: &[Question]) -> Vec<String> {
         let mut problems = Vec::new();
+        // A bot post outside every question's thread is one the asker did not ask for
+        // (a reply posted at the channel's top level, or in the wrong thread).
+        let threads: std::collections::HashSet<(&str, &str)> =
+            questions.iter().map(|q| (q.channel.as_str(), q.ts.as_str())).collect();
+        for m in slack.messages() {
+            let thread = m.thread_ts.as_deref().unwrap_or("");
+            if !threads.contains(&(m.channel.as_str(), thread)) {
+                self.duplicates += 1;
+                problems
+                    .push(format!("stray post in {} ({:?}): {:?}", m.channel, m.thread_ts, m.text));
+            }
+        }
         for q in questions {
             self.events += 1;
             let (state, count) = shown(slack, q);
@@ -249,13 +264,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "events={} answered={} errors_explained={} duplicates={} lost={} stuck={}",
+            "events={} answered={} errors_explained={} duplicates={} lost={} stuck={} unused_faults={}",
             self.events,
             self.answered,
             self.errors_explained,
             self.duplicates,
             self.lost,
-            self.stuck
+            self.stuck,
+            self.unused_faults
         )
     }
 }
@@ -414,6 +430,7 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
         wait_for_room(&slack, &questions, concurrency).await;
     }
     settle(&slack, &questions).await;
+    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
     let problems = report.account(&slack, &questions);
     let _ = stop.send(());
     let _ = serving.await;
@@ -536,6 +553,7 @@ pub async fn with_kills(
         }
     }
     settle(&slack, &questions).await;
+    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
     let problems = report.account(&slack, &questions);
     bridge.terminate();
     (report, problems)

@@ -287,6 +287,15 @@ impl FakeDiscord {
         self.state.with(|r| r.after_effect.entry(op).or_default().push_back(status));
     }
 
+    /// Failures queued with [`Self::fail_next`] or [`Self::fail_after_effect`] that no
+    /// call has taken yet.
+    pub fn queued_failures(&self) -> usize {
+        self.read(|r| {
+            r.failures.values().map(VecDeque::len).sum::<usize>()
+                + r.after_effect.values().map(VecDeque::len).sum::<usize>()
+        })
+    }
+
     /// Replaces the rate limits (for a test that means to go past Discord's).
     pub fn set_limits(&self, limits: Limits) {
         self.state.with(|r| r.limits = limits);

@@ -220,6 +220,11 @@ impl FakeSlack {
         closed.len()
     }
 
+    /// Failures queued with [`Self::fail_next`] that no call has taken yet.
+    pub fn queued_failures(&self) -> usize {
+        self.shared.lock().failures.values().map(|q| q.len()).sum()
+    }
+
     /// Replaces the limits (for a test that means to go past Slack's).
     pub fn set_limits(&self, limits: SlackLimits) {
         self.shared.lock().limits = limits;
