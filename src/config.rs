@@ -226,6 +226,25 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// Loads the configuration from `vars` as the environment (and `file` as the config
+/// file's text) and returns the section of the platform whose settings type is `T`:
+/// the platforms' own config tests read their sections this way.
+#[cfg(test)]
+pub(crate) fn load_platform<T: Clone + 'static>(
+    file: Option<&str>,
+    vars: &[(&str, &str)],
+) -> Result<T, ConfigError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("c.toml");
+    if let Some(text) = file {
+        std::fs::write(&path, text).expect("the config file is written");
+    }
+    let env: HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let settings = Settings::load(file.map(|_| path.as_path()), &env)?;
+    Ok(settings.platform::<T>().expect("the platform is listed").clone())
+}
+
 /// Takes section `name` out of the layered configuration and parses it as `T`.
 fn section<T: DeserializeOwned>(
     root: &mut HashMap<String, config::Value>,

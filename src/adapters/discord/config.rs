@@ -92,20 +92,11 @@ pub fn parse_shards(spec: &str) -> Option<(u32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::{parse_channel_id, parse_shards, DiscordSettings};
-    use crate::config::{ConfigError, Settings};
-    use std::collections::HashMap;
+    use crate::config::ConfigError;
 
     /// The `[discord]` section loaded with `vars` as the environment (and `file`).
     fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<DiscordSettings, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        if let Some(text) = file {
-            std::fs::write(&path, text).unwrap();
-        }
-        let env: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let settings = Settings::load(file.map(|_| path.as_path()), &env)?;
-        Ok(settings.platform::<DiscordSettings>().expect("the discord section").clone())
+        crate::config::load_platform(file, vars)
     }
 
     #[test]

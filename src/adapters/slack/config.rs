@@ -117,20 +117,11 @@ fn is_channel_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{is_channel_id, SlackSettings};
-    use crate::config::{ConfigError, Settings};
-    use std::collections::HashMap;
+    use crate::config::ConfigError;
 
     /// The `[slack]` section loaded with `vars` as the environment (and `file`).
     fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<SlackSettings, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        if let Some(text) = file {
-            std::fs::write(&path, text).unwrap();
-        }
-        let env: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let settings = Settings::load(file.map(|_| path.as_path()), &env)?;
-        Ok(settings.platform::<SlackSettings>().expect("the slack section").clone())
+        crate::config::load_platform(file, vars)
     }
 
     #[test]
