@@ -340,9 +340,12 @@ async fn wait_for_room(slack: &FakeSlack, questions: &[Question], limit: usize) 
 /// Waits (up to [`SETTLE_LIMIT`]) until every question is answered or explained; what
 /// is not by then counts as stuck. Never panics: the report says what happened.
 async fn settle(slack: &FakeSlack, questions: &[Question]) {
+    // The fake's own limit is longer, so the outer timeout ends the wait, not a panic
+    // (with the same limit the fake's panic won the race, and a broken bridge showed as
+    // a timeout instead of as the counter that moved).
     let _ = tokio::time::timeout(SETTLE_LIMIT, async {
         slack
-            .wait_until_within("every thread settled", SETTLE_LIMIT, |f| {
+            .wait_until_within("every thread settled", SETTLE_LIMIT * 2, |f| {
                 questions.iter().all(|q| settled(f, q))
             })
             .await
