@@ -1,7 +1,9 @@
 //! Whether and how the bot answers a message, decided once for every platform.
 //!
 //! Adapters report facts ([`Facts`]: where a message was said, who said it, whom it
-//! addresses, whether it is a command); [`decide`] turns them into one [`Decision`]. The
+//! addresses, whether it is a command); [`decide`] turns them into one [`Decision`]:
+//! an answer with its [`Trigger`], a note, or [`Ignored`] with the reason (the one
+//! vocabulary of reasons for every platform and every step of the core). The
 //! rules are the same on every platform; where a platform cannot express something its
 //! adapter never reports that fact (Slack has no forum posts; Discord bots are never in
 //! group DMs), and nothing here names a platform.
@@ -25,8 +27,6 @@
 //!    with a notice before anything is created.
 
 use super::channels::ChannelPolicy;
-use super::event::Trigger;
-use super::ingress::Ignored;
 use std::collections::HashSet;
 
 /// What kind of place a message was said in.
@@ -165,6 +165,104 @@ impl Default for PlaceRules {
     }
 }
 
+/// Why the bot answers a message, as [`decide`] found it (for
+/// logs; the answer is the same whatever the trigger).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The message mentions the bot.
+    Mention,
+    /// A direct message to the bot.
+    Direct,
+    /// A new top-level message in a channel where the bot answers everything, or the
+    /// opening message of a post in such a forum.
+    AutoRespond,
+    /// A message in a thread the bot is part of.
+    FollowUp,
+}
+
+/// Why an event needs nothing from the bot. An outcome, not an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ignored {
+    /// The bot's own message or reaction, echoed back by the platform.
+    FromSelf,
+    /// Another bot, integration or webhook (bots answering bots loop forever).
+    FromBot,
+    /// A system message: a join, a pin, a boost, a "thread created" notice.
+    System,
+    /// A message no trigger applies to: a channel message without a mention outside
+    /// the auto-respond channels, or a thread reply in a thread the bot is not part of.
+    NotForBot,
+    /// A message that only an auto-respond channel or a thread would make a question,
+    /// but that mentions someone else: it is for them.
+    AddressedToOthers,
+    /// A message in a channel that the allow and deny lists exclude.
+    ChannelNotAllowed,
+    /// Nothing to ask: the bot's mention alone, or only attachments.
+    Empty,
+    /// Longer than SiteAssist accepts; the asker was told so.
+    TooLong,
+    /// A redelivery of an event or message already handled.
+    Duplicate,
+    /// A reaction on a message that is not a bot reply.
+    NotOurReply,
+    /// A reaction that is not a feedback emoji.
+    NotFeedbackEmoji,
+    /// A reaction from someone other than the asker (with `feedback_from = "asker"`).
+    NotAsker,
+    /// A reaction on a reply whose SiteAssist message is not known (yet).
+    NoAssistantMessage,
+    /// The bridge is shutting down and takes no new work.
+    ShuttingDown,
+    /// The thread's queue is full; the user was told to wait.
+    ThreadBusy,
+    /// The asker or the channel is over its question limit (told once, then silent).
+    RateLimited,
+}
+
+impl Ignored {
+    /// Every reason, for registering the metrics' label sets at start.
+    pub const ALL: [Ignored; 16] = [
+        Ignored::FromSelf,
+        Ignored::FromBot,
+        Ignored::System,
+        Ignored::NotForBot,
+        Ignored::AddressedToOthers,
+        Ignored::ChannelNotAllowed,
+        Ignored::Empty,
+        Ignored::TooLong,
+        Ignored::Duplicate,
+        Ignored::NotOurReply,
+        Ignored::NotFeedbackEmoji,
+        Ignored::NotAsker,
+        Ignored::NoAssistantMessage,
+        Ignored::ShuttingDown,
+        Ignored::ThreadBusy,
+        Ignored::RateLimited,
+    ];
+
+    /// A short label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignored::FromSelf => "from_self",
+            Ignored::FromBot => "from_bot",
+            Ignored::System => "system",
+            Ignored::NotForBot => "not_for_bot",
+            Ignored::AddressedToOthers => "addressed_to_others",
+            Ignored::ChannelNotAllowed => "channel_not_allowed",
+            Ignored::Empty => "empty",
+            Ignored::TooLong => "too_long",
+            Ignored::Duplicate => "duplicate",
+            Ignored::NotOurReply => "not_our_reply",
+            Ignored::NotFeedbackEmoji => "not_feedback_emoji",
+            Ignored::NotAsker => "not_asker",
+            Ignored::NoAssistantMessage => "no_assistant_message",
+            Ignored::ShuttingDown => "shutting_down",
+            Ignored::ThreadBusy => "thread_busy",
+            Ignored::RateLimited => "rate_limited",
+        }
+    }
+}
+
 /// What the bot does with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -244,3 +342,35 @@ fn trigger(f: &Facts, rules: &PlaceRules, in_thread_of_bot: bool) -> Result<Trig
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod ignored_tests {
+    use super::Ignored;
+    use std::collections::HashSet;
+
+    #[test]
+    fn all_lists_every_reason_once() {
+        // Adding a variant breaks this match until it is added here, and to ALL.
+        let counted = |i: Ignored| match i {
+            Ignored::FromSelf
+            | Ignored::FromBot
+            | Ignored::System
+            | Ignored::NotForBot
+            | Ignored::AddressedToOthers
+            | Ignored::ChannelNotAllowed
+            | Ignored::Empty
+            | Ignored::TooLong
+            | Ignored::Duplicate
+            | Ignored::NotOurReply
+            | Ignored::NotFeedbackEmoji
+            | Ignored::NotAsker
+            | Ignored::NoAssistantMessage
+            | Ignored::ShuttingDown
+            | Ignored::ThreadBusy
+            | Ignored::RateLimited => 1,
+        };
+        assert_eq!(Ignored::ALL.iter().map(|i| counted(*i)).sum::<usize>(), 16);
+        let labels: HashSet<&str> = Ignored::ALL.iter().map(|i| i.as_str()).collect();
+        assert_eq!(labels.len(), Ignored::ALL.len(), "distinct labels");
+    }
+}

@@ -12,21 +12,6 @@ pub enum InboundEvent {
     Reaction(ReactionEvent),
 }
 
-/// Why the bot answers a message, as [`decide`](super::decide::decide) found it (for
-/// logs; the answer is the same whatever the trigger).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// The message mentions the bot.
-    Mention,
-    /// A direct message to the bot.
-    Direct,
-    /// A new top-level message in a channel where the bot answers everything, or the
-    /// opening message of a post in such a forum.
-    AutoRespond,
-    /// A message in a thread the bot is part of.
-    FollowUp,
-}
-
 /// A user message, translated.
 #[derive(Clone, Debug)]
 pub struct InboundMessage {

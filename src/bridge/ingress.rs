@@ -2,7 +2,7 @@
 //! answer, claim the event so a redelivery is never answered twice, then hand it to
 //! the thread's worker.
 
-use super::decide::{decide, Decision, PlaceKind, Speaker};
+use super::decide::{decide, Decision, Ignored, PlaceKind, Speaker};
 use super::event::{InboundEvent, InboundMessage, ReactionEvent};
 use super::feedback::may_give_feedback;
 use super::jobs::{self, Job};
@@ -14,89 +14,6 @@ use crate::ops::metrics;
 use crate::store::{unix_secs, InFlightReply};
 use std::sync::Arc;
 use std::time::SystemTime;
-
-/// Why an event needs nothing from the bot. An outcome, not an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ignored {
-    /// The bot's own message or reaction, echoed back by the platform.
-    FromSelf,
-    /// Another bot, integration or webhook (bots answering bots loop forever).
-    FromBot,
-    /// A system message: a join, a pin, a boost, a "thread created" notice.
-    System,
-    /// A message no trigger applies to: a channel message without a mention outside
-    /// the auto-respond channels, or a thread reply in a thread the bot is not part of.
-    NotForBot,
-    /// A message that only an auto-respond channel or a thread would make a question,
-    /// but that mentions someone else: it is for them.
-    AddressedToOthers,
-    /// A message in a channel that the allow and deny lists exclude.
-    ChannelNotAllowed,
-    /// Nothing to ask: the bot's mention alone, or only attachments.
-    Empty,
-    /// Longer than SiteAssist accepts; the asker was told so.
-    TooLong,
-    /// A redelivery of an event or message already handled.
-    Duplicate,
-    /// A reaction on a message that is not a bot reply.
-    NotOurReply,
-    /// A reaction that is not a feedback emoji.
-    NotFeedbackEmoji,
-    /// A reaction from someone other than the asker (with `feedback_from = "asker"`).
-    NotAsker,
-    /// A reaction on a reply whose SiteAssist message is not known (yet).
-    NoAssistantMessage,
-    /// The bridge is shutting down and takes no new work.
-    ShuttingDown,
-    /// The thread's queue is full; the user was told to wait.
-    ThreadBusy,
-    /// The asker or the channel is over its question limit (told once, then silent).
-    RateLimited,
-}
-
-impl Ignored {
-    /// Every reason, for registering the metrics' label sets at start.
-    pub const ALL: [Ignored; 16] = [
-        Ignored::FromSelf,
-        Ignored::FromBot,
-        Ignored::System,
-        Ignored::NotForBot,
-        Ignored::AddressedToOthers,
-        Ignored::ChannelNotAllowed,
-        Ignored::Empty,
-        Ignored::TooLong,
-        Ignored::Duplicate,
-        Ignored::NotOurReply,
-        Ignored::NotFeedbackEmoji,
-        Ignored::NotAsker,
-        Ignored::NoAssistantMessage,
-        Ignored::ShuttingDown,
-        Ignored::ThreadBusy,
-        Ignored::RateLimited,
-    ];
-
-    /// A short label for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ignored::FromSelf => "from_self",
-            Ignored::FromBot => "from_bot",
-            Ignored::System => "system",
-            Ignored::NotForBot => "not_for_bot",
-            Ignored::AddressedToOthers => "addressed_to_others",
-            Ignored::ChannelNotAllowed => "channel_not_allowed",
-            Ignored::Empty => "empty",
-            Ignored::TooLong => "too_long",
-            Ignored::Duplicate => "duplicate",
-            Ignored::NotOurReply => "not_our_reply",
-            Ignored::NotFeedbackEmoji => "not_feedback_emoji",
-            Ignored::NotAsker => "not_asker",
-            Ignored::NoAssistantMessage => "no_assistant_message",
-            Ignored::ShuttingDown => "shutting_down",
-            Ignored::ThreadBusy => "thread_busy",
-            Ignored::RateLimited => "rate_limited",
-        }
-    }
-}
 
 pub(super) async fn handle(
     inner: &Arc<Inner>,
@@ -257,36 +174,4 @@ fn queued(queued: Queued, done: Disposition) -> Disposition {
 
 async fn claim(inner: &Inner, key: &str) -> Result<bool, BridgeError> {
     Ok(inner.store.claim(key, SystemTime::now(), inner.cfg.dedupe_ttl).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Ignored;
-    use std::collections::HashSet;
-
-    #[test]
-    fn all_lists_every_reason_once() {
-        // Adding a variant breaks this match until it is added here, and to ALL.
-        let counted = |i: Ignored| match i {
-            Ignored::FromSelf
-            | Ignored::FromBot
-            | Ignored::System
-            | Ignored::NotForBot
-            | Ignored::AddressedToOthers
-            | Ignored::ChannelNotAllowed
-            | Ignored::Empty
-            | Ignored::TooLong
-            | Ignored::Duplicate
-            | Ignored::NotOurReply
-            | Ignored::NotFeedbackEmoji
-            | Ignored::NotAsker
-            | Ignored::NoAssistantMessage
-            | Ignored::ShuttingDown
-            | Ignored::ThreadBusy
-            | Ignored::RateLimited => 1,
-        };
-        assert_eq!(Ignored::ALL.iter().map(|i| counted(*i)).sum::<usize>(), 16);
-        let labels: HashSet<&str> = Ignored::ALL.iter().map(|i| i.as_str()).collect();
-        assert_eq!(labels.len(), Ignored::ALL.len(), "distinct labels");
-    }
 }
