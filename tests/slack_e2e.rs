@@ -11,6 +11,7 @@ use siteassist_bridge::adapters::slack::config::SlackMode;
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::SlackBridge;
 use siteassist_bridge::bridge::ids::{MessageRef, ThreadKey};
+use siteassist_bridge::bridge::notice;
 use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
 use siteassist_bridge::siteassist::model::Role;
 use siteassist_bridge::store::{InFlightReply, SledStore, Store};
@@ -480,6 +481,34 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     assert_eq!(shown[0].0, posted["ts"].as_str().unwrap());
     assert!(shown[0].1.contains("interrupted"), "finished with the notice: {shown:?}");
     assert!(store.in_flight().await.unwrap().is_empty());
+    bridge.stop().await;
+}
+
+/// `!new` in a thread starts a new conversation there, and the bot stays part of the
+/// thread: the next message needs no mention.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_in_a_thread_starts_over_and_the_thread_stays_the_bots() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let ts = "1700002400.000100";
+    slack.send_socket_event(mention("EvN1", "What are your prices?", ts));
+    wait_for_final(&slack, ts, &to_slack(&answer_for("What are your prices?"))).await;
+    let reply =
+        |id: &str, text: &str, at: &str| fake_slack::message(id, CHANNEL, USER, text, at, Some(ts));
+    slack.send_socket_event(reply("EvN2", "!new", "1700002401.000100"));
+    let note = notice::new_conversation();
+    slack
+        .wait_until("the note", |f| {
+            f.messages_in_thread(CHANNEL, ts).iter().any(|(_, t)| *t == note)
+        })
+        .await;
+    assert_eq!(sim.sim.conversation_count(), 2, "a new conversation for the thread");
+    let q = "How do refunds work?";
+    slack.send_socket_event(reply("EvN3", q, "1700002402.000100"));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    assert_eq!(sim.sim.conversation_count(), 2, "the follow-up went to the new one");
+    assert_eq!(sim.sim.message_posts(), 2, "two questions, no /new sent to SiteAssist");
     bridge.stop().await;
 }
 

@@ -50,7 +50,7 @@ enum Outcome {
 }
 
 /// Why a question got a notice instead of an answer.
-enum Failure {
+pub(super) enum Failure {
     /// The bridge's own store failed.
     Store,
     /// SiteAssist refused the question or failed before streaming.
@@ -61,7 +61,7 @@ enum Failure {
 
 impl Failure {
     /// What the asker reads.
-    fn notice(&self) -> String {
+    pub(super) fn notice(&self) -> String {
         match self {
             Failure::Store => notice::store_failed(),
             Failure::SiteAssist(e) => notice::for_error(e),
@@ -196,7 +196,7 @@ async fn relay(
 }
 
 /// The thread's conversation, created on first use, or why it cannot be had.
-async fn conversation(
+pub(super) async fn conversation(
     inner: &Inner,
     msg: &InboundMessage,
     asker: &SaVid,

@@ -41,7 +41,10 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         Decision::Answer(trigger) => trigger,
         Decision::Ignore(why) => return Ok(Disposition::Ignored(why)),
         Decision::NewConversation => {
-            let job = Job::NewConversation { thread: msg.thread.clone() };
+            let in_thread =
+                matches!(msg.facts.place.kind, PlaceKind::Thread | PlaceKind::ForumPost);
+            let reopen_for = in_thread.then(|| Box::new(msg.clone()));
+            let job = Job::NewConversation { thread: msg.thread.clone(), reopen_for };
             return told(inner, &msg, job, Disposition::NewConversation).await;
         }
         Decision::Help => {

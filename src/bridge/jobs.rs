@@ -9,7 +9,7 @@ use super::reply::retry;
 use super::threads::Handler;
 use super::{answer, Inner};
 use crate::ops::metrics;
-use crate::siteassist::ids::Feedback;
+use crate::siteassist::ids::{Feedback, SaVid};
 use crate::store::{InFlightReply, ReplyLink};
 use std::sync::Arc;
 
@@ -42,6 +42,10 @@ pub(crate) enum Job {
     NewConversation {
         /// Whose.
         thread: ThreadKey,
+        /// In a thread (not a DM), the `/new` message: a new conversation is started at
+        /// once for its author, so the bot stays part of the thread and the next
+        /// message there needs no mention. (A DM is answered whatever it holds.)
+        reopen_for: Option<Box<InboundMessage>>,
     },
     /// Signals when every job queued before it is done (tests and the console wait
     /// on it instead of sleeping).
@@ -73,16 +77,20 @@ impl Handler<Job> for Inner {
                 feedback(inner, *link, value, added).instrument(span).await
             }
             Job::Notice { thread, markdown } => tell(inner, &thread, &markdown).await,
-            Job::NewConversation { thread } => {
+            Job::NewConversation { thread, reopen_for } => {
                 // A store failure leaves the old conversation in place; say so rather than
                 // claim a fresh start.
-                match inner.store.remove_thread_link(&thread).await {
-                    Ok(()) => tell(inner, &thread, &notice::new_conversation()).await,
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not forget a thread's conversation");
-                        tell(inner, &thread, &notice::store_failed()).await
+                if let Err(e) = inner.store.remove_thread_link(&thread).await {
+                    tracing::error!(error = %e, "could not forget a thread's conversation");
+                    return tell(inner, &thread, &notice::store_failed()).await;
+                }
+                if let Some(msg) = reopen_for {
+                    let asker = SaVid::for_user(msg.author.as_str());
+                    if let Err(failure) = answer::conversation(inner, &msg, &asker).await {
+                        return tell(inner, &thread, &failure.notice()).await;
                     }
                 }
+                tell(inner, &thread, &notice::new_conversation()).await
             }
             Job::Barrier(done) => {
                 let _ = done.send(());
@@ -141,7 +149,7 @@ async fn reject_busy(inner: &Inner, job: Job) {
             tracing::warn!("feedback dropped: thread queue full");
             return;
         }
-        Job::Notice { thread, .. } | Job::NewConversation { thread } => {
+        Job::Notice { thread, .. } | Job::NewConversation { thread, .. } => {
             tell(inner, &thread, &notice::busy_thread()).await;
             return;
         }
