@@ -42,6 +42,27 @@ fn run_bridge(envs: &[(&str, &str)], input: &str) -> Output {
     out
 }
 
+/// Notes the core posts instead of an answer (help, a refusal) print in a pipe too, in
+/// order, and the next answer is still the next line's.
+#[test]
+fn notes_print_in_a_pipe_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = "How do refunds work?";
+    let input = format!("!help\n{}\n{q}\n", "a".repeat(10_001));
+    let out = run_bridge(
+        &[
+            ("SITEASSIST_BRIDGE__STORE__PATH", dir.path().to_str().unwrap()),
+            ("SITEASSIST_BRIDGE__SIMULATOR__WORD_DELAY_MS", "1"),
+        ],
+        &input,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let help = stdout.find("I answer questions").expect("the help printed");
+    let refused = stdout.find("10001 characters").expect("the refusal printed");
+    let answer = stdout.find(&answer_for(q)).expect("the answer printed");
+    assert!(help < refused && refused < answer, "in order: {stdout}");
+}
+
 #[test]
 fn with_no_credentials_it_answers_from_the_embedded_simulator() {
     let dir = tempfile::tempdir().unwrap();

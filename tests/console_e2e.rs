@@ -153,8 +153,9 @@ async fn a_user_over_the_question_limit_is_told_once_then_dropped() {
     console.drain_events();
     let third = console.session.submit_line("And shipping?").await.unwrap();
     assert_eq!(third, LineOutcome::Ignored(Ignored::RateLimited));
+    // The notice is posted and finished as a reply of its own.
     let notice = loop {
-        if let ConsoleEvent::Posted { text, .. } = console.events.recv().await.unwrap() {
+        if let ConsoleEvent::Finished { text, .. } = console.events.recv().await.unwrap() {
             break text;
         }
     };

@@ -136,8 +136,11 @@ async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) 
 pub(super) async fn tell(inner: &Inner, thread: &ThreadKey, markdown: &str) {
     let text = inner.adapter.render(markdown);
     let adapter = &inner.adapter;
-    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text)).await {
-        tracing::warn!(error = %e, "could not post a notice");
+    match retry(adapter.name(), || adapter.post(thread, &text)).await {
+        // A notice is a whole reply at once: adapters that show only finished replies
+        // (the console in a pipe) show it now.
+        Ok(message) => adapter.reply_finished(thread, &[message]).await,
+        Err(e) => tracing::warn!(error = %e, "could not post a notice"),
     }
 }
 

@@ -111,8 +111,9 @@ impl ConsoleSession {
         let disposition = self.bridge.handle(InboundEvent::Message(Box::new(message))).await?;
         if disposition != Disposition::Queued {
             // A note the core posts instead of an answer (`!help`, a refusal) shows
-            // before the next prompt.
+            // before the next prompt; its events are this line's, not the next one's.
             self.bridge.barrier(&self.thread).await;
+            while self.events.try_recv().is_ok() {}
         }
         match disposition {
             Disposition::Queued => {}
