@@ -459,6 +459,7 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
         asker: None,
         channel: None,
         workspace: None,
+        final_markdown: None,
     };
     store.put_in_flight(&record).await.unwrap();
     // ... and the placeholder it posted, through the Web API as the bot.
@@ -480,6 +481,58 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     assert_eq!(shown.len(), 1, "one message, the adopted placeholder: {shown:?}");
     assert_eq!(shown[0].0, posted["ts"].as_str().unwrap());
     assert!(shown[0].1.contains("interrupted"), "finished with the notice: {shown:?}");
+    assert!(store.in_flight().await.unwrap().is_empty());
+    bridge.stop().await;
+}
+
+/// A run killed after showing its last text (here a notice) but before forgetting the
+/// reply leaves a finished reply and a record. The next start keeps what the user reads
+/// (the campaign caught recovery replacing such a notice with "interrupted").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_the_killed_run_had_finished_keeps_its_text() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let ts = "1600000000.000200";
+    let key = format!("slack:{}:{CHANNEL}:{ts}", fake_slack::TEAM_ID);
+    let notice = "⚠️ SiteAssist is unavailable right now, so your question was not answered.";
+    // The killed run's last show, through the Web API as the bot ...
+    let posted: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/chat.postMessage", slack.api_url()))
+        .bearer_auth(fake_slack::BOT_TOKEN)
+        .json(&serde_json::json!({"channel": CHANNEL, "thread_ts": ts, "text": notice}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bot_ts = posted["ts"].as_str().expect("posted").to_string();
+    // ... and its record, which names that message and the text it was to end with.
+    let record = InFlightReply {
+        id: "finished-run".into(),
+        platform: "slack".into(),
+        thread: ThreadKey::new(key.clone()),
+        question: MessageRef::new(key),
+        conversation: None,
+        owner: None,
+        messages: vec![MessageRef::new(format!(
+            "slack:{}:{CHANNEL}:{bot_ts}",
+            fake_slack::TEAM_ID
+        ))],
+        started_at: 1,
+        asker: None,
+        channel: None,
+        workspace: None,
+        final_markdown: Some(notice.into()),
+    };
+    store.put_in_flight(&record).await.unwrap();
+
+    let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+    assert_eq!(bridge.app.bridge().recover_unfinished().await.unwrap(), 1);
+    let shown = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(shown, vec![(bot_ts, to_slack(notice))], "the notice stays, alone");
     assert!(store.in_flight().await.unwrap().is_empty());
     bridge.stop().await;
 }

@@ -122,7 +122,7 @@ async fn relay(
         let link = match conversation(inner, msg, &asker).await {
             Ok(link) => link,
             Err(failure) => {
-                reply.show_markdown(&failure.notice()).await;
+                reply.show_final(&failure.notice()).await;
                 return (None, Outcome::Failed(failure));
             }
         };
@@ -145,7 +145,7 @@ async fn relay(
             Err(e) => {
                 tracing::warn!(thread = %msg.thread, error = %e, "SiteAssist refused the question");
                 let failure = Failure::SiteAssist(e);
-                reply.show_markdown(&failure.notice()).await;
+                reply.show_final(&failure.notice()).await;
                 return (None, Outcome::Failed(failure));
             }
         }
@@ -153,7 +153,7 @@ async fn relay(
     let stream = match start {
         StreamStart::Streaming(stream) => stream,
         StreamStart::StoredNoReply => {
-            reply.show_markdown(&notice::human_handled()).await;
+            reply.show_final(&notice::human_handled()).await;
             return (None, Outcome::HumanHandled);
         }
     };
@@ -178,16 +178,16 @@ async fn relay(
     reply.link(&reply_link).await;
     let outcome = if end.text.trim().is_empty() {
         let failure = Failure::EmptyAnswer(end.outcome.clone());
-        reply.show_markdown(&failure.notice()).await;
+        reply.show_final(&failure.notice()).await;
         Outcome::Failed(failure)
     } else {
         match notice::cut_short_note(&end.outcome) {
             Some(note) => {
-                reply.show_markdown(&format!("{}\n\n{note}", end.text.trim_end())).await;
+                reply.show_final(&format!("{}\n\n{note}", end.text.trim_end())).await;
                 Outcome::Partial
             }
             None => {
-                reply.show_markdown(&end.text).await;
+                reply.show_final(&end.text).await;
                 Outcome::Answered
             }
         }

@@ -76,6 +76,7 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         asker: Some(msg.author.clone()),
         channel: Some(msg.channel.clone()),
         workspace: msg.workspace.clone(),
+        final_markdown: None,
     };
     let (now, ttl) = (SystemTime::now(), inner.cfg.dedupe_ttl);
     if !inner.store.claim_and_record(&[&event_key, &message_key], now, ttl, &record).await? {

@@ -43,10 +43,16 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
         let asker = record.asker.clone();
         let started_at = record.started_at;
+        let final_markdown = record.final_markdown.clone();
         let mut reply = Reply::new(inner, keys, record);
         adopt_unrecorded_placeholder(inner, &mut reply).await;
         let mut link = None;
-        if let (Some(conversation), Some(owner)) = (conversation, owner) {
+        if let Some(markdown) = final_markdown {
+            // The run got as far as its last show (the reply's links, if any, were
+            // recorded before it): show it again, which changes nothing the user already
+            // sees, and finish.
+            reply.show_markdown(&markdown).await;
+        } else if let (Some(conversation), Some(owner)) = (conversation, owner) {
             match inner.client.last_assistant_message(&owner, &conversation).await {
                 Ok(Some(m))
                     if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) =>

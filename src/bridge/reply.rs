@@ -89,6 +89,15 @@ impl<'a> Reply<'a> {
         self.show_parts(parts, true).await;
     }
 
+    /// Shows the reply's last state (the whole answer, a partial one with its note, or a
+    /// notice), saved in the in-flight record first, so that a run dying before
+    /// [`Self::finish`] leaves recovery the text to keep rather than "interrupted".
+    pub(crate) async fn show_final(&mut self, markdown: &str) {
+        self.record.final_markdown = Some(markdown.to_string());
+        self.save().await;
+        self.show_markdown(markdown).await;
+    }
+
     async fn show_parts(&mut self, parts: Vec<String>, paced: bool) {
         if self.broken {
             return;

@@ -161,6 +161,7 @@ mod tests {
             asker: None,
             channel: None,
             workspace: None,
+            final_markdown: None,
         };
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5}}"#;
         assert_eq!(encode(&reply), golden);
@@ -179,6 +180,11 @@ mod tests {
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1"}}"#;
         assert_eq!(encode(&with_keys), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_keys);
+        // And the final text, added after them.
+        let with_final = InFlightReply { final_markdown: Some("Done.".into()), ..with_keys };
+        let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done."}}"#;
+        assert_eq!(encode(&with_final), golden);
+        assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_final);
 
         let claim = ClaimRecord { expires_at_ms: 42 };
         let golden: &[u8] = br#"{"v":1,"data":{"expires_at_ms":42}}"#;

@@ -53,6 +53,7 @@ fn in_flight(id: &str, started_at: u64) -> InFlightReply {
         asker: None,
         channel: None,
         workspace: None,
+        final_markdown: None,
     }
 }
 

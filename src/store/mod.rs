@@ -88,6 +88,12 @@ pub struct InFlightReply {
     /// See `channel`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<WorkspaceKey>,
+    /// What the reply's last show will be (an answer, a notice), saved before it goes
+    /// out: a run that dies between showing it and forgetting the record leaves the user
+    /// a finished reply, and recovery shows it again (an edit to the same text) instead
+    /// of replacing it with "interrupted". Optional like `asker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_markdown: Option<String>,
 }
 
 /// A store failure. The core treats every variant the same way (log, tell the user the
