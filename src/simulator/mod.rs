@@ -35,6 +35,7 @@ mod stream;
 
 pub use faq::answer_for;
 pub use faults::Fault;
+pub use state::FaultHit;
 
 use serde::Serialize;
 use state::{MsgStatus, State};
@@ -149,6 +150,13 @@ impl Simulator {
     /// Faults queued with [`Self::push_fault`] that no request has taken yet.
     pub fn queued_faults(&self) -> usize {
         self.read(|s| s.faults.next.len())
+    }
+
+    /// Faults that took effect so far, in order, each with the question it hit: a test
+    /// ties an outcome to the fault that caused it (queued faults hit whichever request
+    /// comes next, so the queue alone does not say which).
+    pub fn fault_hits(&self) -> Vec<FaultHit> {
+        self.read(|s| s.fault_hits.clone())
     }
 
     /// Applies `fault` to every message POST that has no queued fault, until cleared

@@ -10,7 +10,7 @@ use super::error::{ApiError, JsonBody};
 use super::faq::answer_for;
 use super::faults::Fault;
 use super::request::{authenticate, bearer, path_id};
-use super::state::{MsgStatus, PageContext, Role};
+use super::state::{FaultHit, MsgStatus, PageContext, Role};
 use super::stream::{self, word_chunks, Cut, Step};
 use super::Simulator;
 use axum::body::{Body, Bytes};
@@ -101,7 +101,15 @@ async fn handle(
     id: Result<Path<String>, PathRejection>,
     body: Result<Option<Value>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let fault = sim.with_state(|s| s.faults.take());
+    let content = body.as_ref().ok().and_then(Option::as_ref).and_then(|b| b.get("content"));
+    let content = content.and_then(Value::as_str).map(str::to_owned);
+    let fault = sim.with_state(|s| {
+        let fault = s.faults.take();
+        if let Some(fault) = &fault {
+            s.fault_hits.push(FaultHit { fault: fault.clone(), content });
+        }
+        fault
+    });
     if let Some(err) = fault.as_ref().and_then(Fault::http_error) {
         if fault == Some(Fault::Unauthorized) {
             if let Some(token) = bearer(&headers) {

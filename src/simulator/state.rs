@@ -135,6 +135,8 @@ pub(crate) struct State {
     pub message_posts: usize,
     pub init_count: usize,
     pub faults: FaultPlan,
+    /// Faults that took effect, in order, with the question each hit.
+    pub fault_hits: Vec<FaultHit>,
     /// Assistant messages whose generation task is still running.
     pub generating: usize,
     /// SSE bodies that hyper has not dropped yet.
@@ -142,6 +144,15 @@ pub(crate) struct State {
     /// SSE bodies dropped before their end: the client went away mid-answer.
     pub client_aborts: usize,
     seq: u64,
+}
+
+/// A fault as it took effect: on which request's question.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultHit {
+    /// The fault.
+    pub fault: super::Fault,
+    /// The `content` of the POST it answered, when the body had one.
+    pub content: Option<String>,
 }
 
 /// A fresh UUID v4 string.

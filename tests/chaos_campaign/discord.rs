@@ -14,8 +14,9 @@
 //! turns the bot's RESUME into a new session on the fake, answered with RESUMED.
 
 use super::{
-    campaign_client, campaign_config, classify, maybe_siteassist_fault, Report, Rng, Shown,
-    QUESTIONS, SETTLE_LIMIT, STEP_LIMIT,
+    campaign_client, campaign_config, classify, maybe_siteassist_fault, question_text,
+    siteassist_hits, Judged, Report, Rng, Shown, MAX_QUEUED_PLATFORM_FAILURES, SETTLE_LIMIT,
+    STEP_LIMIT,
 };
 use crate::fake_discord::harness::settings;
 use crate::fake_discord::payloads::{self, Msg};
@@ -50,11 +51,7 @@ struct Question {
 
 impl Question {
     fn new(fake: &FakeDiscord, i: usize, rng: &mut Rng) -> Self {
-        Self {
-            id: fake.next_id(),
-            user: USERS + i as u64,
-            text: QUESTIONS[rng.below(QUESTIONS.len())].to_string(),
-        }
+        Self { id: fake.next_id(), user: USERS + i as u64, text: question_text(rng, i) }
     }
 
     /// The `d` of its MESSAGE_CREATE.
@@ -84,31 +81,36 @@ fn settled(r: &Record, q: &Question) -> bool {
     matches!(shown(r, q).0, Shown::Answer | Shown::Explained)
 }
 
-/// Adds the phase's figures to `report` (as [`Report::account`] does for Slack); bot
-/// messages outside every question's thread count as duplicates too.
-fn account(report: &mut Report, fake: &FakeDiscord, questions: &[Question]) -> Vec<String> {
+/// Adds the phase's figures to `report` (as [`Report::account`] does for Slack), each
+/// question judged against the faults that hit it; bot messages outside every
+/// question's thread count as duplicates too.
+fn account(
+    report: &mut Report,
+    fake: &FakeDiscord,
+    sim: &RunningSimulator,
+    questions: &[Question],
+) -> Vec<String> {
     let mut problems = Vec::new();
+    let faults = siteassist_hits(sim);
     fake.read(|r| {
         for q in questions {
-            report.events += 1;
-            let (state, count) = shown(r, q);
-            let what = || format!("{:?} in thread {}: {:?}", q.text, q.id, q.texts(r));
-            match state {
-                Shown::Answer => report.answered += 1,
-                Shown::Explained => report.errors_explained += 1,
-                Shown::Nothing => {
-                    report.lost += 1;
-                    problems.push(format!("lost: {}", what()));
-                }
-                Shown::Unfinished => {
-                    report.stuck += 1;
-                    problems.push(format!("stuck: {}", what()));
-                }
-            }
-            if count > 1 {
-                report.duplicates += count - 1;
-                problems.push(format!("duplicate: {}", what()));
-            }
+            // A failure hit the question when its call was in the question's thread, or
+            // opened that thread on the question's message.
+            let platform_failures = r
+                .failure_hits
+                .iter()
+                .filter(|(op, channel, message)| {
+                    *channel == Some(q.id) || (*op == Op::CreateThread && *message == Some(q.id))
+                })
+                .count();
+            let judged = Judged {
+                texts: q.texts(r),
+                answer: q.expected(),
+                faults: faults.get(&q.text).map_or(&[], Vec::as_slice),
+                platform_failures,
+                interrupted: false,
+            };
+            problems.extend(judged.account(report, &format!("{:?} in thread {}", q.text, q.id)));
         }
         let threads: HashSet<u64> = questions.iter().map(|q| q.id).collect();
         for m in r.messages.iter().filter(|m| !threads.contains(&m.channel)) {
@@ -157,6 +159,10 @@ fn discord_fault(rng: &mut Rng) -> (Op, Failure, &'static str) {
 fn inject(rng: &mut Rng, sim: &RunningSimulator, fake: &FakeDiscord, report: &mut Report) {
     maybe_siteassist_fault(rng, sim, report);
     if rng.percent(12) {
+        let ops = [Op::CreateMessage, Op::EditMessage, Op::CreateThread];
+        if ops.iter().any(|op| fake.queued_failures_for(*op) >= MAX_QUEUED_PLATFORM_FAILURES) {
+            return;
+        }
         if rng.percent(20) {
             // Done, then answered 500: a retry must not do it a second time.
             let (op, label) = match rng.below(3) {
@@ -174,13 +180,22 @@ fn inject(rng: &mut Rng, sim: &RunningSimulator, fake: &FakeDiscord, report: &mu
     }
 }
 
-/// Waits until fewer than `limit` of `questions` are unsettled.
-async fn wait_for_room(fake: &FakeDiscord, questions: &[Question], limit: usize) {
+/// Waits until fewer than `limit` of `questions` are unsettled, unless an earlier wait
+/// gave up (as the Slack phases do: a jammed bridge shows as counters, not a panic).
+async fn wait_for_room(
+    fake: &FakeDiscord,
+    questions: &[Question],
+    limit: usize,
+    jammed: &mut bool,
+) {
+    if *jammed {
+        return;
+    }
     let what = format!("fewer than {limit} unanswered questions");
-    fake.wait_until(&what, STEP_LIMIT, |r| {
+    let room = fake.wait_until(&what, STEP_LIMIT * 2, |r| {
         questions.iter().rev().take(limit * 4).filter(|q| !settled(r, q)).count() < limit
-    })
-    .await;
+    });
+    *jammed = tokio::time::timeout(STEP_LIMIT, room).await.is_err();
 }
 
 /// Waits (up to [`SETTLE_LIMIT`]) until every question is answered or explained; what
@@ -412,6 +427,7 @@ pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, V
     let mut questions = Vec::with_capacity(events);
     // Messages sent twice: the campaign checks that both deliveries reached the adapter.
     let mut replayed = Vec::new();
+    let mut jammed = false;
     for i in 0..events {
         let q = Question::new(&fake, i, &mut rng);
         inject(&mut rng, &sim, &fake, &mut report);
@@ -448,15 +464,15 @@ pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, V
         }
         questions.push(q);
         bot.drain();
-        wait_for_room(&fake, &questions, concurrency).await;
+        wait_for_room(&fake, &questions, concurrency, &mut jammed).await;
     }
     settle(&fake, &questions).await;
     for id in replayed {
         bot.wait_handled(id, 2).await;
     }
-    report.unused_faults += sim.sim.queued_faults() + fake.queued_failures();
-    let problems = account(&mut report, &fake, &questions);
     bot.stop().await;
+    report.unused_faults += sim.sim.queued_faults() + fake.queued_failures();
+    let problems = account(&mut report, &fake, &sim, &questions);
     drop(sim);
     (report, problems)
 }

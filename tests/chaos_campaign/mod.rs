@@ -34,7 +34,7 @@ use siteassist_bridge::bridge::BridgeConfig;
 use siteassist_bridge::simulator::{answer_for, Fault, RunningSimulator};
 use siteassist_bridge::siteassist::client::Client;
 use siteassist_bridge::store::{SledStore, Store};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -59,6 +59,132 @@ const QUESTIONS: &[&str] = &[
     "How can I contact support?",
     "What is the airspeed velocity of an unladen swallow?",
 ];
+
+/// Attempts the bridge makes at sending a question to SiteAssist, in every phase (its
+/// `siteassist.max_attempts`).
+const MAX_ATTEMPTS: usize = 3;
+/// What the bridge shows on a reply a kill interrupted (see `notice::interrupted`).
+const RESTARTED: &str = "because the bridge restarted";
+/// Platform failures (429s, 5xxs) queued at once per call kind, at most: one call meets
+/// at most this many in a row, fewer than the bridge retries (`platform_retry`), so a
+/// platform failure never changes a question's outcome, only its timing.
+const MAX_QUEUED_PLATFORM_FAILURES: usize = 3;
+
+/// Question `i`'s text: one of [`QUESTIONS`], tagged with `i` (the tag changes no
+/// answer) so that the simulator's record of which request a fault hit names the
+/// question.
+fn question_text(rng: &mut Rng, i: usize) -> String {
+    format!("{} (q{i})", QUESTIONS[rng.below(QUESTIONS.len())])
+}
+
+/// What a question's thread must show, derived from the SiteAssist faults that hit its
+/// requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Expected {
+    /// The whole answer, in one message.
+    Answer,
+    /// One message whose last part is a notice containing this (the cause named).
+    Notice(&'static str),
+}
+
+impl Expected {
+    /// Follows the client's retry policy over the faults that hit one question, in
+    /// order: 429 and 503 are sent again (up to [`MAX_ATTEMPTS`]), other errors are
+    /// final, an error or abort mid-stream leaves a partial answer marked as cut short,
+    /// and a stall, a drop or a slow start cost time only (generation goes on, so the
+    /// bridge fetches the whole answer).
+    fn from_faults(faults: &[Fault]) -> Self {
+        for (attempt, fault) in faults.iter().enumerate() {
+            let last = attempt + 1 >= MAX_ATTEMPTS;
+            let notice = match fault {
+                Fault::RateLimited { .. } | Fault::Unavailable { .. } if !last => continue,
+                Fault::RateLimited { .. } => "SiteAssist is busy right now",
+                Fault::Unavailable { .. } | Fault::Internal | Fault::BadGateway => {
+                    "SiteAssist is unavailable right now"
+                }
+                Fault::ErrorChunk { .. } => "cut short: SiteAssist reported an error",
+                Fault::Abort { .. } => "cut short: SiteAssist stopped answering",
+                Fault::Stall { .. } | Fault::Drop { .. } | Fault::SlowFirstByte { .. } => {
+                    return Expected::Answer
+                }
+                other => panic!("the campaign does not inject {other:?}"),
+            };
+            return Expected::Notice(notice);
+        }
+        Expected::Answer
+    }
+
+    fn met_by(&self, texts: &[String], answer: &str) -> bool {
+        match self {
+            Expected::Answer => texts.concat() == answer,
+            Expected::Notice(cause) => {
+                texts.last().is_some_and(|t| t.contains(NOTICE) && t.contains(cause))
+            }
+        }
+    }
+}
+
+/// The SiteAssist faults that took effect, by the question (its text) they hit.
+fn siteassist_hits(sim: &RunningSimulator) -> HashMap<String, Vec<Fault>> {
+    let mut by_question: HashMap<String, Vec<Fault>> = HashMap::new();
+    for hit in sim.sim.fault_hits() {
+        let question = hit.content.unwrap_or_default();
+        by_question.entry(question).or_default().push(hit.fault);
+    }
+    by_question
+}
+
+/// What one question's thread showed against what its faults say it must show.
+struct Judged<'a> {
+    /// The bot's messages in the thread, oldest first.
+    texts: Vec<String>,
+    /// The whole answer, as the platform renders it.
+    answer: String,
+    /// SiteAssist faults that hit the question, in order.
+    faults: &'a [Fault],
+    /// Platform failures that hit its calls (they cost time, never the answer).
+    platform_failures: usize,
+    /// True when a kill came while it was unsettled: its reply may instead end with
+    /// the bridge's "restarted" note.
+    interrupted: bool,
+}
+
+impl Judged<'_> {
+    /// Adds the question to `report`; a line for `problems` when it is not as expected.
+    fn account(&self, report: &mut Report, what: &str) -> Option<String> {
+        report.events += 1;
+        let (state, count) = classify(&self.texts, &self.answer);
+        if count > 1 {
+            report.duplicates += count - 1;
+        }
+        let expected = Expected::from_faults(self.faults);
+        match state {
+            Shown::Answer => report.answered += 1,
+            Shown::Explained => report.errors_explained += 1,
+            Shown::Nothing => report.lost += 1,
+            Shown::Unfinished => report.stuck += 1,
+        }
+        let as_expected = expected.met_by(&self.texts, &self.answer)
+            || (self.interrupted && Expected::Notice(RESTARTED).met_by(&self.texts, &self.answer));
+        if matches!(state, Shown::Answer | Shown::Explained) && !as_expected {
+            report.unexpected += 1;
+        }
+        match state {
+            _ if count > 1 => Some(format!("duplicate: {what}: {:?}", self.texts)),
+            Shown::Nothing => Some(format!("lost: {what}")),
+            Shown::Unfinished => Some(format!("stuck: {what}: {:?}", self.texts)),
+            _ if !as_expected => Some(format!(
+                "unexpected: {what}: hit by {:?} and {} platform failure(s){}, so expected \
+                 {expected:?}, shows {:?}",
+                self.faults,
+                self.platform_failures,
+                if self.interrupted { ", interrupted by a kill" } else { "" },
+                self.texts
+            )),
+            _ => None,
+        }
+    }
+}
 
 /// SplitMix64: a reproducible stream from the seed, without a dependency.
 pub struct Rng(u64);
@@ -103,7 +229,7 @@ impl Question {
             channel: format!("C{phase_no}{i:06}"),
             user: format!("U{phase_no}{i:06}"),
             ts: format!("{}.{:06}", 1_600_000_000 + phase_no * 1000 + i / 1_000_000, i % 1_000_000),
-            text: QUESTIONS[rng.below(QUESTIONS.len())].to_string(),
+            text: question_text(rng, i),
             event_id: format!("Ev{phase_no}{i:06}"),
         }
     }
@@ -185,6 +311,10 @@ pub struct Report {
     pub duplicates: usize,
     pub lost: usize,
     pub stuck: usize,
+    /// Questions answered or explained otherwise than the faults that hit them say: an
+    /// answer where a notice was due, a notice naming another cause, or a notice where
+    /// only recoverable faults hit.
+    pub unexpected: usize,
     /// Faults queued that no request took: they were counted as injected but never hit.
     pub unused_faults: usize,
     /// Faults injected, by kind.
@@ -194,7 +324,11 @@ pub struct Report {
 impl Report {
     /// True when nothing was lost, doubled or left unfinished.
     pub fn clean(&self) -> bool {
-        self.duplicates == 0 && self.lost == 0 && self.stuck == 0 && self.unused_faults == 0
+        self.duplicates == 0
+            && self.lost == 0
+            && self.stuck == 0
+            && self.unexpected == 0
+            && self.unused_faults == 0
     }
 
     /// Adds another phase's figures.
@@ -205,6 +339,7 @@ impl Report {
         self.duplicates += other.duplicates;
         self.lost += other.lost;
         self.stuck += other.stuck;
+        self.unexpected += other.unexpected;
         self.unused_faults += other.unused_faults;
         for (k, v) in &other.injected {
             *self.injected.entry(k.clone()).or_default() += v;
@@ -220,11 +355,19 @@ impl Report {
         self.injected.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     }
 
-    fn account(&mut self, slack: &FakeSlack, questions: &[Question]) -> Vec<String> {
+    /// Reads every question's thread off the fake Slack and judges it against the faults
+    /// that hit it (`interrupted`: indices of questions a kill came upon unsettled).
+    fn account(
+        &mut self,
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        questions: &[Question],
+        interrupted: &HashSet<usize>,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         // A bot post outside every question's thread is one the asker did not ask for
         // (a reply posted at the channel's top level, or in the wrong thread).
-        let threads: std::collections::HashSet<(&str, &str)> =
+        let threads: HashSet<(&str, &str)> =
             questions.iter().map(|q| (q.channel.as_str(), q.ts.as_str())).collect();
         for m in slack.messages() {
             let thread = m.thread_ts.as_deref().unwrap_or("");
@@ -234,27 +377,24 @@ impl Report {
                     .push(format!("stray post in {} ({:?}): {:?}", m.channel, m.thread_ts, m.text));
             }
         }
-        for q in questions {
-            self.events += 1;
-            let (state, count) = shown(slack, q);
-            match state {
-                Shown::Answer => self.answered += 1,
-                Shown::Explained => self.errors_explained += 1,
-                Shown::Nothing => {
-                    self.lost += 1;
-                    problems.push(format!("lost: {} in {}", q.text, q.channel));
-                }
-                Shown::Unfinished => {
-                    self.stuck += 1;
-                    let texts = slack.messages_in_thread(&q.channel, &q.ts);
-                    problems.push(format!("stuck: {} in {}: {texts:?}", q.text, q.channel));
-                }
-            }
-            if count > 1 {
-                self.duplicates += count - 1;
-                let texts = slack.messages_in_thread(&q.channel, &q.ts);
-                problems.push(format!("duplicate: {} in {}: {texts:?}", q.text, q.channel));
-            }
+        let faults = siteassist_hits(sim);
+        let mut platform: HashMap<String, usize> = HashMap::new();
+        for (_, channel) in slack.failure_hits() {
+            *platform.entry(channel.unwrap_or_default()).or_default() += 1;
+        }
+        for (i, q) in questions.iter().enumerate() {
+            let judged = Judged {
+                texts: slack
+                    .messages_in_thread(&q.channel, &q.ts)
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect(),
+                answer: q.expected(),
+                faults: faults.get(&q.text).map_or(&[], Vec::as_slice),
+                platform_failures: platform.get(&q.channel).copied().unwrap_or(0),
+                interrupted: interrupted.contains(&i),
+            };
+            problems.extend(judged.account(self, &format!("{:?} in {}", q.text, q.channel)));
         }
         problems
     }
@@ -264,13 +404,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "events={} answered={} errors_explained={} duplicates={} lost={} stuck={} unused_faults={}",
+            "events={} answered={} errors_explained={} duplicates={} lost={} stuck={} unexpected={} unused_faults={}",
             self.events,
             self.answered,
             self.errors_explained,
             self.duplicates,
             self.lost,
             self.stuck,
+            self.unexpected,
             self.unused_faults
         )
     }
@@ -313,8 +454,10 @@ fn inject(rng: &mut Rng, sim: &RunningSimulator, slack: &FakeSlack, report: &mut
     maybe_siteassist_fault(rng, sim, report);
     if rng.percent(12) {
         let (method, kind, label) = slack_fault(rng);
-        slack.fail_next(method, kind);
-        report.inject(label);
+        if slack.queued_failures_for(method) < MAX_QUEUED_PLATFORM_FAILURES {
+            slack.fail_next(method, kind);
+            report.inject(label);
+        }
     }
 }
 
@@ -327,14 +470,20 @@ fn maybe_siteassist_fault(rng: &mut Rng, sim: &RunningSimulator, report: &mut Re
     }
 }
 
-/// Waits until fewer than `limit` of `questions` are unsettled.
-async fn wait_for_room(slack: &FakeSlack, questions: &[Question], limit: usize) {
+/// Waits until fewer than `limit` of `questions` are unsettled, unless an earlier wait
+/// already gave up (`jammed`): a bridge that stops settling questions must show as the
+/// counters that moved (stuck, lost), not as a panic here, and once jammed the phase
+/// sends the rest without waiting, so a broken bridge costs one [`STEP_LIMIT`], not one
+/// per question.
+async fn wait_for_room(slack: &FakeSlack, questions: &[Question], limit: usize, jammed: &mut bool) {
+    if *jammed {
+        return;
+    }
     let what = format!("fewer than {limit} unanswered questions");
-    slack
-        .wait_until_within(&what, STEP_LIMIT, |f| {
-            questions.iter().rev().take(limit * 4).filter(|q| !settled(f, q)).count() < limit
-        })
-        .await;
+    let room = slack.wait_until_within(&what, STEP_LIMIT * 2, |f| {
+        questions.iter().rev().take(limit * 4).filter(|q| !settled(f, q)).count() < limit
+    });
+    *jammed = tokio::time::timeout(STEP_LIMIT, room).await.is_err();
 }
 
 /// Waits (up to [`SETTLE_LIMIT`]) until every question is answered or explained; what
@@ -403,20 +552,26 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
     slack.wait_for_socket_connections(1).await;
 
     let mut questions = Vec::with_capacity(events);
+    // Every envelope sent, with how many times: each delivery must be acknowledged.
+    let mut deliveries: HashMap<String, usize> = HashMap::new();
+    let mut jammed = false;
     for i in 0..events {
         let q = Question::new("inproc", i, &mut rng);
         inject(&mut rng, &sim, &slack, &mut report);
         let envelope = slack.send_socket_event(q.mention());
+        *deliveries.entry(envelope.clone()).or_default() += 1;
         match rng.below(100) {
             // Slack's retry of an envelope it thinks was not acknowledged in time.
             0..=6 => {
                 slack.wait_for_ack(&envelope).await;
                 slack.redeliver(&envelope);
+                *deliveries.entry(envelope).or_default() += 1;
                 report.inject("duplicate_same_event_id");
             }
             // Slack's second event for the same post (`message.channels`).
             7..=13 => {
-                slack.send_socket_event(q.as_message_event());
+                let second = slack.send_socket_event(q.as_message_event());
+                *deliveries.entry(second).or_default() += 1;
                 report.inject("duplicate_new_event_id");
             }
             // The connection is refreshed and the envelope comes again on the new one.
@@ -425,19 +580,32 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
                 slack.disconnect_socket("refresh_requested");
                 slack.wait_for_socket_connections(1).await;
                 slack.redeliver(&envelope);
+                *deliveries.entry(envelope).or_default() += 1;
                 report.inject("duplicate_after_reconnect");
             }
             _ => {}
         }
         questions.push(q);
-        wait_for_room(&slack, &questions, concurrency).await;
+        wait_for_room(&slack, &questions, concurrency, &mut jammed).await;
     }
     settle(&slack, &questions).await;
-    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
-    let problems = report.account(&slack, &questions);
+    // Every delivery, duplicates included, was taken and acknowledged before counting:
+    // a duplicate still in flight could otherwise post after the count.
+    slack
+        .wait_until_within("every delivery acknowledged", STEP_LIMIT, |f| {
+            let mut acked: HashMap<String, usize> = HashMap::new();
+            for a in f.acks() {
+                *acked.entry(a).or_default() += 1;
+            }
+            deliveries.iter().all(|(e, n)| acked.get(e).copied().unwrap_or(0) >= *n)
+        })
+        .await;
+    // Stopped (its queues drained) before counting, so nothing posts after the count.
     let _ = stop.send(());
     let _ = serving.await;
     app.bridge().shutdown(Duration::from_secs(5)).await;
+    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
+    let problems = report.account(&slack, &sim, &questions, &HashSet::new());
     drop(sim);
     (report, problems)
 }
@@ -500,7 +668,7 @@ impl Drop for BridgeProcess {
 
 /// Sends again, as Slack does, every envelope the bridge never acknowledged.
 fn redeliver_unacked(slack: &FakeSlack, sent: &[String], report: &mut Report) {
-    let acked: std::collections::HashSet<String> = slack.acks().into_iter().collect();
+    let acked: HashSet<String> = slack.acks().into_iter().collect();
     for envelope in sent.iter().filter(|e| !acked.contains(*e)) {
         slack.redeliver(envelope);
         report.inject("redelivery_after_kill");
@@ -530,6 +698,9 @@ pub async fn with_kills(
     let mut questions = Vec::with_capacity(events);
     let mut envelopes = Vec::with_capacity(events);
     let mut killed = 0;
+    // Questions a kill came upon before they settled.
+    let mut interrupted = HashSet::new();
+    let mut jammed = false;
     for i in 0..events {
         let q = Question::new("kill", i, &mut rng);
         inject(&mut rng, &sim, &slack, &mut report);
@@ -541,9 +712,17 @@ pub async fn with_kills(
                 .await
                 .expect("an answer starts streaming");
             let connections_before = slack.socket_connections_total();
+            let aborts_before = sim.sim.client_aborts();
+            interrupted.extend((0..questions.len()).filter(|&n| !settled(&slack, &questions[n])));
             bridge.kill_9();
             killed += 1;
-            report.inject("kill_9_mid_stream");
+            // The kill was mid-stream if the simulator saw a stream's reader go away.
+            let cut = tokio::time::timeout(
+                Duration::from_secs(5),
+                sim.sim.wait_until(|s| s.client_aborts() > aborts_before),
+            )
+            .await;
+            report.inject(if cut.is_ok() { "kill_9_mid_stream" } else { "kill_9_between_streams" });
             bridge = BridgeProcess::start(binary, &store, &sim, &slack);
             slack
                 .wait_until_within("the restarted bridge's connection", STEP_LIMIT, |f| {
@@ -552,12 +731,17 @@ pub async fn with_kills(
                 .await;
             redeliver_unacked(&slack, &envelopes, &mut report);
         } else {
-            wait_for_room(&slack, &questions, 8).await;
+            wait_for_room(&slack, &questions, 8, &mut jammed).await;
         }
     }
     settle(&slack, &questions).await;
-    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
-    let problems = report.account(&slack, &questions);
+    let acked = |f: &FakeSlack| {
+        let acks: HashSet<String> = f.acks().into_iter().collect();
+        envelopes.iter().all(|e| acks.contains(e))
+    };
+    slack.wait_until_within("every envelope acknowledged", STEP_LIMIT, acked).await;
     bridge.terminate();
+    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
+    let problems = report.account(&slack, &sim, &questions, &interrupted);
     (report, problems)
 }

@@ -147,6 +147,9 @@ pub struct Record {
     /// Identify payloads (`d` of op 2), one per gateway session.
     pub identifies: Vec<Value>,
     failures: HashMap<Op, VecDeque<Failure>>,
+    /// Failures (queued or after-effect) that took effect, in order, with the ids in the
+    /// path of the call each hit: `(op, channel, message)`.
+    pub failure_hits: Vec<(Op, Option<u64>, Option<u64>)>,
     /// Statuses to answer after doing the work (see [`FakeDiscord::fail_after_effect`]).
     after_effect: HashMap<Op, VecDeque<u16>>,
     /// Close the next session with this code right after Identify.
@@ -199,12 +202,24 @@ impl State {
         r
     }
 
-    fn take_failure(&self, op: Op) -> Option<Failure> {
-        self.with(|r| r.failures.get_mut(&op).and_then(VecDeque::pop_front))
+    fn take_failure(&self, op: Op, ids: (Option<u64>, Option<u64>)) -> Option<Failure> {
+        self.with(|r| {
+            let failure = r.failures.get_mut(&op).and_then(VecDeque::pop_front);
+            if failure.is_some() {
+                r.failure_hits.push((op, ids.0, ids.1));
+            }
+            failure
+        })
     }
 
-    fn take_after_effect(&self, op: Op) -> Option<u16> {
-        self.with(|r| r.after_effect.get_mut(&op).and_then(VecDeque::pop_front))
+    fn take_after_effect(&self, op: Op, ids: (Option<u64>, Option<u64>)) -> Option<u16> {
+        self.with(|r| {
+            let status = r.after_effect.get_mut(&op).and_then(VecDeque::pop_front);
+            if status.is_some() {
+                r.failure_hits.push((op, ids.0, ids.1));
+            }
+            status
+        })
     }
 }
 
@@ -293,6 +308,14 @@ impl FakeDiscord {
         self.read(|r| {
             r.failures.values().map(VecDeque::len).sum::<usize>()
                 + r.after_effect.values().map(VecDeque::len).sum::<usize>()
+        })
+    }
+
+    /// Failures queued for calls of kind `op` (either way) that no call has taken yet.
+    pub fn queued_failures_for(&self, op: Op) -> usize {
+        self.read(|r| {
+            r.failures.get(&op).map_or(0, VecDeque::len)
+                + r.after_effect.get(&op).map_or(0, VecDeque::len)
         })
     }
 

@@ -46,9 +46,9 @@ fn answer(
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let authorised = headers.get("authorization").and_then(|v| v.to_str().ok())
         == Some(format!("Bot {TOKEN}").as_str());
-    let failure = if authorised { state.take_failure(op) } else { None };
+    let failure = if authorised { state.take_failure(op, ids) } else { None };
     let after_effect =
-        if authorised && failure.is_none() { state.take_after_effect(op) } else { None };
+        if authorised && failure.is_none() { state.take_after_effect(op, ids) } else { None };
     let limited = if authorised && failure.is_none() { throttle(state, op, ids.0) } else { None };
     let (status, response, extra) = match failure {
         _ if !authorised => {

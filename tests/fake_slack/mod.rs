@@ -225,6 +225,17 @@ impl FakeSlack {
         self.shared.lock().failures.values().map(|q| q.len()).sum()
     }
 
+    /// Failures queued for `method` that no call has taken yet.
+    pub fn queued_failures_for(&self, method: &str) -> usize {
+        self.shared.lock().failures.get(method).map_or(0, |q| q.len())
+    }
+
+    /// Failures that took effect, in order: `(method, channel of the call)`, so a test can
+    /// tie an outcome to the failure that hit it.
+    pub fn failure_hits(&self) -> Vec<(String, Option<String>)> {
+        self.shared.lock().failure_hits.clone()
+    }
+
     /// Replaces the limits (for a test that means to go past Slack's).
     pub fn set_limits(&self, limits: SlackLimits) {
         self.shared.lock().limits = limits;

@@ -149,6 +149,8 @@ pub(crate) struct State {
     pub reactions: Vec<(String, String, String)>,
     pub ts_counter: u64,
     pub failures: HashMap<String, VecDeque<FailKind>>,
+    /// Failures that took effect, in order: `(method, channel of the call)`.
+    pub failure_hits: Vec<(String, Option<String>)>,
     pub users: HashMap<String, Value>,
     pub channel_names: HashMap<String, String>,
     pub tickets: HashSet<String>,

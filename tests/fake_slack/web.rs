@@ -171,6 +171,7 @@ fn answer(
         return reply;
     }
     if let Some(fail) = state.failures.get_mut(method).and_then(|q| q.pop_front()) {
+        state.failure_hits.push((method.to_owned(), param(params, "channel")));
         if let FailKind::StatusAfterEffect(code) = fail {
             let _done = answer(shared, state, method, params, token);
             return Reply {
