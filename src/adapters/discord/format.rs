@@ -15,7 +15,10 @@
 //!   zero-width space after the `@`, so they show as text instead of highlighted
 //!   mentions. Nothing could ping anyway (every message is sent with empty
 //!   `allowed_mentions`), but a highlighted `@everyone` in an answer would still alarm
-//!   readers. Code is left alone: Discord does not parse mentions inside code.
+//!   readers. Code is left alone: Discord does not parse mentions inside code. What is
+//!   code is decided last, on the rendered text, by Discord's rules rather than
+//!   CommonMark's: a backslash escapes, code spans may cross lines, and a fence that
+//!   is not closed yet (mid-stream) is prose.
 
 /// A zero-width space: breaks a mention's syntax without changing how it reads.
 const ZWSP: char = '\u{200B}';
@@ -52,7 +55,7 @@ pub fn render(markdown: &str) -> String {
         out.push(inline(&heading(line)));
         i += 1;
     }
-    out.join("\n")
+    defuse_mentions(&out.join("\n"))
 }
 
 /// An open code fence.
@@ -189,7 +192,7 @@ fn heading(line: &str) -> String {
     }
 }
 
-/// Rewrites images and mentions in one line, leaving inline code spans untouched.
+/// Rewrites images in one line, leaving inline code spans untouched.
 fn inline(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + 8);
     let mut rest = line;
@@ -232,7 +235,7 @@ fn find_run(s: &str, n: usize) -> Option<usize> {
     None
 }
 
-/// Text outside code: images become links, mentions are defused.
+/// Text outside code: images become links.
 fn text_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -241,6 +244,32 @@ fn text_segment(s: &str) -> String {
         if rest.starts_with("![") && rest[2..].contains("](") {
             out.push('[');
             i += 2;
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Puts a zero-width space after the `@` of every mention Discord would parse in
+/// `text`: everywhere but in code, where code is what Discord's own rules make it
+/// (see [`code_len`]).
+fn defuse_mentions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let escaped = rest.strip_prefix('\\').and_then(|r| r.chars().next());
+        let skip = match escaped {
+            // `\@everyone` shows as text already; `\`` is not a code span's start.
+            Some(c) if c.is_ascii_punctuation() => Some(1 + c.len_utf8()),
+            _ => code_len(rest),
+        };
+        if let Some(len) = skip {
+            out.push_str(&rest[..len]);
+            i += len;
         } else if rest.starts_with("@everyone") || rest.starts_with("@here") {
             // Even after a letter: Discord's parser ends a text run before `@`, so
             // `me@here.com` shows a highlighted `@here` (found by the fuzz target).
@@ -258,6 +287,38 @@ fn text_segment(s: &str) -> String {
         }
     }
     out
+}
+
+/// The length of the code `text` starts with, by Discord's rules: a code block is
+/// ```` ``` ```` up to the next ```` ``` ```` with some non-newline text between (on any
+/// line, and only once closed); an inline span is a run of backticks, text not ending
+/// in a backtick, and a run of exactly as many, where the opening run may give up
+/// backticks to find its close (Discord matches it with a backtracking pattern).
+fn code_len(text: &str) -> Option<usize> {
+    if let Some(body) = text.strip_prefix("```") {
+        let mut from = 0;
+        while let Some(at) = body[from..].find("```").map(|k| from + k) {
+            if body[..at].contains(|c| c != '\n') {
+                return Some(3 + at + 3);
+            }
+            from = at + 1;
+        }
+    }
+    let run = text.bytes().take_while(|&b| b == b'`').count();
+    (1..=run).rev().find_map(|n| {
+        let after = &text[n..];
+        let mut from = 0;
+        while let Some(at) = after[from..].find('`').map(|k| from + k) {
+            let len = after[at..].bytes().take_while(|&b| b == b'`').count();
+            // The text before the closing run must not end in a backtick: `at > 0`
+            // and a run that starts here (not inside a longer one) see to both.
+            if at > 0 && len == n {
+                return Some(n + at + n);
+            }
+            from = at + len;
+        }
+        None
+    })
 }
 
 #[cfg(test)]
@@ -327,8 +388,30 @@ mod tests {
     }
 
     #[test]
-    fn unclosed_fence_while_streaming_keeps_code_untouched() {
+    fn a_fence_is_code_once_closed() {
+        // Mid-stream, Discord shows an unclosed fence as prose, mentions and all.
         let partial = "Try:\n\n```bash\ncurl <@1> @everyone";
-        assert_eq!(render(partial), partial);
+        assert_eq!(render(partial), "Try:\n\n```bash\ncurl <@\u{200B}1> @\u{200B}everyone");
+        let whole = format!("{partial}\n```");
+        assert_eq!(render(&whole), whole);
+    }
+
+    #[test]
+    fn code_is_what_discord_makes_code() {
+        let table = [
+            // A code span may cross lines; the next backtick then opens nothing.
+            ("`x\n`@everyone`", "`x\n`@\u{200B}everyone`"),
+            // An escaped backtick opens no span.
+            ("\\`@here`", "\\`@\u{200B}here`"),
+            // A fence's info string is prose until the fence closes.
+            ("```@everyone", "```@\u{200B}everyone"),
+            // The opening run gives up a backtick to find its close.
+            ("``a @here`", "``a @here`"),
+            // Inline triple backticks are a code block.
+            ("a ```@here``` b", "a ```@here``` b"),
+        ];
+        for (md, expected) in table {
+            assert_eq!(render(md), expected, "{md:?}");
+        }
     }
 }
