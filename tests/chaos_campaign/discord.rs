@@ -7,11 +7,12 @@
 //! the adapter opens a thread on the message (the thread has the message's id), so the
 //! reply is read off the fake as the bot messages in that thread.
 //!
-//! Duplicates come the ways Discord sends them: the same MESSAGE_CREATE twice (a
-//! replay after a RESUME), and a few times per run a real gateway reconnect followed
-//! by the replay. The fake gateway cannot end a live session nor answer a RESUME, so
-//! the bot talks to it through [`Relay`], which asks the bot to reconnect (op 7) and
-//! turns the bot's RESUME into a new session on the fake, answered with RESUMED.
+//! Duplicates and gateway trouble come the ways Discord has them: the same
+//! MESSAGE_CREATE twice (at once, or once the bot has taken it), and a few times per
+//! run a gateway disconnection: a RECONNECT request, or a cut connection with the
+//! next question sent while the bot is away (the fake keeps it for the resume), each
+//! followed by the bot's RESUME and a replay of the message; and once, a session the
+//! fake invalidated, so that the bot must identify again.
 
 use super::{
     campaign_client, campaign_config, classify, maybe_siteassist_fault, question_text,
@@ -21,21 +22,18 @@ use super::{
 use crate::fake_discord::harness::settings;
 use crate::fake_discord::payloads::{self, Msg};
 use crate::fake_discord::{Failure, FakeDiscord, Op, Record, SUPPORT};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use siteassist_bridge::adapters::discord::format::render;
 use siteassist_bridge::adapters::discord::{DiscordBot, Handled};
 use siteassist_bridge::simulator::{answer_for, RunningSimulator};
 use siteassist_bridge::store::{SledStore, Store};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, watch};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::broadcast;
 
-/// Gateway reconnects (each followed by a replay) per run, at event numbers drawn from
-/// the seed.
+/// Gateway disconnections (each followed by a resume and a replay) per run, at event
+/// numbers drawn from the seed.
 const RECONNECTS: usize = 3;
 /// First user id; question `i` is asked by user `USERS + i`.
 const USERS: u64 = 800_000_000_000_000_000;
@@ -208,7 +206,7 @@ async fn settle(fake: &FakeDiscord, questions: &[Question]) {
     let _ = tokio::time::timeout(SETTLE_LIMIT, wait).await;
 }
 
-/// The bot serving against the fake (through the relay), and what it reports.
+/// The bot serving against the fake, and what it reports.
 struct Bot {
     reports: broadcast::Receiver<Handled>,
     /// How often the adapter has handled each message so far.
@@ -219,14 +217,13 @@ struct Bot {
 
 impl Bot {
     /// Connects as [`crate::fake_discord::harness::start`] does, with the campaign's
-    /// client and limits, the gateway reached through `relay`; waits for READY.
-    async fn start(fake: &FakeDiscord, relay: &Relay, sim: &RunningSimulator) -> Self {
+    /// client and limits; waits for READY.
+    async fn start(fake: &FakeDiscord, sim: &RunningSimulator) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store: Arc<dyn Store> =
             Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
         let (client, cfg) = (campaign_client(sim), campaign_config());
-        let mut discord = settings(fake);
-        discord.gateway_url = relay.url.clone();
+        let discord = settings(fake);
         let bot = DiscordBot::connect(&discord, store, client, cfg)
             .await
             .expect("connects to the fake Discord");
@@ -297,128 +294,18 @@ impl Bot {
     }
 }
 
-/// A websocket relay between the bot and the fake gateway, passing frames through
-/// (with its own sequence numbers, continuous across connections), which can ask the
-/// bot to reconnect. The bot then resumes: the relay identifies on the fake with the
-/// bot's first Identify (a new fake session, so dispatches reach the bot again), keeps
-/// that session's READY and GUILD_CREATE to itself and tells the bot RESUMED, as
-/// Discord does after a successful resume.
-struct Relay {
-    url: String,
-    reconnect: watch::Sender<u64>,
-}
-
-/// What the relay's connections share.
-#[derive(Default)]
-struct RelayState {
-    identify: Option<Value>,
-    seq: u64,
-}
-
-impl Relay {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
-        let url = format!("ws://{}", listener.local_addr().expect("relay address"));
-        let (reconnect, _) = watch::channel(0);
-        let kicks = reconnect.clone();
-        let state = Arc::new(Mutex::new(RelayState::default()));
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let kick = kicks.subscribe();
-                tokio::spawn(relay(stream, upstream.clone(), Arc::clone(&state), kick));
-            }
-        });
-        Self { url, reconnect }
-    }
-
-    /// Sends op 7 RECONNECT to the bot on its current connection.
-    fn ask_reconnect(&self) {
-        self.reconnect.send_modify(|n| *n += 1);
-    }
-}
-
-/// One bot connection, relayed to a connection of its own to the fake.
-async fn relay(
-    stream: TcpStream,
-    upstream: String,
-    state: Arc<Mutex<RelayState>>,
-    mut kick: watch::Receiver<u64>,
-) {
-    let Ok(mut bot) = tokio_tungstenite::accept_async(stream).await else { return };
-    let Ok((mut fake, _)) = tokio_tungstenite::connect_async(upstream.as_str()).await else {
-        return;
-    };
-    let mut resuming = false;
-    loop {
-        tokio::select! {
-            from_bot = bot.next() => {
-                let text = match from_bot {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                    Some(Ok(_)) => continue,
-                };
-                let Ok(mut payload) = serde_json::from_str::<Value>(&text) else { continue };
-                match payload["op"].as_u64() {
-                    Some(2) => state.lock().unwrap().identify = Some(payload["d"].clone()),
-                    Some(6) => {
-                        let identify = state.lock().unwrap().identify.clone();
-                        let Some(identify) = identify else { return };
-                        payload = json!({ "op": 2, "d": identify });
-                        resuming = true;
-                    }
-                    _ => {}
-                }
-                if fake.send(Message::text(payload.to_string())).await.is_err() {
-                    return;
-                }
-            }
-            from_fake = fake.next() => {
-                let text = match from_fake {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                    Some(Ok(_)) => continue,
-                };
-                let Ok(mut payload) = serde_json::from_str::<Value>(&text) else { continue };
-                if payload["op"] == 0 {
-                    if resuming && payload["t"] == "READY" {
-                        continue;
-                    }
-                    if resuming && payload["t"] == "GUILD_CREATE" {
-                        payload = json!({ "op": 0, "t": "RESUMED", "d": {} });
-                    }
-                    let mut s = state.lock().unwrap();
-                    s.seq += 1;
-                    payload["s"] = json!(s.seq);
-                }
-                if bot.send(Message::text(payload.to_string())).await.is_err() {
-                    return;
-                }
-            }
-            changed = kick.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let reconnect = json!({ "op": 7, "d": null, "s": null, "t": null });
-                if bot.send(Message::text(reconnect.to_string())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// The Discord phase: `events` questions through the Discord adapter in this process,
 /// at most `concurrency` unanswered at a time, with SiteAssist faults (as for Slack),
 /// Discord REST failures (429s and 5xx on message creation, edits and thread creation)
 /// and duplicate deliveries (the same MESSAGE_CREATE again, at once or once the bot
-/// has taken the first; and [`RECONNECTS`] times after a gateway reconnect and resume).
+/// has taken the first; and [`RECONNECTS`] times after a gateway disconnection: a
+/// RECONNECT request, a cut connection, an invalidated session).
 pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, Vec<String>) {
     let mut rng = Rng::new(seed ^ 0x0064_6973_636f_7264);
     let mut report = Report::default();
     let sim = crate::support::simulator(1).await;
     let fake = FakeDiscord::start().await;
-    let relay = Relay::start(fake.gateway_url.clone()).await;
-    let mut bot = Bot::start(&fake, &relay, &sim).await;
+    let mut bot = Bot::start(&fake, &sim).await;
 
     let mut reconnect_at = BTreeSet::new();
     while reconnect_at.len() < RECONNECTS.min(events) {
@@ -428,23 +315,46 @@ pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, V
     // Messages sent twice: the campaign checks that both deliveries reached the adapter.
     let mut replayed = Vec::new();
     let mut jammed = false;
+    // The last disconnection invalidates the session: the bot must identify anew.
+    let invalidate_at = reconnect_at.last().copied();
     for i in 0..events {
         let q = Question::new(&fake, i, &mut rng);
         inject(&mut rng, &sim, &fake, &mut report);
         let message = q.message_create();
-        fake.dispatch("MESSAGE_CREATE", message.clone());
         if reconnect_at.contains(&i) {
-            // The bot took the message; its connection drops, it resumes, and Discord
-            // replays the message on the resumed session.
-            bot.wait_handled(q.id, 1).await;
+            let resumes = fake.read(|r| r.resumes);
             let sessions = fake.read(|r| r.sessions_opened);
-            relay.ask_reconnect();
-            fake.wait_until("the resumed session", STEP_LIMIT, |r| r.sessions_opened > sessions)
-                .await;
+            if invalidate_at == Some(i) {
+                // Its session is gone: what Discord sends meanwhile is lost, so the
+                // question waits for the new session.
+                fake.invalidate_sessions();
+                fake.cut_gateway();
+                fake.wait_until("a new session", STEP_LIMIT, |r| r.sessions_opened > sessions)
+                    .await;
+                fake.dispatch("MESSAGE_CREATE", message.clone());
+                report.inject("gateway_invalid_session");
+            } else if rng.percent(50) {
+                // Asked to reconnect once it has the message: it resumes.
+                fake.dispatch("MESSAGE_CREATE", message.clone());
+                bot.wait_handled(q.id, 1).await;
+                fake.request_reconnect();
+                report.inject("gateway_reconnect_request");
+            } else {
+                // Cut off, the question sent while the bot is away: the resume brings it.
+                fake.cut_gateway();
+                fake.dispatch("MESSAGE_CREATE", message.clone());
+                report.inject("gateway_cut_question_while_away");
+            }
+            if invalidate_at != Some(i) {
+                fake.wait_until("the resume", STEP_LIMIT, |r| r.resumes > resumes).await;
+            }
+            // And Discord sends the message again on the new connection.
+            bot.wait_handled(q.id, 1).await;
             fake.dispatch("MESSAGE_CREATE", message);
             replayed.push(q.id);
             report.inject("duplicate_after_resume");
         } else {
+            fake.dispatch("MESSAGE_CREATE", message.clone());
             match rng.below(100) {
                 // Replayed right behind the first delivery.
                 0..=6 => {

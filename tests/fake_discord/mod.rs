@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// The server (guild) the bot is in.
 pub const GUILD: u64 = 900_000_000_000_000_001;
@@ -154,9 +154,14 @@ pub struct Record {
     after_effect: HashMap<Op, VecDeque<u16>>,
     /// Close the next session with this code right after Identify.
     close_after_identify: Option<u16>,
-    sessions: Vec<mpsc::UnboundedSender<(String, Value)>>,
-    /// Gateway sessions that got as far as taking dispatches.
+    /// Gateway sessions, oldest first (they outlive their connections).
+    pub(crate) gateway: Vec<gateway::Session>,
+    /// Gateway sessions opened by an Identify.
     pub sessions_opened: usize,
+    /// Sessions resumed (op 6 accepted, events replayed, RESUMED sent).
+    pub resumes: usize,
+    /// RESUMEs refused with INVALID_SESSION.
+    pub invalid_resumes: usize,
     next_id: u64,
     /// The limits in force.
     pub limits: Limits,
@@ -341,23 +346,60 @@ impl FakeDiscord {
         self.state.with(|r| r.channels.insert(id, channel));
     }
 
-    /// Sends a dispatch (`op` 0, event `t`) on the newest gateway session.
+    /// Sends a dispatch (`op` 0, event `t`) on the newest live gateway session, or
+    /// logs it on the newest session for its resume when none is live (Discord keeps a
+    /// session's events while its client reconnects).
     pub fn dispatch(&self, t: &str, d: Value) {
         let sent = self.state.with(|r| {
-            r.sessions.retain(|s| !s.is_closed());
-            r.sessions.last().map(|s| s.send((t.to_string(), d)).is_ok())
+            let newest_live = r.gateway.iter().rposition(gateway::Session::is_live);
+            let at = newest_live.or(r.gateway.len().checked_sub(1))?;
+            r.gateway[at].dispatch(t, d);
+            Some(())
         });
-        assert_eq!(sent, Some(true), "no gateway session to dispatch {t} on");
+        assert!(sent.is_some(), "no gateway session to dispatch {t} on");
     }
 
-    /// Sends the same dispatch on every open session (used after the bot's own REST
-    /// calls, as Discord does for the bot's own THREAD_CREATE).
+    /// Sends the same dispatch on every resumable session (used after the bot's own
+    /// REST calls, as Discord does for the bot's own THREAD_CREATE).
     fn broadcast(state: &State, t: &str, d: Value) {
         state.with(|r| {
-            for s in &r.sessions {
-                let _ = s.send((t.to_string(), d.clone()));
+            for s in r.gateway.iter_mut().filter(|s| s.resumable) {
+                s.dispatch(t, d.clone());
             }
         });
+    }
+
+    /// Asks the client on every live session to reconnect (op 7); it then resumes.
+    /// Returns how many were asked.
+    pub fn request_reconnect(&self) -> usize {
+        self.state.with(|r| {
+            r.gateway
+                .iter_mut()
+                .filter(|s| s.is_live())
+                .map(|s| s.control(gateway::Control::Reconnect))
+                .filter(|sent| *sent)
+                .count()
+        })
+    }
+
+    /// Cuts every live gateway connection without a close frame, as a network failure
+    /// does; the sessions stay resumable. Returns how many were cut.
+    pub fn cut_gateway(&self) -> usize {
+        self.state.with(|r| {
+            r.gateway
+                .iter_mut()
+                .filter(|s| s.is_live())
+                .map(|s| s.control(gateway::Control::Cut))
+                .filter(|sent| *sent)
+                .count()
+        })
+    }
+
+    /// Makes every session so far non-resumable: a client's next RESUME gets
+    /// INVALID_SESSION and it must identify again (what it missed meanwhile is lost, as
+    /// on Discord).
+    pub fn invalidate_sessions(&self) {
+        self.state.with(|r| r.gateway.iter_mut().for_each(|s| s.resumable = false));
     }
 }
 
