@@ -1,13 +1,14 @@
 //! The fault campaign at full size:
 //!
 //! ```text
-//! cargo build --release && cargo run --release --example chaos -- [--seed N] [--events N] [--discord-events N] [--kill-events N] [--kills N]
+//! cargo build --release && cargo run --release --example chaos -- [--seed N] [--events N] [--discord-events N] [--kill-events N] [--discord-kill-events N] [--kills N]
 //! ```
 //!
 //! Runs `--events` questions (default 1,000) through the Slack bridge in this process,
 //! `--discord-events` (default 300) through the Discord bridge in this process (against
-//! the fake Discord), and `--kill-events` (default 200) through the real binary,
-//! SIGKILLed `--kills` times (default 5) mid-stream, against the SiteAssist simulator
+//! the fake Discord), `--kill-events` (default 200) through the real binary on Slack
+//! and `--discord-kill-events` (default 100) through it on Discord, each SIGKILLed
+//! `--kills` times (default 5) mid-stream, against the SiteAssist simulator
 //! and the fakes on 127.0.0.1, with faults injected at random from `--seed`. Prints
 //! the faults injected and the summary line; exits 1 unless duplicates, lost and stuck
 //! are all zero. The binary it kills is `siteassist-bridge` next to this example's
@@ -30,11 +31,19 @@ struct Args {
     events: usize,
     discord_events: usize,
     kill_events: usize,
+    discord_kill_events: usize,
     kills: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { seed: 1, events: 1000, discord_events: 300, kill_events: 200, kills: 5 };
+    let mut args = Args {
+        seed: 1,
+        events: 1000,
+        discord_events: 300,
+        kill_events: 200,
+        discord_kill_events: 100,
+        kills: 5,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -44,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
             "--events" => args.events = number(&value)? as usize,
             "--discord-events" => args.discord_events = number(&value)? as usize,
             "--kill-events" => args.kill_events = number(&value)? as usize,
+            "--discord-kill-events" => args.discord_kill_events = number(&value)? as usize,
             "--kills" => args.kills = number(&value)? as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -86,6 +96,16 @@ fn main() -> ExitCode {
         let (killed, more) =
             chaos_campaign::with_kills(&binary, args.seed, args.kill_events, args.kills).await;
         eprintln!("kill phase: {killed} ({:.0?})", started.elapsed());
+        report.merge(&killed);
+        problems.extend(more);
+        let (killed, more) = chaos_campaign::discord::with_kills(
+            &binary,
+            args.seed,
+            args.discord_kill_events,
+            args.kills,
+        )
+        .await;
+        eprintln!("discord kill phase: {killed} ({:.0?})", started.elapsed());
         report.merge(&killed);
         problems.extend(more);
         (report, problems)

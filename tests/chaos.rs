@@ -1,5 +1,6 @@
 //! The fault campaign at a size CI affords: the same code as `examples/chaos.rs`
-//! (see `tests/chaos_campaign`), fewer events, two kills of the real binary.
+//! (see `tests/chaos_campaign`), fewer events, two kills of the real binary on each
+//! platform.
 #![cfg(all(feature = "slack", feature = "discord"))]
 
 mod chaos_campaign;
@@ -17,6 +18,9 @@ async fn fault_campaign_loses_doubles_and_strands_nothing() {
     problems.extend(discord_problems);
     let binary = Path::new(env!("CARGO_BIN_EXE_siteassist-bridge"));
     let (killed, kill_problems) = chaos_campaign::with_kills(binary, 7, 30, 2).await;
+    report.merge(&killed);
+    problems.extend(kill_problems);
+    let (killed, kill_problems) = chaos_campaign::discord::with_kills(binary, 7, 20, 2).await;
     report.merge(&killed);
     problems.extend(kill_problems);
     println!("faults: {}", report.faults_line());

@@ -15,19 +15,20 @@
 //! fake invalidated, so that the bot must identify again.
 
 use super::{
-    campaign_client, campaign_config, classify, maybe_siteassist_fault, question_text,
-    siteassist_hits, Judged, Report, Rng, Shown, MAX_QUEUED_PLATFORM_FAILURES, SETTLE_LIMIT,
-    STEP_LIMIT,
+    campaign_client, campaign_config, classify, kill_mid_stream, maybe_siteassist_fault,
+    question_text, siteassist_hits, BridgeProcess, Judged, Report, Rng, Shown,
+    MAX_QUEUED_PLATFORM_FAILURES, SETTLE_LIMIT, STEP_LIMIT,
 };
 use crate::fake_discord::harness::settings;
 use crate::fake_discord::payloads::{self, Msg};
-use crate::fake_discord::{Failure, FakeDiscord, Op, Record, SUPPORT};
+use crate::fake_discord::{Failure, FakeDiscord, Op, Record, SUPPORT, TOKEN};
 use serde_json::{json, Value};
 use siteassist_bridge::adapters::discord::format::render;
 use siteassist_bridge::adapters::discord::{DiscordBot, Handled};
 use siteassist_bridge::simulator::{answer_for, RunningSimulator};
 use siteassist_bridge::store::{SledStore, Store};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -87,6 +88,7 @@ fn account(
     fake: &FakeDiscord,
     sim: &RunningSimulator,
     questions: &[Question],
+    interrupted: &HashSet<u64>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let faults = siteassist_hits(sim);
@@ -106,7 +108,7 @@ fn account(
                 answer: q.expected(),
                 faults: faults.get(&q.text).map_or(&[], Vec::as_slice),
                 platform_failures,
-                interrupted: false,
+                interrupted: interrupted.contains(&q.id),
             };
             problems.extend(judged.account(report, &format!("{:?} in thread {}", q.text, q.id)));
         }
@@ -382,7 +384,89 @@ pub async fn discord(seed: u64, events: usize, concurrency: usize) -> (Report, V
     }
     bot.stop().await;
     report.unused_faults += sim.sim.queued_faults() + fake.queued_failures();
-    let problems = account(&mut report, &fake, &sim, &questions);
+    let problems = account(&mut report, &fake, &sim, &questions, &HashSet::new());
     drop(sim);
+    (report, problems)
+}
+
+/// The Discord bot as the real binary, against the fake.
+fn bridge_process(
+    binary: &Path,
+    store: &Path,
+    sim: &RunningSimulator,
+    fake: &FakeDiscord,
+) -> BridgeProcess {
+    let env = [
+        ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true".to_string()),
+        ("SITEASSIST_BRIDGE__DISCORD__API_URL", fake.api_url.clone()),
+        ("DISCORD_TOKEN", TOKEN.to_string()),
+    ];
+    BridgeProcess::start(binary, store, sim, &env)
+}
+
+/// Whether the bot has taken question `q`: it opened (or tried to open) its thread.
+fn taken(r: &Record, q: &Question) -> bool {
+    r.calls.iter().any(|c| c.op == Op::CreateThread && c.message == Some(q.id))
+}
+
+/// The Discord kill phase: `events` questions through the real binary's Discord
+/// adapter, SIGKILLed `kills` times while answers stream, each time restarted on the
+/// same store (a new gateway session: Discord does not redeliver what a dead client
+/// missed, so the kill comes once every question has reached the bot), with faults as
+/// in [`discord`].
+pub async fn with_kills(
+    binary: &Path,
+    seed: u64,
+    events: usize,
+    kills: usize,
+) -> (Report, Vec<String>) {
+    let mut rng = Rng::new(seed ^ 0x6469_6b69_6c6c);
+    let mut report = Report::default();
+    // Slower words, so answers are still streaming when the kill comes.
+    let sim = crate::support::simulator(15).await;
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: PathBuf = dir.path().join("store");
+    let mut bridge = bridge_process(binary, &store, &sim, &fake);
+    fake.wait_until("the bridge's session", STEP_LIMIT, |r| r.sessions_opened > 0).await;
+
+    let every = (events / (kills + 1)).max(1);
+    let mut questions: Vec<Question> = Vec::with_capacity(events);
+    let mut interrupted = HashSet::new();
+    let (mut killed, mut jammed) = (0, false);
+    for i in 0..events {
+        let q = Question::new(&fake, i, &mut rng);
+        inject(&mut rng, &sim, &fake, &mut report);
+        fake.dispatch("MESSAGE_CREATE", q.message_create());
+        questions.push(q);
+        if (i + 1) % every == 0 && killed < kills {
+            fake.wait_until("every question taken", STEP_LIMIT, |r| {
+                questions.iter().all(|q| taken(r, q))
+            })
+            .await;
+            let sessions = fake.read(|r| r.sessions_opened);
+            let unsettled = |r: &Record| -> Vec<u64> {
+                questions.iter().filter(|q| !settled(r, q)).map(|q| q.id).collect()
+            };
+            let label = kill_mid_stream(&sim, || {
+                interrupted.extend(fake.read(unsettled));
+                bridge.kill_9();
+            })
+            .await;
+            killed += 1;
+            report.inject(label);
+            bridge = bridge_process(binary, &store, &sim, &fake);
+            fake.wait_until("the restarted bridge's session", STEP_LIMIT, |r| {
+                r.sessions_opened > sessions
+            })
+            .await;
+        } else {
+            wait_for_room(&fake, &questions, 8, &mut jammed).await;
+        }
+    }
+    settle(&fake, &questions).await;
+    bridge.terminate();
+    report.unused_faults += sim.sim.queued_faults() + fake.queued_failures();
+    let problems = account(&mut report, &fake, &sim, &questions, &interrupted);
     (report, problems)
 }

@@ -1,27 +1,35 @@
-//! The fault campaign: many user questions through the real Slack adapter, against the
-//! SiteAssist simulator and the fake Slack on 127.0.0.1, with faults injected at random
-//! from a seed, ending in one line:
+//! The fault campaign: many user questions through the real Slack and Discord adapters,
+//! against the SiteAssist simulator and the fake platforms on 127.0.0.1, with faults
+//! injected at random from a seed, ending in one line:
 //!
-//! `events=N answered=N errors_explained=N duplicates=0 lost=0 stuck=0`
+//! `events=N answered=N errors_explained=N duplicates=0 lost=0 stuck=0 unexpected=0 unused_faults=0`
 //!
-//! Each question is a top-level mention in its own thread (its ts older than any the
-//! fake mints for the bot, as a question is older than its answer), so the outcome is
-//! read off the fake Slack, which keeps what a user would see:
+//! Each question is a top-level mention in its own thread (on Slack its ts older than
+//! any the fake mints for the bot, as a question is older than its answer), so the
+//! outcome is read off the fake, which keeps what a user would see:
 //! - **answered**: the bot's one message in the thread is the whole answer;
 //! - **errors_explained**: its one message carries a notice (`⚠️ …`: an error, or a
 //!   partial answer marked as cut short);
-//! - **duplicates**: bot messages beyond the first in a thread;
+//! - **duplicates**: bot messages beyond the first in a thread, or outside every
+//!   question's thread;
 //! - **lost**: a thread the bot never posted in;
 //! - **stuck**: a thread still showing the placeholder or an unmarked partial answer
-//!   when everything has had time to finish.
+//!   when everything has had time to finish;
+//! - **unexpected**: a question whose outcome is not the one the faults that hit it
+//!   imply (see [`Expected`]): faults are recorded where they take effect, by the
+//!   question they hit, so a question hit only by recoverable faults must be answered
+//!   and a notice must name the cause injected;
+//! - **unused_faults**: faults queued that never took effect.
 //!
-//! The phases share the accounting. [`in_process`] runs the bridge inside this process
-//! (its Socket Mode listener, core and sled store), which allows many events quickly;
-//! [`with_kills`] runs the real binary as a child and SIGKILLs it mid-stream, restarts
-//! it on the same sled directory and redelivers what it never acknowledged, as Slack
-//! does; [`discord::discord`] does for the Discord adapter (serenity's gateway client
-//! against the fake Discord) what [`in_process`] does for Slack. Used by
-//! `tests/chaos.rs` (small) and `examples/chaos.rs` (full size).
+//! The phases share the accounting. [`in_process`] runs the Slack bridge inside this
+//! process (its Socket Mode listener, core and sled store), which allows many events
+//! quickly; [`with_kills`] runs the real binary as a child and SIGKILLs it mid-stream,
+//! restarts it on the same sled directory and redelivers what it never acknowledged, as
+//! Slack does; [`discord::discord`] does for the Discord adapter (serenity's gateway
+//! client against the fake Discord, with reconnects, resumes and an invalidated
+//! session) what [`in_process`] does for Slack, and [`discord::with_kills`] what
+//! [`with_kills`] does. Used by `tests/chaos.rs` (small) and `examples/chaos.rs` (full
+//! size).
 #![allow(dead_code)]
 
 pub mod discord;
@@ -610,33 +618,30 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
     (report, problems)
 }
 
-/// The bridge binary as a child process, Socket Mode against the fake Slack.
+/// The bridge binary as a child process, against the simulator and a fake platform.
 struct BridgeProcess {
     child: Child,
 }
 
 impl BridgeProcess {
-    fn start(binary: &Path, store: &Path, sim: &RunningSimulator, slack: &FakeSlack) -> Self {
+    /// Starts the binary on `store`, with the campaign's SiteAssist and core settings and
+    /// the platform's `env`.
+    fn start(binary: &Path, store: &Path, sim: &RunningSimulator, env: &[(&str, String)]) -> Self {
         let child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("SITEASSIST_BRIDGE__STORE__PATH", store)
             .env("SITEASSIST_BRIDGE__SITEASSIST__API_URL", &sim.base_url)
             .env("SITEASSIST_BRIDGE__SITEASSIST__IDLE_TIMEOUT_SECS", "1")
-            .env("SITEASSIST_BRIDGE__SITEASSIST__MAX_ATTEMPTS", "3")
+            .env("SITEASSIST_BRIDGE__SITEASSIST__MAX_ATTEMPTS", MAX_ATTEMPTS.to_string())
             .env("SITEASSIST_BRIDGE__SITEASSIST__MAX_RETRY_WAIT_SECS", "2")
             .env("SITEASSIST_PUBLISHABLE_KEY", "pk_test_chaos")
-            .env("SITEASSIST_BRIDGE__SLACK__ENABLED", "true")
-            .env("SITEASSIST_BRIDGE__SLACK__MODE", "socket")
-            .env("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url())
-            .env("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "1000000")
-            .env("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN)
-            .env("SLACK_APP_TOKEN", fake_slack::APP_TOKEN)
             .env("SITEASSIST_BRIDGE__BRIDGE__EDIT_INTERVAL_MS", "100")
             .env("SITEASSIST_BRIDGE__BRIDGE__USER_QUESTIONS_PER_MINUTE", "0")
             .env("SITEASSIST_BRIDGE__BRIDGE__CHANNEL_QUESTIONS_PER_MINUTE", "0")
             .env("SITEASSIST_BRIDGE__SERVER__LISTEN", "127.0.0.1:0")
             .env("SITEASSIST_BRIDGE__LOG__LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -645,7 +650,20 @@ impl BridgeProcess {
         Self { child }
     }
 
-    /// SIGKILL: no destructor, no flush, no goodbye to Slack.
+    /// Socket Mode against the fake Slack.
+    fn slack(binary: &Path, store: &Path, sim: &RunningSimulator, slack: &FakeSlack) -> Self {
+        let env = [
+            ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true".to_string()),
+            ("SITEASSIST_BRIDGE__SLACK__MODE", "socket".to_string()),
+            ("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url()),
+            ("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "1000000".to_string()),
+            ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_string()),
+            ("SLACK_APP_TOKEN", fake_slack::APP_TOKEN.to_string()),
+        ];
+        Self::start(binary, store, sim, &env)
+    }
+
+    /// SIGKILL: no destructor, no flush, no goodbye to the platform.
     fn kill_9(&mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
@@ -663,6 +681,20 @@ impl Drop for BridgeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (a while) for an answer to be streaming, runs `kill`, and says whether the
+/// kill came mid-stream: whether the simulator saw a stream's reader go away.
+async fn kill_mid_stream(sim: &RunningSimulator, kill: impl FnOnce()) -> &'static str {
+    let streaming = sim.sim.wait_until(|s| s.open_streams() > 0);
+    let _ = tokio::time::timeout(STEP_LIMIT, streaming).await;
+    let aborts_before = sim.sim.client_aborts();
+    kill();
+    let cut = sim.sim.wait_until(|s| s.client_aborts() > aborts_before);
+    match tokio::time::timeout(Duration::from_secs(5), cut).await {
+        Ok(()) => "kill_9_mid_stream",
+        Err(_) => "kill_9_between_streams",
     }
 }
 
@@ -691,7 +723,7 @@ pub async fn with_kills(
     let slack = campaign_slack().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store: PathBuf = dir.path().join("store");
-    let mut bridge = BridgeProcess::start(binary, &store, &sim, &slack);
+    let mut bridge = BridgeProcess::slack(binary, &store, &sim, &slack);
     slack.wait_for_socket_connections(1).await;
 
     let every = (events / (kills + 1)).max(1);
@@ -707,23 +739,16 @@ pub async fn with_kills(
         envelopes.push(slack.send_socket_event(q.mention()));
         questions.push(q);
         if (i + 1) % every == 0 && killed < kills {
-            // Mid-stream: wait until an answer is being streamed, then kill.
-            tokio::time::timeout(STEP_LIMIT, sim.sim.wait_until(|s| s.open_streams() > 0))
-                .await
-                .expect("an answer starts streaming");
             let connections_before = slack.socket_connections_total();
-            let aborts_before = sim.sim.client_aborts();
-            interrupted.extend((0..questions.len()).filter(|&n| !settled(&slack, &questions[n])));
-            bridge.kill_9();
-            killed += 1;
-            // The kill was mid-stream if the simulator saw a stream's reader go away.
-            let cut = tokio::time::timeout(
-                Duration::from_secs(5),
-                sim.sim.wait_until(|s| s.client_aborts() > aborts_before),
-            )
+            let label = kill_mid_stream(&sim, || {
+                interrupted
+                    .extend((0..questions.len()).filter(|&n| !settled(&slack, &questions[n])));
+                bridge.kill_9();
+            })
             .await;
-            report.inject(if cut.is_ok() { "kill_9_mid_stream" } else { "kill_9_between_streams" });
-            bridge = BridgeProcess::start(binary, &store, &sim, &slack);
+            killed += 1;
+            report.inject(label);
+            bridge = BridgeProcess::slack(binary, &store, &sim, &slack);
             slack
                 .wait_until_within("the restarted bridge's connection", STEP_LIMIT, |f| {
                     f.socket_connections_total() > connections_before
