@@ -1,17 +1,19 @@
 //! The fault campaign at full size:
 //!
 //! ```text
-//! cargo build --release && cargo run --release --example chaos -- [--seed N] [--events N] [--discord-events N] [--kill-events N] [--discord-kill-events N] [--kills N]
+//! cargo build --release && cargo run --release --example chaos -- [--seed N] [--events N] [--discord-events N] [--kill-events N] [--discord-kill-events N] [--limits-events N] [--kills N]
 //! ```
 //!
 //! Runs `--events` questions (default 1,000) through the Slack bridge in this process,
+//! `--limits-events` (default 60) through it with the question limits on and Slack's
+//! update limit squeezed,
 //! `--discord-events` (default 300) through the Discord bridge in this process (against
 //! the fake Discord), `--kill-events` (default 200) through the real binary on Slack
 //! and `--discord-kill-events` (default 100) through it on Discord, each SIGKILLed
 //! `--kills` times (default 5) mid-stream, against the SiteAssist simulator
 //! and the fakes on 127.0.0.1, with faults injected at random from `--seed`. Prints
-//! the faults injected and the summary line; exits 1 unless duplicates, lost and stuck
-//! are all zero. The binary it kills is `siteassist-bridge` next to this example's
+//! the faults injected and the summary line; exits 1 unless the report is clean (no
+//! duplicates, lost, stuck or unexpected outcomes, every fault used). The binary it kills is `siteassist-bridge` next to this example's
 //! directory, so build it with the same profile first.
 
 #[path = "../tests/chaos_campaign/mod.rs"]
@@ -32,6 +34,7 @@ struct Args {
     discord_events: usize,
     kill_events: usize,
     discord_kill_events: usize,
+    limits_events: usize,
     kills: usize,
 }
 
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         discord_events: 300,
         kill_events: 200,
         discord_kill_events: 100,
+        limits_events: 60,
         kills: 5,
     };
     let mut it = std::env::args().skip(1);
@@ -54,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--discord-events" => args.discord_events = number(&value)? as usize,
             "--kill-events" => args.kill_events = number(&value)? as usize,
             "--discord-kill-events" => args.discord_kill_events = number(&value)? as usize,
+            "--limits-events" => args.limits_events = number(&value)? as usize,
             "--kills" => args.kills = number(&value)? as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -88,6 +93,10 @@ fn main() -> ExitCode {
         let (mut report, mut problems) =
             chaos_campaign::in_process(args.seed, args.events, 32).await;
         eprintln!("in-process phase: {report} ({:.0?})", started.elapsed());
+        let (limits, more) = chaos_campaign::limits(args.seed, args.limits_events).await;
+        eprintln!("limits phase: {limits} ({:.0?})", started.elapsed());
+        report.merge(&limits);
+        problems.extend(more);
         let (discord, more) =
             chaos_campaign::discord::discord(args.seed, args.discord_events, 32).await;
         eprintln!("discord phase: {discord} ({:.0?})", started.elapsed());

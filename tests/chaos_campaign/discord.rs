@@ -109,6 +109,7 @@ fn account(
                 faults: faults.get(&q.text).map_or(&[], Vec::as_slice),
                 platform_failures,
                 interrupted: interrupted.contains(&q.id),
+                may_be_limited: false,
             };
             problems.extend(judged.account(report, &format!("{:?} in thread {}", q.text, q.id)));
         }

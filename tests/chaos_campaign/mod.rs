@@ -78,6 +78,15 @@ const RESTARTED: &str = "because the bridge restarted";
 /// platform failure never changes a question's outcome, only its timing.
 const MAX_QUEUED_PLATFORM_FAILURES: usize = 3;
 
+/// The limits phase's channels and askers: few, so that limits bite.
+const CROWDED_CHANNELS: usize = 12;
+const CROWDED_USERS: usize = 6;
+/// The limits phase's question limits (per minute).
+const CROWDED_USER_LIMIT: usize = 5;
+const CROWDED_CHANNEL_LIMIT: usize = 3;
+/// Every question-limit notice contains this (see `notice::rate_limited`).
+const LIMITED: &str = "asking faster than I can answer";
+
 /// Question `i`'s text: one of [`QUESTIONS`], tagged with `i` (the tag changes no
 /// answer) so that the simulator's record of which request a fault hit names the
 /// question.
@@ -155,12 +164,20 @@ struct Judged<'a> {
     /// True when a kill came while it was unsettled: its reply may instead end with
     /// the bridge's "restarted" note.
     interrupted: bool,
+    /// True when enough questions of its channel or asker came before it that the
+    /// bridge's question limits may refuse it (with one notice, or silently after one).
+    may_be_limited: bool,
 }
 
 impl Judged<'_> {
     /// Adds the question to `report`; a line for `problems` when it is not as expected.
     fn account(&self, report: &mut Report, what: &str) -> Option<String> {
         report.events += 1;
+        let limit_notice = matches!(self.texts.as_slice(), [one] if one.contains(LIMITED));
+        if self.may_be_limited && (self.texts.is_empty() || limit_notice) {
+            report.limited += 1;
+            return None;
+        }
         let (state, count) = classify(&self.texts, &self.answer);
         if count > 1 {
             report.duplicates += count - 1;
@@ -192,6 +209,28 @@ impl Judged<'_> {
             _ => None,
         }
     }
+}
+
+/// For each question (in the order sent), whether as many questions of its channel, or
+/// of its asker, came before it as the limits phase allows a minute: only those may be
+/// refused by the bridge's question limits.
+fn past_allowance<'a, Q>(
+    questions: &'a [Q],
+    keys: impl Fn(&'a Q) -> (&'a str, &'a str),
+) -> Vec<bool> {
+    let (mut by_channel, mut by_user) = (HashMap::new(), HashMap::new());
+    questions
+        .iter()
+        .map(|q| {
+            let (channel, user) = keys(q);
+            let c: &mut usize = by_channel.entry(channel).or_default();
+            let u: &mut usize = by_user.entry(user).or_default();
+            let past = *c >= CROWDED_CHANNEL_LIMIT || *u >= CROWDED_USER_LIMIT;
+            *c += 1;
+            *u += 1;
+            past
+        })
+        .collect()
 }
 
 /// SplitMix64: a reproducible stream from the seed, without a dependency.
@@ -239,6 +278,18 @@ impl Question {
             ts: format!("{}.{:06}", 1_600_000_000 + phase_no * 1000 + i / 1_000_000, i % 1_000_000),
             text: question_text(rng, i),
             event_id: format!("Ev{phase_no}{i:06}"),
+        }
+    }
+
+    /// Question `i` of the limits phase: in one of [`CROWDED_CHANNELS`] channels, by one
+    /// of [`CROWDED_USERS`] users, so that the question limits and the budgets bite.
+    fn crowded(i: usize, rng: &mut Rng) -> Self {
+        Self {
+            channel: format!("C2{:06}", rng.below(CROWDED_CHANNELS)),
+            user: format!("U2{:06}", rng.below(CROWDED_USERS)),
+            ts: format!("1600002000.{i:06}"),
+            text: question_text(rng, i),
+            event_id: format!("Ev2{i:06}"),
         }
     }
 
@@ -323,6 +374,8 @@ pub struct Report {
     /// answer where a notice was due, a notice naming another cause, or a notice where
     /// only recoverable faults hit.
     pub unexpected: usize,
+    /// Questions the bridge's own question limits refused, each past its allowance.
+    pub limited: usize,
     /// Faults queued that no request took: they were counted as injected but never hit.
     pub unused_faults: usize,
     /// Faults injected, by kind.
@@ -348,6 +401,7 @@ impl Report {
         self.lost += other.lost;
         self.stuck += other.stuck;
         self.unexpected += other.unexpected;
+        self.limited += other.limited;
         self.unused_faults += other.unused_faults;
         for (k, v) in &other.injected {
             *self.injected.entry(k.clone()).or_default() += v;
@@ -371,6 +425,7 @@ impl Report {
         sim: &RunningSimulator,
         questions: &[Question],
         interrupted: &HashSet<usize>,
+        limits_on: bool,
     ) -> Vec<String> {
         let mut problems = Vec::new();
         // A bot post outside every question's thread is one the asker did not ask for
@@ -390,6 +445,7 @@ impl Report {
         for (_, channel) in slack.failure_hits() {
             *platform.entry(channel.unwrap_or_default()).or_default() += 1;
         }
+        let limitable = past_allowance(questions, |q| (q.channel.as_str(), q.user.as_str()));
         for (i, q) in questions.iter().enumerate() {
             let judged = Judged {
                 texts: slack
@@ -401,6 +457,7 @@ impl Report {
                 faults: faults.get(&q.text).map_or(&[], Vec::as_slice),
                 platform_failures: platform.get(&q.channel).copied().unwrap_or(0),
                 interrupted: interrupted.contains(&i),
+                may_be_limited: limits_on && limitable[i],
             };
             problems.extend(judged.account(self, &format!("{:?} in {}", q.text, q.channel)));
         }
@@ -412,10 +469,11 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "events={} answered={} errors_explained={} duplicates={} lost={} stuck={} unexpected={} unused_faults={}",
+            "events={} answered={} errors_explained={} limited={} duplicates={} lost={} stuck={} unexpected={} unused_faults={}",
             self.events,
             self.answered,
             self.errors_explained,
+            self.limited,
             self.duplicates,
             self.lost,
             self.stuck,
@@ -613,8 +671,97 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
     let _ = serving.await;
     app.bridge().shutdown(Duration::from_secs(5)).await;
     report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
-    let problems = report.account(&slack, &sim, &questions, &HashSet::new());
+    let problems = report.account(&slack, &sim, &questions, &HashSet::new(), false);
     drop(sim);
+    (report, problems)
+}
+
+/// The limits phase: `events` questions sent at once into [`CROWDED_CHANNELS`]
+/// channels by [`CROWDED_USERS`] askers, with the bridge's question limits on, Slack's
+/// `chat.update` limit squeezed to 20 per 5 s (Slack's 50 a minute, in less time), and
+/// the bridge's workspace budget at the same rate over a minute (240), so its bursts
+/// meet Slack's 429s, and the question limits bite; SiteAssist
+/// faults as in the other phases. Every question within its allowance must still end
+/// exactly as its faults say (a 429 costs time, never an answer); one past it may be
+/// refused, with one notice or silently.
+pub async fn limits(seed: u64, events: usize) -> (Report, Vec<String>) {
+    let mut rng = Rng::new(seed ^ 0x6c69_6d69_7473);
+    let mut report = Report::default();
+    // Words a little slower, so answers take a few edits each.
+    let sim = crate::support::simulator(10).await;
+    let slack = FakeSlack::start().await;
+    let squeezed = SlackLimits {
+        updates_per_window: 20,
+        update_window: Duration::from_secs(5),
+        ..SlackLimits::default()
+    };
+    slack.set_limits(squeezed);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> =
+        Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
+    let settings =
+        SlackSettings { edit_budget_per_minute: 240, ..slack.bridge_settings(SlackMode::Socket) };
+    let cfg = BridgeConfig {
+        edit_interval: Duration::from_millis(100),
+        user_questions_per_minute: CROWDED_USER_LIMIT as u32,
+        channel_questions_per_minute: CROWDED_CHANNEL_LIMIT as u32,
+        ..BridgeConfig::default()
+    };
+    let app = Arc::new(
+        SlackBridge::connect(&settings, store, campaign_client(&sim), cfg)
+            .await
+            .expect("connects to the fake Slack"),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.serve_socket_mode(async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    slack.wait_for_socket_connections(1).await;
+
+    let questions: Vec<Question> = (0..events).map(|i| Question::crowded(i, &mut rng)).collect();
+    let mut envelopes = Vec::with_capacity(events);
+    for q in &questions {
+        maybe_siteassist_fault(&mut rng, &sim, &mut report);
+        envelopes.push(slack.send_socket_event(q.mention()));
+    }
+    let acked = |f: &FakeSlack| {
+        let acks: HashSet<String> = f.acks().into_iter().collect();
+        envelopes.iter().all(|e| acks.contains(e))
+    };
+    slack.wait_until_within("every envelope acknowledged", STEP_LIMIT, acked).await;
+    // The questions within their allowance must all settle; the others may never
+    // show anything. Then the bridge finishes what it has and stops.
+    let limitable = past_allowance(&questions, |q| (q.channel.as_str(), q.user.as_str()));
+    let due: Vec<Question> =
+        questions.iter().zip(&limitable).filter(|(_, l)| !**l).map(|(q, _)| q.clone()).collect();
+    settle(&slack, &due).await;
+    let _ = stop.send(());
+    let _ = serving.await;
+    app.bridge().shutdown(SETTLE_LIMIT).await;
+    report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
+    let budget_429s = slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "chat.update" && c.error.as_deref() == Some("ratelimited"))
+        .count();
+    for _ in 0..budget_429s {
+        report.inject("slack_update_limit_429");
+    }
+    let mut problems = report.account(&slack, &sim, &questions, &HashSet::new(), true);
+    // The phase is for limits that bite; one where they did not tested nothing.
+    if budget_429s == 0 || report.limited == 0 {
+        report.unexpected += 1;
+        problems.push(format!(
+            "the limits did not bite: {budget_429s} chat.update 429s, {} questions limited",
+            report.limited
+        ));
+    }
     (report, problems)
 }
 
@@ -767,6 +914,6 @@ pub async fn with_kills(
     slack.wait_until_within("every envelope acknowledged", STEP_LIMIT, acked).await;
     bridge.terminate();
     report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
-    let problems = report.account(&slack, &sim, &questions, &interrupted);
+    let problems = report.account(&slack, &sim, &questions, &interrupted, false);
     (report, problems)
 }
