@@ -6,7 +6,8 @@
 //!
 //! Runs `--events` questions (default 1,000) through the Slack bridge in this process,
 //! `--limits-events` (default 60) through it with the question limits on and Slack's
-//! update limit squeezed,
+//! update limit squeezed, six questions in each of three Discord threads (the channel
+//! budget bites),
 //! `--discord-events` (default 300) through the Discord bridge in this process (against
 //! the fake Discord), `--kill-events` (default 200) through the real binary on Slack
 //! and `--discord-kill-events` (default 100) through it on Discord, each SIGKILLed
@@ -96,6 +97,10 @@ fn main() -> ExitCode {
         let (limits, more) = chaos_campaign::limits(args.seed, args.limits_events).await;
         eprintln!("limits phase: {limits} ({:.0?})", started.elapsed());
         report.merge(&limits);
+        problems.extend(more);
+        let (crowded, more) = chaos_campaign::discord::limits(args.seed, 6).await;
+        eprintln!("discord limits phase: {crowded} ({:.0?})", started.elapsed());
+        report.merge(&crowded);
         problems.extend(more);
         let (discord, more) =
             chaos_campaign::discord::discord(args.seed, args.discord_events, 32).await;

@@ -19,6 +19,9 @@ async fn fault_campaign_loses_doubles_and_strands_nothing() {
     let (limits, limits_problems) = chaos_campaign::limits(7, 40).await;
     report.merge(&limits);
     problems.extend(limits_problems);
+    let (limits, limits_problems) = chaos_campaign::discord::limits(7, 4).await;
+    report.merge(&limits);
+    problems.extend(limits_problems);
     let binary = Path::new(env!("CARGO_BIN_EXE_siteassist-bridge"));
     let (killed, kill_problems) = chaos_campaign::with_kills(binary, 7, 30, 2).await;
     report.merge(&killed);

@@ -116,7 +116,12 @@ async fn decision(inner: &Inner, msg: &InboundMessage) -> Result<Decision, Bridg
     if decided != Decision::Ignore(Ignored::NotForBot) || !in_thread {
         return Ok(decided);
     }
-    let ours = inner.store.thread_link(&msg.thread).await?.is_some();
+    // The bot's thread: it has a conversation, or the bot's first answer there is still
+    // on its way to one (a follow-up written the moment the bot opened the thread comes
+    // before SiteAssist has made the conversation: the campaign's crowded threads
+    // showed such follow-ups ignored).
+    let ours = inner.store.thread_link(&msg.thread).await?.is_some()
+        || inner.store.in_flight().await?.iter().any(|r| r.thread == msg.thread);
     Ok(if ours { decide(&msg.facts, &msg.text, rules, true) } else { decided })
 }
 

@@ -471,3 +471,127 @@ pub async fn with_kills(
     let problems = account(&mut report, &fake, &sim, &questions, &interrupted);
     (report, problems)
 }
+
+/// Threads in the Discord limits phase, and questions asked in each (the first a
+/// mention that opens it, the rest follow-ups).
+const CROWDED_THREADS: usize = 3;
+
+/// The Discord limits phase: `per_thread` questions in each of [`CROWDED_THREADS`]
+/// threads, the follow-ups sent at once, so that every reply in a thread (placeholder
+/// and edits) competes for Discord's five actions per five seconds in that channel,
+/// with SiteAssist faults as in [`discord`]. Each thread must show one reply per
+/// question, in order, each exactly as its faults say, and the fake must have seen the
+/// bridge use a channel's whole allowance (the budget bit) without losing anything.
+pub async fn limits(seed: u64, per_thread: usize) -> (Report, Vec<String>) {
+    let mut rng = Rng::new(seed ^ 0x6c69_6d69_7444);
+    let mut report = Report::default();
+    let sim = crate::support::simulator(10).await;
+    let fake = FakeDiscord::start().await;
+    let mut bot = Bot::start(&fake, &sim).await;
+
+    let mut threads: Vec<Vec<Question>> = Vec::new();
+    let mut i = 0;
+    for t in 0..CROWDED_THREADS {
+        let opening = Question::new(&fake, i, &mut rng);
+        i += 1;
+        maybe_siteassist_fault(&mut rng, &sim, &mut report);
+        fake.dispatch("MESSAGE_CREATE", opening.message_create());
+        // Follow-ups can only be written once the thread exists.
+        fake.wait_until("the thread", STEP_LIMIT, |r| {
+            taken(r, &opening) && r.channels.contains_key(&opening.id)
+        })
+        .await;
+        let mut asked = vec![opening.clone()];
+        for _ in 1..per_thread {
+            let q = Question {
+                id: fake.next_id(),
+                user: opening.user,
+                text: question_text(&mut rng, i),
+            };
+            i += 1;
+            maybe_siteassist_fault(&mut rng, &sim, &mut report);
+            let mut m = Msg::in_guild(q.id, opening.id, &q.text);
+            m.author = payloads::user(q.user, &format!("user{t}"), false);
+            fake.dispatch("MESSAGE_CREATE", m.json());
+            // Serenity hands each event to its own task, so two messages within the
+            // same instant may reach the core in either order; a person's next message
+            // comes after the bot has taken the last one.
+            bot.wait_handled(q.id, 1).await;
+            asked.push(q);
+        }
+        threads.push(asked);
+        bot.drain();
+    }
+    let all_replied = |r: &Record| {
+        threads.iter().all(|asked| {
+            let shown = r.messages_in(asked[0].id);
+            shown.len() >= asked.len()
+                && asked.iter().zip(&shown).all(|(q, m)| {
+                    let texts = [m.text().to_string()];
+                    matches!(classify(&texts, &q.expected()).0, Shown::Answer | Shown::Explained)
+                })
+        })
+    };
+    let _ = tokio::time::timeout(
+        SETTLE_LIMIT,
+        fake.wait_until("every reply", SETTLE_LIMIT * 2, all_replied),
+    )
+    .await;
+    bot.stop().await;
+    report.unused_faults += sim.sim.queued_faults() + fake.queued_failures();
+
+    let faults = siteassist_hits(&sim);
+    let mut problems = Vec::new();
+    let mut saturated = false;
+    fake.read(|r| {
+        for asked in &threads {
+            let thread = asked[0].id;
+            let shown = r.messages_in(thread);
+            for (k, q) in asked.iter().enumerate() {
+                let judged = Judged {
+                    texts: shown.get(k).map(|m| vec![m.text().to_string()]).unwrap_or_default(),
+                    answer: q.expected(),
+                    faults: faults.get(&q.text).map_or(&[], Vec::as_slice),
+                    platform_failures: 0,
+                    interrupted: false,
+                    may_be_limited: false,
+                };
+                let what = format!("{:?} (reply {k}) in thread {thread}", q.text);
+                problems.extend(judged.account(&mut report, &what));
+            }
+            if shown.len() > asked.len() {
+                report.duplicates += shown.len() - asked.len();
+                problems.push(format!(
+                    "duplicate: {} replies to {} questions in thread {thread}",
+                    shown.len(),
+                    asked.len()
+                ));
+            }
+            // The budget bit when five posts or edits in the thread came within five
+            // seconds (a sixth would have been refused).
+            let actions: Vec<_> = r
+                .calls
+                .iter()
+                .filter(|c| {
+                    c.channel == Some(thread) && matches!(c.op, Op::CreateMessage | Op::EditMessage)
+                })
+                .filter(|c| c.status < 300)
+                .map(|c| c.at)
+                .collect();
+            let window = r.limits.channel_window;
+            saturated |= actions.windows(5).any(|w| w[4].duration_since(w[0]) < window);
+        }
+        let refused = r.calls.iter().filter(|c| c.status == 429).count();
+        for _ in 0..refused {
+            report.inject("discord_channel_limit_429");
+        }
+    });
+    if !saturated {
+        report.unexpected += 1;
+        problems.push(
+            "the channel budget did not bite: no five actions within five seconds in any thread"
+                .into(),
+        );
+    }
+    (report, problems)
+}
