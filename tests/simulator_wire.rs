@@ -831,3 +831,129 @@ async fn the_long_answer_streams_whole() {
     })
     .await
 }
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The conversation WebSocket, as the widget opens it.
+async fn socket(rs: &RunningSimulator, conv: &str, key: &str) -> Socket {
+    let url = format!("{}/conversations/{conv}/ws?apiKey={key}", rs.base_url)
+        .replacen("http://", "ws://", 1);
+    tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
+}
+
+/// The next text frame, as JSON (`pong` as a string).
+async fn frame(ws: &mut Socket) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+        match next.expect("a frame within 5 s") {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                return serde_json::from_str(&t).unwrap_or(Value::String(t.to_string()));
+            }
+            Some(Ok(_)) => {}
+            other => panic!("the socket ended: {other:?}"),
+        }
+    }
+}
+
+async fn control(rs: &RunningSimulator, path: &str, body: Value) -> (StatusCode, Value) {
+    let root = rs.base_url.trim_end_matches("/v2");
+    let r = Client::new().post(format!("{root}/__control{path}")).json(&body).send().await.unwrap();
+    envelope(r).await
+}
+
+/// The widget's socket: ping/pong; a handover, the agent's messages and the visitor's
+/// echoes as frames; handing back; refusals before the upgrade; dropped sockets.
+#[tokio::test]
+async fn the_conversation_socket_carries_the_agents_side() {
+    use futures_util::SinkExt;
+    within(async {
+        let rs = start().await;
+        let v = V::init(&rs, "alice").await;
+        let conv = v.conversation().await;
+        let url = |key: &str, conv: &str| {
+            format!("{}/conversations/{conv}/ws?apiKey={key}", rs.base_url)
+                .replacen("http://", "ws://", 1)
+        };
+        // Refused before the upgrade: no key, unknown conversation.
+        for (key, id, status) in [("", conv.as_str(), 401), ("pk_test", "nope", 404)] {
+            match tokio_tungstenite::connect_async(url(key, id)).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                    assert_eq!(r.status().as_u16(), status)
+                }
+                other => panic!("expected HTTP {status}, got {other:?}"),
+            }
+        }
+        assert_eq!(rs.sim.sockets_opened(), 0);
+
+        let mut ws = socket(&rs, &conv, "pk_test").await;
+        ws.send(tokio_tungstenite::tungstenite::Message::text("ping")).await.unwrap();
+        assert_eq!(frame(&mut ws).await, "pong");
+
+        let (status, _) =
+            control(&rs, &format!("/conversations/{conv}/handover"), json!({"agent": "Dana"}))
+                .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(frame(&mut ws).await, json!({"type": "human_assigned", "chatId": conv}));
+        let c: Value =
+            v.get(&format!("/conversations/{conv}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(
+            (c["isHumanHandled"].as_bool(), c["humanAgent"]["name"].as_str()),
+            (Some(true), Some("Dana"))
+        );
+
+        // The visitor writes: stored, no AI answer, echoed on the socket.
+        assert_eq!(
+            v.send(&conv, "are you there?", true).await.text().await.unwrap(),
+            "Message sent"
+        );
+        let echo = frame(&mut ws).await;
+        assert_eq!(
+            (echo["type"].as_str(), echo["message"]["role"].as_str()),
+            (Some("new_message"), Some("user"))
+        );
+
+        let (_, sent) = control(
+            &rs,
+            &format!("/conversations/{conv}/agent-messages"),
+            json!({"text": "Hi, Dana here."}),
+        )
+        .await;
+        let got = frame(&mut ws).await;
+        assert_eq!(got["message"], sent, "the frame carries the stored message");
+        assert_eq!(got["message"]["role"], "human_agent");
+        assert_eq!(got["message"]["humanAgent"]["name"], "Dana");
+        assert_eq!(got["message"]["parts"][0]["text"], "Hi, Dana here.");
+        let listed = v.messages(&conv).await;
+        assert_eq!(listed.last().unwrap()["id"], sent["id"]);
+
+        control(&rs, &format!("/conversations/{conv}/handback"), json!({})).await;
+        assert_eq!(frame(&mut ws).await["type"], "human_assigned");
+        let c: Value =
+            v.get(&format!("/conversations/{conv}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(c["isHumanHandled"], false);
+
+        // Bad control input changes nothing.
+        let (status, _) =
+            control(&rs, &format!("/conversations/{conv}/agent-messages"), json!({"text": " "}))
+                .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) =
+            control(&rs, "/conversations/nope/handover", json!({"agent": "Dana"})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Dropped: the socket ends.
+        assert_eq!(rs.sim.open_sockets(), 1);
+        control(&rs, "/sockets/drop", json!({})).await;
+        use futures_util::StreamExt;
+        let end = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("it ends");
+        assert!(
+            !matches!(end, Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))),
+            "{end:?}"
+        );
+        wait(&rs.sim, |s| s.open_sockets() == 0).await;
+        assert_eq!(rs.sim.sockets_opened(), 1);
+    })
+    .await
+}

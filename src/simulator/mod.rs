@@ -23,6 +23,7 @@
 //! list parameters and paging; `routes` the handlers; `send` the message POST; `stream`
 //! the SSE script and its player; `error` the envelope.
 
+mod agents;
 mod error;
 pub mod faq;
 pub mod faults;
@@ -101,6 +102,10 @@ struct Inner {
     changed: Notify,
     /// Becomes true when `serve` is shutting down, which ends stalled streams.
     closing: watch::Sender<bool>,
+    /// Frames for the conversation WebSockets (see [`agents`]).
+    frames: tokio::sync::broadcast::Sender<agents::Frame>,
+    /// Bumped to cut every open WebSocket.
+    drops: watch::Sender<u64>,
 }
 
 impl Simulator {
@@ -112,6 +117,8 @@ impl Simulator {
                 state: Mutex::new(State::default()),
                 changed: Notify::new(),
                 closing: watch::Sender::new(false),
+                frames: tokio::sync::broadcast::Sender::new(1024),
+                drops: watch::Sender::new(0),
             }),
         }
     }

@@ -11,7 +11,7 @@ use super::query::{
 };
 use super::request::{authenticate, path_id, PathArg};
 use super::state::{message_json, ts, visitor_json, ConvStatus, Role};
-use super::{send, Simulator};
+use super::{agents, send, Simulator};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -37,6 +37,12 @@ pub(crate) fn router(sim: Simulator) -> Router {
         .route("/v2/conversations/{id}/close", post(close_conversation))
         .route("/v2/conversations/{id}/messages", get(list_messages).post(send::post_message))
         .route("/v2/messages/{id}/feedback", post(feedback))
+        .route("/v2/conversations/{id}/ws", get(agents::socket))
+        .route("/__control/conversations/{id}/handover", post(agents::handover))
+        .route("/__control/conversations/{id}/agent-messages", post(agents::agent_message))
+        .route("/__control/conversations/{id}/handback", post(agents::handback))
+        .route("/__control/conversations/{id}/close", post(agents::close))
+        .route("/__control/sockets/drop", post(agents::drop_all))
         .route("/__sim/faults", post(sim_faults))
         .route("/__sim/state", get(sim_state))
         .route("/__sim/reset", post(sim_reset))

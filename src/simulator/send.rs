@@ -129,9 +129,9 @@ async fn handle(
             conv.is_human_handled = true;
         }
         let human = conv.is_human_handled;
-        s.add_message(&conversation_id, Role::User, &req.content, None, req.page, now);
+        let asked = s.add_message(&conversation_id, Role::User, &req.content, None, req.page, now);
         if human {
-            return Ok(None);
+            return Ok((asked, None));
         }
         let (text, status) = if req.stream {
             ("", MsgStatus::Streaming)
@@ -140,9 +140,11 @@ async fn handle(
         };
         let none = PageContext::default();
         let mid = s.add_message(&conversation_id, Role::Assistant, text, Some(status), none, now);
-        Ok::<_, ApiError>(Some(mid))
+        Ok::<_, ApiError>((asked, Some(mid)))
     })?;
-    let Some(message_id) = stored else {
+    // The widget's socket echoes the visitor's own message.
+    sim.publish_message(&stored.0);
+    let Some(message_id) = stored.1 else {
         let mut r = "Message sent".into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=UTF-8"));

@@ -49,6 +49,8 @@ pub(crate) struct Conversation {
     pub close_reason: Option<String>,
     pub last_interaction_at: DateTime<Utc>,
     pub is_human_handled: bool,
+    /// The name of the person handling it, when one took it over by name.
+    pub agent: Option<String>,
     pub title: Option<String>,
     pub message_ids: Vec<String>,
 }
@@ -120,6 +122,8 @@ pub(crate) struct Message {
     pub feedback: Option<Feedback>,
     pub feedback_at: Option<DateTime<Utc>>,
     pub page: PageContext,
+    /// For a `human_agent` message, the agent's name.
+    pub agent: Option<String>,
 }
 
 /// All simulator state.
@@ -143,6 +147,9 @@ pub(crate) struct State {
     pub open_streams: usize,
     /// SSE bodies dropped before their end: the client went away mid-answer.
     pub client_aborts: usize,
+    /// Conversation WebSockets open now, and opened so far.
+    pub open_sockets: usize,
+    pub sockets_opened: usize,
     seq: u64,
 }
 
@@ -202,6 +209,7 @@ impl State {
             close_reason: None,
             last_interaction_at: now,
             is_human_handled: false,
+            agent: None,
             title: None,
             message_ids: Vec::new(),
         };
@@ -254,6 +262,7 @@ impl State {
             feedback: None,
             feedback_at: None,
             page,
+            agent: None,
         };
         self.messages.insert(id.clone(), m);
         id
@@ -279,7 +288,7 @@ impl State {
             "closeReason": c.close_reason,
             "lastInteractionAt": ts(c.last_interaction_at),
             "isHumanHandled": c.is_human_handled,
-            "humanAgent": if c.is_human_handled { human_agent() } else { Value::Null },
+            "humanAgent": if c.is_human_handled { human_agent(c.agent.as_deref()) } else { Value::Null },
             "title": c.title,
         });
         let msgs = self.messages_of(&c.id);
@@ -297,9 +306,10 @@ impl State {
     }
 }
 
-/// The agent who takes over human-handled conversations.
-pub(crate) fn human_agent() -> Value {
-    json!({ "name": "Sam from Support", "image": null })
+/// The agent handling a conversation: `name` when one took it over by name, else the
+/// simulator's stand-in.
+pub(crate) fn human_agent(name: Option<&str>) -> Value {
+    json!({ "name": name.unwrap_or("Sam from Support"), "image": null })
 }
 
 /// The first 60 characters of the first question, as the title.
@@ -343,7 +353,7 @@ pub(crate) fn message_json(m: &Message) -> Value {
         "feedback": m.feedback,
         "feedbackAt": ts_opt(m.feedback_at),
         "metadata": null,
-        "humanAgent": if m.role == Role::HumanAgent { human_agent() } else { Value::Null },
+        "humanAgent": if m.role == Role::HumanAgent { human_agent(m.agent.as_deref()) } else { Value::Null },
         "pageUrl": m.page.url,
         "pageTitle": m.page.title,
         "textSelection": m.page.text_selection,

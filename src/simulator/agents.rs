@@ -1,0 +1,304 @@
+//! Human agents: the conversation WebSocket the SiteAssist widget listens on, and the
+//! test-control routes that play the support team on the dashboard.
+//!
+//! `GET /v2/conversations/{id}/ws?apiKey=<publishable key>` upgrades to a WebSocket
+//! (401 for a wrong key, 404 for an unknown conversation, both before the upgrade).
+//! The client sends the text `ping` and gets `pong`; the server sends
+//! `{"type":"new_message","chatId","message"}` for every message added to the
+//! conversation (agents' replies and echoes of the visitor's own) and
+//! `{"type":"human_assigned","chatId"}` whenever who handles it changes (after which a
+//! client re-fetches the conversation: taken over, handed back or closed).
+//!
+//! Control routes (test-only, like `/__sim`; bodies are JSON):
+//! - `POST /__control/conversations/{id}/handover` `{"agent":"Dana"}`: a person takes
+//!   it over (`isHumanHandled: true`, `humanAgent.name`);
+//! - `POST /__control/conversations/{id}/agent-messages` `{"text":"…"}`: the agent
+//!   writes (a `human_agent` message; answers with it);
+//! - `POST /__control/conversations/{id}/handback`: back to the AI;
+//! - `POST /__control/conversations/{id}/close`: closed by the agent;
+//! - `POST /__control/sockets/drop`: every open WebSocket is cut.
+
+use super::error::ApiError;
+use super::request::path_id;
+use super::state::{message_json, ConvStatus, MsgStatus, PageContext, Role};
+use super::Simulator;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+/// A frame for the sockets of one conversation.
+#[derive(Clone, Debug)]
+pub(crate) struct Frame {
+    pub conversation: String,
+    pub text: String,
+}
+
+impl Simulator {
+    /// Sends `frame` (a JSON object) to every socket of `conversation`.
+    fn publish(&self, conversation: &str, frame: Value) {
+        let frame = Frame { conversation: conversation.to_string(), text: frame.to_string() };
+        // No receiver (no socket open) is fine: frames are not kept.
+        let _ = self.inner.frames.send(frame);
+    }
+
+    /// Tells the sockets of the message's conversation about message `id`.
+    pub(crate) fn publish_message(&self, id: &str) {
+        let found = self.read(|s| s.messages.get(id).map(|m| (m.chat_id.clone(), message_json(m))));
+        if let Some((conversation, message)) = found {
+            let frame =
+                json!({ "type": "new_message", "chatId": conversation, "message": message });
+            self.publish(&conversation, frame);
+        }
+    }
+
+    fn publish_assigned(&self, conversation: &str) {
+        self.publish(conversation, json!({ "type": "human_assigned", "chatId": conversation }));
+    }
+
+    /// A person named `agent` takes the conversation over. False for an unknown id.
+    pub fn hand_over(&self, conversation: &str, agent: &str) -> bool {
+        let found = self.with_state(|s| match s.conversations.get_mut(conversation) {
+            Some(c) => {
+                c.is_human_handled = true;
+                c.agent = Some(agent.to_string());
+                true
+            }
+            None => false,
+        });
+        if found {
+            self.publish_assigned(conversation);
+        }
+        found
+    }
+
+    /// The conversation's agent writes `text`; returns the new message's id, or `None`
+    /// for an unknown conversation.
+    pub fn agent_message(&self, conversation: &str, text: &str) -> Option<String> {
+        let id = self.with_state(|s| {
+            let agent = s.conversations.get(conversation)?.agent.clone();
+            let now = Utc::now();
+            let complete = Some(MsgStatus::Complete);
+            let none = PageContext::default();
+            let id = s.add_message(conversation, Role::HumanAgent, text, complete, none, now);
+            if let Some(m) = s.messages.get_mut(&id) {
+                m.agent = agent;
+            }
+            Some(id)
+        })?;
+        self.publish_message(&id);
+        Some(id)
+    }
+
+    /// The conversation goes back to the AI. False for an unknown id.
+    pub fn hand_back(&self, conversation: &str) -> bool {
+        let found = self.set_human_handled(conversation, false);
+        if found {
+            self.publish_assigned(conversation);
+        }
+        found
+    }
+
+    /// The agent closes the conversation. False for an unknown id.
+    pub fn close_conversation(&self, conversation: &str) -> bool {
+        let found = self.with_state(|s| match s.conversations.get_mut(conversation) {
+            Some(c) => {
+                c.status = ConvStatus::Closed;
+                c.closed_at = Some(Utc::now());
+                true
+            }
+            None => false,
+        });
+        if found {
+            self.publish_assigned(conversation);
+        }
+        found
+    }
+
+    /// Cuts every open WebSocket (as a load balancer restart would).
+    pub fn drop_sockets(&self) {
+        self.inner.drops.send_modify(|n| *n += 1);
+    }
+
+    /// WebSockets open now.
+    pub fn open_sockets(&self) -> usize {
+        self.read(|s| s.open_sockets)
+    }
+
+    /// WebSockets opened so far, refused ones not counted.
+    pub fn sockets_opened(&self) -> usize {
+        self.read(|s| s.sockets_opened)
+    }
+}
+
+/// `GET /v2/conversations/{id}/ws?apiKey=…`.
+pub(crate) async fn socket(
+    State(sim): State<Simulator>,
+    id: Result<Path<String>, PathRejection>,
+    Query(query): Query<HashMap<String, String>>,
+    mut req: Request,
+) -> Response {
+    let key = query.get("apiKey").map(String::as_str).unwrap_or("");
+    let key_ok = match &sim.config().publishable_key {
+        Some(expected) => key == expected,
+        None => !key.is_empty(),
+    };
+    if !key_ok {
+        return ApiError::unauthorized().into_response();
+    }
+    let conversation = match path_id(id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    if !sim.read(|s| s.conversations.contains_key(&conversation)) {
+        return ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Conversation not found")
+            .into_response();
+    }
+    let upgrade = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok());
+    let accept = req.headers().get("sec-websocket-key").map(|k| derive_accept_key(k.as_bytes()));
+    let (Some(true), Some(accept)) = (upgrade.map(|u| u.eq_ignore_ascii_case("websocket")), accept)
+    else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Expected a WebSocket upgrade",
+        )
+        .into_response();
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let io = hyper_util::rt::TokioIo::new(upgraded);
+            let ws = WebSocketStream::from_raw_socket(io, WsRole::Server, None).await;
+            serve(sim, conversation, ws).await;
+        }
+    });
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = r.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        headers.insert("sec-websocket-accept", v);
+    }
+    r
+}
+
+/// One socket: `ping` → `pong`, the conversation's frames out, until either side goes
+/// or the sockets are dropped.
+async fn serve<S>(sim: Simulator, conversation: String, mut ws: WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut frames = sim.inner.frames.subscribe();
+    let mut drops = sim.inner.drops.subscribe();
+    sim.with_state(|s| {
+        s.open_sockets += 1;
+        s.sockets_opened += 1;
+    });
+    loop {
+        tokio::select! {
+            incoming = ws.next() => match incoming {
+                Some(Ok(WsMessage::Text(text))) if text.as_str() == "ping" => {
+                    if ws.send(WsMessage::text("pong")).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            frame = frames.recv() => match frame {
+                Ok(f) if f.conversation == conversation => {
+                    if ws.send(WsMessage::text(f.text)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            // Cut without a close frame, as a dropped connection is.
+            _ = drops.changed() => break,
+        }
+    }
+    sim.with_state(|s| s.open_sockets -= 1);
+}
+
+fn conversation_or_404(
+    sim: &Simulator,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let id = path_id(id)?;
+    if sim.read(|s| s.conversations.contains_key(&id)) {
+        Ok(id)
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Conversation not found"))
+    }
+}
+
+fn field(body: &Value, name: &str) -> Result<String, ApiError> {
+    match body.get(name).and_then(Value::as_str) {
+        Some(s) if !s.trim().is_empty() => Ok(s.to_string()),
+        _ => Err(ApiError::invalid_body(format!("{name} must be a non-empty string"), Some(name))),
+    }
+}
+
+/// `POST /__control/conversations/{id}/handover` `{"agent":"Dana"}`.
+pub(crate) async fn handover(
+    State(sim): State<Simulator>,
+    id: Result<Path<String>, PathRejection>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let id = conversation_or_404(&sim, id)?;
+    let agent = field(&body, "agent")?;
+    sim.hand_over(&id, &agent);
+    Ok(Json(json!({ "success": true })).into_response())
+}
+
+/// `POST /__control/conversations/{id}/agent-messages` `{"text":"…"}`.
+pub(crate) async fn agent_message(
+    State(sim): State<Simulator>,
+    id: Result<Path<String>, PathRejection>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let id = conversation_or_404(&sim, id)?;
+    let text = field(&body, "text")?;
+    let message = sim.agent_message(&id, &text).unwrap_or_default();
+    let json = sim.read(|s| s.messages.get(&message).map(message_json)).unwrap_or(Value::Null);
+    Ok(Json(json).into_response())
+}
+
+/// `POST /__control/conversations/{id}/handback`.
+pub(crate) async fn handback(
+    State(sim): State<Simulator>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = conversation_or_404(&sim, id)?;
+    sim.hand_back(&id);
+    Ok(Json(json!({ "success": true })).into_response())
+}
+
+/// `POST /__control/conversations/{id}/close`.
+pub(crate) async fn close(
+    State(sim): State<Simulator>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = conversation_or_404(&sim, id)?;
+    sim.close_conversation(&id);
+    Ok(Json(json!({ "success": true })).into_response())
+}
+
+/// `POST /__control/sockets/drop`.
+pub(crate) async fn drop_all(State(sim): State<Simulator>) -> Response {
+    sim.drop_sockets();
+    Json(json!({ "success": true })).into_response()
+}
