@@ -476,7 +476,11 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     assert_eq!(posted["ok"], true, "{posted}");
 
     let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+    // A restart looks in every unfinished thread at once; a 429 on the look is waited
+    // out, not taken for "nothing there".
+    slack.fail_next("conversations.replies", FailKind::RateLimited { retry_after_secs: 0 });
     assert_eq!(bridge.app.bridge().recover_unfinished().await.unwrap(), 1);
+    assert_eq!(slack.queued_failures(), 0, "the look met the 429");
     let shown = slack.messages_in_thread(CHANNEL, ts);
     assert_eq!(shown.len(), 1, "one message, the adopted placeholder: {shown:?}");
     assert_eq!(shown[0].0, posted["ts"].as_str().unwrap());

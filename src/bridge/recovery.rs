@@ -18,7 +18,12 @@ async fn adopt_unrecorded_placeholder(inner: &Inner, reply: &mut Reply<'_>) {
         return;
     }
     let (thread, question) = (&reply.record.thread, &reply.record.question);
-    match inner.adapter.find_unrecorded(thread, question, &inner.cfg.placeholder).await {
+    // Retried like any platform call: a restart looks in every unfinished thread at
+    // once, and a 429 on the look must not become a second message beside the
+    // placeholder (the full campaign's Discord kill phase caught exactly that).
+    let adapter = &inner.adapter;
+    let look = || adapter.find_unrecorded(thread, question, &inner.cfg.placeholder);
+    match super::reply::retry(adapter.name(), look).await {
         Ok(Some(message)) => {
             tracing::info!(%message, "adopting a placeholder a previous run did not record");
             reply.record.messages.push(message);
