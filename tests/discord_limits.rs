@@ -229,6 +229,25 @@ async fn a_missing_message_content_intent_stops_with_what_to_switch_on() {
     );
 }
 
+/// A restart often meets the limit its previous run used up: a 429 (and a 5xx) on
+/// identifying the bot are waited out, not a reason to exit.
+#[tokio::test]
+async fn a_rate_limit_at_start_is_waited_out() {
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(1).await;
+    fake.fail_next(Op::Me, Failure::rate_limited(0.05));
+    let server_error = Failure {
+        status: 502,
+        headers: vec![],
+        body: serde_json::json!({"message": "Bad Gateway", "code": 0}),
+    };
+    fake.fail_next(Op::Me, server_error);
+    let bot = harness::start(&fake, Arc::new(MemoryStore::new()), client(&sim, 2)).await;
+    assert_eq!(fake.queued_failures(), 0, "both failures met");
+    assert_eq!(fake.read(|r| r.calls_of(Op::Me).len()), 3);
+    bot.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_wrong_token_is_reported_at_start() {
     let fake = FakeDiscord::start().await;

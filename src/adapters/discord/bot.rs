@@ -170,10 +170,14 @@ impl DiscordBot {
             *gateway.ws_url.lock().await = settings.gateway_url.trim().to_string();
         }
         let rest = Arc::new(Rest::new(Arc::clone(&gateway.http), http_client));
-        let (bot, name) = rest.current_user().await.map_err(|f| match f.error {
-            crate::bridge::adapter::AdapterError::Permanent(m) => DiscordError::InvalidToken(m),
-            other => DiscordError::Unreachable(other.to_string()),
-        })?;
+        // A restart often meets the rate limit its previous run used up: wait it out
+        // rather than exit (the full campaign's Discord kill phase, seed 23).
+        let me = || async { rest.current_user().await.map_err(|f| f.error) };
+        let (bot, name) =
+            crate::bridge::platform_call("discord", me).await.map_err(|e| match e {
+                crate::bridge::adapter::AdapterError::Permanent(m) => DiscordError::InvalidToken(m),
+                other => DiscordError::Unreachable(other.to_string()),
+            })?;
         tracing::info!(bot = %name, id = bot, "Discord bot identified");
         let directory = Arc::new(Directory::default());
         let adapter = Arc::new(DiscordAdapter::new(
