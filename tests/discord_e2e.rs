@@ -286,3 +286,39 @@ async fn the_payload_fixtures_parse_as_serenity_models() {
         .unwrap();
     }
 }
+
+/// A person takes the conversation over: their messages arrive in the thread with their
+/// name, once each; handing back says so.
+#[tokio::test]
+async fn a_human_agents_replies_reach_the_thread() {
+    let (fake, sim, mut bot) = setup(1).await;
+    let thread = fake.next_id();
+    sim.sim.push_fault(siteassist_bridge::simulator::Fault::HumanHandled);
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(thread, SUPPORT, "A person, please").json());
+    assert_eq!(bot.message_outcome(thread).await, QUEUED);
+    let handed = render(&siteassist_bridge::bridge::notice::human_handled());
+    reply_shown(&fake, thread, &handed).await;
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    let opened = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(WAIT, opened).await.expect("the relay's socket");
+
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+    for text in ["Hi, Dana here.", "Your order ships today."] {
+        sim.sim.agent_message(&conversation, text).unwrap();
+    }
+    assert!(sim.sim.hand_back(&conversation));
+    let expected = [
+        handed,
+        render("**Dana:** Hi, Dana here."),
+        render("**Dana:** Your order ships today."),
+        render(&siteassist_bridge::bridge::notice::handed_back()),
+    ];
+    fake.wait_until("the agent's messages and the hand-back note", WAIT, |r| {
+        r.messages_in(thread).len() >= expected.len()
+    })
+    .await;
+    let shown: Vec<String> =
+        fake.read(|r| r.messages_in(thread).iter().map(|m| m.text().to_string()).collect());
+    assert_eq!(shown, expected);
+    bot.stop().await.unwrap();
+}

@@ -652,3 +652,67 @@ async fn a_post_made_despite_a_500_is_kept_not_posted_twice() {
     assert_eq!(slack.calls_to("conversations.replies").len(), 1, "looked once");
     bridge.stop().await;
 }
+
+/// A person takes the conversation over: the question gets the handover note, the
+/// agent's messages appear in the thread with their name, each once (a dropped socket
+/// and a message written while it was down included), and handing back says so and
+/// lets the AI answer again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_human_agents_replies_reach_the_thread_once() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let ts = "1700003000.000100";
+    sim.sim.push_fault(siteassist_bridge::simulator::Fault::HumanHandled);
+    slack.send_socket_event(mention("EvH1", "Can I talk to a person?", ts));
+    wait_for_final(&slack, ts, &to_slack(&notice::human_handled())).await;
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    let opened = || sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(Duration::from_secs(5), opened()).await.expect("the relay's socket");
+
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+    sim.sim.agent_message(&conversation, "Hi, Dana here. Let me look.").unwrap();
+    let first = to_slack("**Dana:** Hi, Dana here. Let me look.");
+    wait_for_final(&slack, ts, &first).await;
+
+    // The socket drops; the agent writes meanwhile; the relay catches up once.
+    let opened_before = sim.sim.sockets_opened();
+    sim.sim.drop_sockets();
+    sim.sim.agent_message(&conversation, "Found it: your account is fixed.").unwrap();
+    let reopened = || sim.sim.wait_until(|s| s.sockets_opened() > opened_before);
+    tokio::time::timeout(Duration::from_secs(10), reopened()).await.expect("reconnected");
+    let second = to_slack("**Dana:** Found it: your account is fixed.");
+    wait_for_final(&slack, ts, &second).await;
+    sim.sim.agent_message(&conversation, "Anything else?").unwrap();
+    wait_for_final(&slack, ts, &to_slack("**Dana:** Anything else?")).await;
+
+    assert!(sim.sim.hand_back(&conversation));
+    slack
+        .wait_until("the hand-back note", |f| {
+            f.messages_in_thread(CHANNEL, ts)
+                .last()
+                .is_some_and(|(_, t)| t.contains("handed this conversation back"))
+        })
+        .await;
+    let texts: Vec<String> =
+        slack.messages_in_thread(CHANNEL, ts).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(texts.len(), 5, "handover note, three agent messages, hand-back note: {texts:?}");
+    assert_eq!(texts[1..4], [first, second, to_slack("**Dana:** Anything else?")]);
+    tokio::time::timeout(Duration::from_secs(5), sim.sim.wait_until(|s| s.open_sockets() == 0))
+        .await
+        .expect("the relay closed its socket");
+    assert_eq!(bridge.app.bridge().handoff_relays(), 0);
+
+    // Back with the AI: the next question is answered.
+    let q = "How do refunds work?";
+    slack.send_socket_event(fake_slack::message(
+        "EvH2",
+        CHANNEL,
+        USER,
+        q,
+        "1700003001.000100",
+        Some(ts),
+    ));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    bridge.stop().await;
+}

@@ -21,8 +21,14 @@ use tokio::sync::watch;
 const RECOVERY_POLLS: u32 = 3;
 const RECOVERY_POLL_GAP: Duration = Duration::from_millis(700);
 
-/// Answers `msg`, whose in-flight `record` ingress already stored.
-pub(super) async fn answer(inner: &Inner, msg: InboundMessage, record: InFlightReply) {
+/// Answers `msg`, whose in-flight `record` ingress already stored. Returns the thread's
+/// link when SiteAssist said a person handles the conversation ("Message sent"), so
+/// that the caller relays that person's replies.
+pub(super) async fn answer(
+    inner: &Inner,
+    msg: InboundMessage,
+    record: InFlightReply,
+) -> Option<ThreadLink> {
     let keys = BudgetKeys::new(&msg.channel, msg.workspace.as_ref());
     let platform = inner.adapter.name();
     metrics::reply_started(platform);
@@ -39,13 +45,18 @@ pub(super) async fn answer(inner: &Inner, msg: InboundMessage, record: InFlightR
     }
     metrics::reply_finished(platform, outcome.label(), reply.actions);
     reply.finish(link).await;
+    match outcome {
+        Outcome::HumanHandled(link) => Some(link),
+        _ => None,
+    }
 }
 
 /// How a reply ended, for the metrics.
 enum Outcome {
     Answered,
     Partial,
-    HumanHandled,
+    /// A person handles the conversation (the thread's link, for the relay).
+    HumanHandled(ThreadLink),
     Failed(Failure),
 }
 
@@ -90,7 +101,7 @@ impl Outcome {
         match self {
             Outcome::Answered => "answered",
             Outcome::Partial => "partial",
-            Outcome::HumanHandled => "human_handled",
+            Outcome::HumanHandled(_) => "human_handled",
             Outcome::Failed(_) => "failed",
         }
     }
@@ -154,7 +165,7 @@ async fn relay(
         StreamStart::Streaming(stream) => stream,
         StreamStart::StoredNoReply => {
             reply.show_final(&notice::human_handled()).await;
-            return (None, Outcome::HumanHandled);
+            return (None, Outcome::HumanHandled(link));
         }
     };
     let streaming = Instant::now();

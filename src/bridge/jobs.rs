@@ -47,6 +47,17 @@ pub(crate) enum Job {
         /// message there needs no mention. (A DM is answered whatever it holds.)
         reopen_for: Option<Box<InboundMessage>>,
     },
+    /// A human agent's message, shown once (see `handoff`).
+    AgentMessage {
+        /// Where.
+        thread: ThreadKey,
+        /// Whose conversation.
+        conversation: crate::siteassist::ids::ConversationId,
+        /// Its SiteAssist message id: the claim that keeps it from showing twice.
+        message: String,
+        /// What shows: the agent's name and words.
+        markdown: String,
+    },
     /// Signals when every job queued before it is done (tests and the console wait
     /// on it instead of sleeping).
     Barrier(tokio::sync::oneshot::Sender<()>),
@@ -65,7 +76,14 @@ impl Handler<Job> for Inner {
                     thread = %msg.thread,
                     conversation = tracing::field::Empty,
                 );
-                answer::answer(inner, *msg, *record).instrument(span).await
+                let thread = msg.thread.clone();
+                let handed_over = answer::answer(inner, *msg, *record).instrument(span).await;
+                if let Some(link) = handed_over {
+                    super::handoff::watch(&self, thread, link);
+                }
+            }
+            Job::AgentMessage { thread, conversation, message, markdown } => {
+                super::handoff::show(inner, thread, &conversation, &message, &markdown).await
             }
             Job::Feedback { link, value, added } => {
                 let span = tracing::info_span!(
@@ -150,6 +168,11 @@ async fn reject_busy(inner: &Inner, job: Job) {
         Job::Answer { record, .. } => record,
         Job::Feedback { .. } => {
             tracing::warn!("feedback dropped: thread queue full");
+            return;
+        }
+        // Not claimed yet: the relay's next catch-up brings it again.
+        Job::AgentMessage { .. } => {
+            tracing::warn!("agent message deferred: thread queue full");
             return;
         }
         Job::Notice { thread, .. } | Job::NewConversation { thread, .. } => {

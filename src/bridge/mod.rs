@@ -16,6 +16,7 @@ pub mod channels;
 pub mod decide;
 pub mod event;
 pub mod feedback;
+mod handoff;
 pub mod ids;
 mod ingress;
 mod jobs;
@@ -67,6 +68,8 @@ pub struct BridgeConfig {
     /// The platform's auto-respond channels, channel lists and question length, for
     /// [`decide`](decide::decide). Each adapter fills it from its own config section.
     pub places: decide::PlaceRules,
+    /// How often a human handoff's socket is pinged (SiteAssist's widget: 30 s).
+    pub handoff_ping: Duration,
 }
 
 impl Default for BridgeConfig {
@@ -82,6 +85,7 @@ impl Default for BridgeConfig {
             user_questions_per_minute: 10,
             channel_questions_per_minute: 60,
             places: decide::PlaceRules::default(),
+            handoff_ping: crate::siteassist::socket::PING_EVERY,
         }
     }
 }
@@ -125,6 +129,8 @@ struct Inner {
     limits: limits::Limits,
     /// Questions taken on, to prune the limiters now and then.
     questions: std::sync::atomic::AtomicU64,
+    /// Conversations whose human agent is being relayed.
+    relays: handoff::Relays,
 }
 
 impl Bridge {
@@ -144,6 +150,7 @@ impl Bridge {
                 cfg.channel_questions_per_minute,
             ),
             questions: std::sync::atomic::AtomicU64::new(0),
+            relays: handoff::Relays::default(),
             adapter,
             store,
             client,
@@ -189,6 +196,11 @@ impl Bridge {
             }
         }
         cut
+    }
+
+    /// Human-handled conversations whose agent's replies are being relayed now.
+    pub fn handoff_relays(&self) -> usize {
+        self.inner.relays.count()
     }
 
     /// Whether the thread has a conversation (the console says so when it switches

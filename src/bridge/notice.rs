@@ -76,6 +76,25 @@ pub fn human_handled() -> String {
     "Your message was passed to the support team; a person will reply.".to_string()
 }
 
+/// Shown when the support team hands a conversation back to the AI.
+pub fn handed_back() -> String {
+    "The support team handed this conversation back to the assistant: just ask, and it answers."
+        .to_string()
+}
+
+/// Shown when the support team closes a conversation.
+pub fn handoff_closed() -> String {
+    "The support team closed this conversation. Your next question starts a new one.".to_string()
+}
+
+/// Shown when SiteAssist refuses the socket a person's replies would come on.
+pub fn handoff_refused() -> String {
+    format!(
+        "{WARN} The support team's replies cannot be shown here. Please check the \
+         conversation on the website."
+    )
+}
+
 /// Shown when a stream ended with no text at all.
 pub fn for_empty_answer(outcome: &StreamOutcome) -> String {
     let cause = cause(outcome).unwrap_or("it sent an empty answer");

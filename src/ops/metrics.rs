@@ -35,6 +35,10 @@ pub const STREAM_SECONDS: &str = "siteassist_bridge_stream_duration_seconds";
 pub const REPLIES_IN_FLIGHT: &str = "siteassist_bridge_replies_in_flight";
 /// Feedback sent to SiteAssist, by `value` (`like`, `dislike`, `none`).
 pub const FEEDBACK_SENT: &str = "siteassist_bridge_feedback_sent_total";
+/// Counter: a human agent's messages posted into chat threads, by platform.
+pub const AGENT_MESSAGES_RELAYED: &str = "siteassist_bridge_agent_messages_relayed_total";
+/// Gauge: conversations whose human agent's replies are being relayed (one socket each).
+pub const HANDOFF_RELAYS: &str = "siteassist_bridge_handoff_relays";
 
 /// Claims in the store (expired ones not yet swept included).
 pub const STORE_CLAIMS: &str = "siteassist_bridge_store_claims";
@@ -105,6 +109,11 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
     describe_histogram!(STREAM_SECONDS, "Seconds an answer stream lasted, by platform.");
     describe_gauge!(REPLIES_IN_FLIGHT, "Replies being worked on now, by platform.");
     describe_counter!(FEEDBACK_SENT, "Feedback sent to SiteAssist, by value.");
+    describe_counter!(
+        AGENT_MESSAGES_RELAYED,
+        "A human agent's messages posted into chat threads, by platform."
+    );
+    describe_gauge!(HANDOFF_RELAYS, "Human-handled conversations being relayed (one socket each).");
     describe_gauge!(STORE_CLAIMS, "Event and message claims in the store.");
     describe_gauge!(STORE_RECORDS, "Records of every kind in the store.");
     describe_gauge!(STORE_BYTES, "The store's size on disk, in bytes.");
@@ -121,6 +130,7 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
             counter!(REPLIES_FINISHED, "platform" => platform, "outcome" => outcome).increment(0);
         }
         counter!(PLATFORM_RATE_LIMITED, "platform" => platform).increment(0);
+        counter!(AGENT_MESSAGES_RELAYED, "platform" => platform).increment(0);
         gauge!(REPLIES_IN_FLIGHT, "platform" => platform).increment(0.0);
         for name in [EDITS_PER_REPLY, FIRST_TEXT_SECONDS, STREAM_SECONDS] {
             // Registering the handle makes the series (count 0) without a sample.
@@ -131,6 +141,7 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
         counter!(FEEDBACK_SENT, "value" => value).increment(0);
     }
     counter!(CLAIMS_SWEPT).increment(0);
+    gauge!(HANDOFF_RELAYS).set(0.0);
 }
 
 /// An event arrived.
@@ -181,7 +192,17 @@ pub fn platform_rate_limited(platform: &'static str) {
     counter!(PLATFORM_RATE_LIMITED, "platform" => platform).increment(1);
 }
 
-/// Feedback was sent.
+/// A human agent's message was posted into a thread.
+pub fn agent_message_relayed(platform: &'static str) {
+    counter!(AGENT_MESSAGES_RELAYED, "platform" => platform).increment(1);
+}
+
+/// Conversations being relayed now.
+pub fn handoff_relays(count: usize) {
+    gauge!(HANDOFF_RELAYS).set(count as f64);
+}
+
+/// Feedback sent, by value.
 pub fn feedback_sent(value: &'static str) {
     counter!(FEEDBACK_SENT, "value" => value).increment(1);
 }

@@ -130,6 +130,15 @@ impl Simulator {
         self.inner.drops.send_modify(|n| *n += 1);
     }
 
+    /// Every conversation's id, oldest first.
+    pub fn conversation_ids(&self) -> Vec<String> {
+        self.read(|s| {
+            let mut all: Vec<_> = s.conversations.values().map(|c| (c.seq, c.id.clone())).collect();
+            all.sort();
+            all.into_iter().map(|(_, id)| id).collect()
+        })
+    }
+
     /// WebSockets open now.
     pub fn open_sockets(&self) -> usize {
         self.read(|s| s.open_sockets)

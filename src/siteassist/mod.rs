@@ -15,10 +15,12 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod retry;
+pub mod socket;
 pub mod stream;
 
 pub use chunk::{AnswerText, UiChunk};
 pub use client::{Client, ClientConfig, SendOutcome, StreamStart};
 pub use error::{ApiError, Error};
 pub use model::message_text;
+pub use socket::{ConversationSocket, SocketFrame};
 pub use stream::{AnswerStream, StreamEnd, StreamEvent, StreamOutcome};
