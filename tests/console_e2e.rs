@@ -181,3 +181,35 @@ async fn answers_are_read_to_the_end_of_the_stream() {
         .expect("both answer bodies closed");
     assert_eq!(sim.sim.client_aborts(), 0, "no answer was cut off by the bridge");
 }
+
+/// The console shows a person's replies too: after the handover note, the agent's
+/// message arrives as a reply of its own, with their name.
+#[tokio::test]
+async fn a_human_agents_reply_arrives_in_the_console() {
+    let sim = simulator(1).await;
+    sim.sim.push_fault(Fault::HumanHandled);
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "human");
+    let text = replied(console.session.submit_line("I want a person").await.unwrap());
+    assert!(text.contains("a person will reply"), "{text}");
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    let opened = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(Duration::from_secs(5), opened).await.expect("the relay's socket");
+    sim.sim.hand_over(&conversation, "Dana");
+    sim.sim.agent_message(&conversation, "Hello from Dana.").unwrap();
+    let arrived = async {
+        loop {
+            match console.events.recv().await {
+                Ok(ConsoleEvent::Posted { text, .. } | ConsoleEvent::Edited { text, .. })
+                    if text.contains("Hello from Dana.") =>
+                {
+                    return text
+                }
+                Ok(_) => {}
+                Err(e) => panic!("console events ended: {e}"),
+            }
+        }
+    };
+    let shown =
+        tokio::time::timeout(Duration::from_secs(5), arrived).await.expect("the agent's reply");
+    assert!(shown.contains("Dana"), "{shown}");
+}

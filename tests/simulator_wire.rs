@@ -892,8 +892,7 @@ async fn the_conversation_socket_carries_the_agents_side() {
         assert_eq!(frame(&mut ws).await, "pong");
 
         let (status, _) =
-            control(&rs, &format!("/conversations/{conv}/handover"), json!({"agent": "Dana"}))
-                .await;
+            control(&rs, "/conversations/latest/handover", json!({"agent": "Dana"})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(frame(&mut ws).await, json!({"type": "human_assigned", "chatId": conv}));
         let c: Value =

@@ -17,6 +17,8 @@
 //! - `POST /__control/conversations/{id}/handback`: back to the AI;
 //! - `POST /__control/conversations/{id}/close`: closed by the agent;
 //! - `POST /__control/sockets/drop`: every open WebSocket is cut.
+//!
+//! `{id}` may be `latest`: the newest conversation.
 
 use super::error::ApiError;
 use super::request::path_id;
@@ -242,11 +244,16 @@ where
     sim.with_state(|s| s.open_sockets -= 1);
 }
 
+/// The conversation a control route names: an id, or `latest` for the newest one (so a
+/// demo needs no id: see the README).
 fn conversation_or_404(
     sim: &Simulator,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<String, ApiError> {
-    let id = path_id(id)?;
+    let mut id = path_id(id)?;
+    if id == "latest" {
+        id = sim.conversation_ids().pop().unwrap_or_default();
+    }
     if sim.read(|s| s.conversations.contains_key(&id)) {
         Ok(id)
     } else {
