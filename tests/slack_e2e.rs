@@ -716,3 +716,43 @@ async fn a_human_agents_replies_reach_the_thread_once() {
     wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
     bridge.stop().await;
 }
+
+/// A restart re-opens the relay of a conversation a person was handling: what they
+/// wrote while the bridge was down arrives once, and nothing shown before comes again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_resumes_the_handoff_and_catches_up_once() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let store: Arc<dyn Store> = Arc::new(siteassist_bridge::store::MemoryStore::new());
+    let ts = "1700003100.000100";
+    let first = to_slack("**Dana:** Before the restart.");
+    let conversation = {
+        let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+        sim.sim.push_fault(siteassist_bridge::simulator::Fault::HumanHandled);
+        slack.send_socket_event(mention("EvR1", "A person, please", ts));
+        wait_for_final(&slack, ts, &to_slack(&notice::human_handled())).await;
+        let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+        let opened = sim.sim.wait_until(|s| s.open_sockets() == 1);
+        tokio::time::timeout(Duration::from_secs(5), opened).await.expect("the relay's socket");
+        sim.sim.hand_over(&conversation, "Dana");
+        sim.sim.agent_message(&conversation, "Before the restart.").unwrap();
+        wait_for_final(&slack, ts, &first).await;
+        bridge.stop().await;
+        let closed = sim.sim.wait_until(|s| s.open_sockets() == 0);
+        tokio::time::timeout(Duration::from_secs(5), closed).await.expect("the relay stopped");
+        conversation
+    };
+    // Written while no bridge runs.
+    sim.sim.agent_message(&conversation, "While you were away.").unwrap();
+    let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+    bridge.app.bridge().recover_unfinished().await.unwrap();
+    let second = to_slack("**Dana:** While you were away.");
+    wait_for_final(&slack, ts, &second).await;
+    sim.sim.agent_message(&conversation, "And now live.").unwrap();
+    let third = to_slack("**Dana:** And now live.");
+    wait_for_final(&slack, ts, &third).await;
+    let texts: Vec<String> =
+        slack.messages_in_thread(CHANNEL, ts).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(texts[1..], [first, second, third], "each once, in order: {texts:?}");
+    bridge.stop().await;
+}

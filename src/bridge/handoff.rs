@@ -13,8 +13,10 @@
 //! When SiteAssist hands the conversation back or closes it, the relay says so once
 //! in the thread and stops.
 //!
-//! Not yet here (see the handoff issue): re-opening relays at start, listening on
-//! recently active threads before any question, the cap on sockets, the delivery mark.
+//! Each handoff is recorded in the store while it lasts, and
+//! [`Bridge::recover_unfinished`](super::Bridge::recover_unfinished) re-opens the
+//! relays at start. Not yet here (see the handoff issue): listening on recently active
+//! threads before any question, the cap on sockets, the delivery mark.
 
 use super::ids::{MessageRef, ThreadKey};
 use super::jobs::Job;
@@ -25,7 +27,7 @@ use crate::siteassist::error::{ApiError, Error};
 use crate::siteassist::ids::ConversationId;
 use crate::siteassist::model::{ConversationStatus, ListMessages, Message, Role};
 use crate::siteassist::{message_text, SocketFrame};
-use crate::store::{unix_secs, InFlightReply, ThreadLink};
+use crate::store::{unix_secs, Handoff, InFlightReply, ThreadLink};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -70,6 +72,16 @@ pub(super) fn watch(inner: &Arc<Inner>, thread: ThreadKey, link: ThreadLink) {
     }
     let inner = Arc::clone(inner);
     tokio::spawn(async move {
+        // Recorded, so that a restart re-opens the relay (and catches up).
+        let handoff = Handoff {
+            platform: inner.adapter.name().to_string(),
+            thread: thread.clone(),
+            link: link.clone(),
+            since: unix_secs(SystemTime::now()),
+        };
+        if let Err(e) = inner.store.put_handoff(&handoff).await {
+            tracing::warn!(error = %e, "could not record a handoff; a restart will not resume it");
+        }
         let end = relay(&inner, &thread, &link).await;
         inner.relays.stop(&link.conversation);
         say_end(&inner, &thread, &link, end).await;
@@ -91,8 +103,9 @@ enum End {
 /// Relays until the handover ends, and says how it ended.
 async fn relay(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> End {
     let mut failures = 0u32;
+    let mut stopping = inner.stopping.subscribe();
     let end = loop {
-        if inner.closing.load(std::sync::atomic::Ordering::SeqCst) {
+        if *stopping.borrow() {
             break End::Closing;
         }
         match inner.client.open_socket_pinging(&link.conversation, inner.cfg.handoff_ping).await {
@@ -103,7 +116,15 @@ async fn relay(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> End
                     break end;
                 }
                 let mut ended = None;
-                while let Some(frame) = socket.next().await {
+                loop {
+                    let frame = tokio::select! {
+                        frame = socket.next() => frame,
+                        _ = stopping.wait_for(|s| *s) => {
+                            ended = Some(End::Closing);
+                            break;
+                        }
+                    };
+                    let Some(frame) = frame else { break };
                     match frame {
                         SocketFrame::NewMessage(Some(m)) if m.role == Role::HumanAgent => {
                             post(inner, thread, link, &m);
@@ -134,7 +155,10 @@ async fn relay(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> End
                 tracing::debug!(error = %e, failures, "could not open the conversation socket");
             }
         }
-        tokio::time::sleep(backoff(failures, &link.conversation)).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff(failures, &link.conversation)) => {}
+            _ = stopping.wait_for(|s| *s) => break End::Closing,
+        }
     };
     end
 }
@@ -152,6 +176,9 @@ async fn say_end(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, end:
         }
         End::Closing => return,
     };
+    if let Err(e) = inner.store.remove_handoff(thread).await {
+        tracing::warn!(error = %e, "could not forget a finished handoff");
+    }
     if matches!(end, End::Closed) {
         if let Err(e) = inner.store.remove_thread_link(thread).await {
             tracing::warn!(error = %e, "could not forget a closed conversation");

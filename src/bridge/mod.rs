@@ -131,6 +131,8 @@ struct Inner {
     questions: std::sync::atomic::AtomicU64,
     /// Conversations whose human agent is being relayed.
     relays: handoff::Relays,
+    /// Becomes true at shutdown, for tasks that wait on something else (the relays).
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Bridge {
@@ -151,6 +153,7 @@ impl Bridge {
             ),
             questions: std::sync::atomic::AtomicU64::new(0),
             relays: handoff::Relays::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
             adapter,
             store,
             client,
@@ -182,13 +185,22 @@ impl Bridge {
     /// Finds replies that a previous run left unfinished (crash, kill) and closes each
     /// one visibly. Call once at start, before events flow.
     pub async fn recover_unfinished(&self) -> Result<usize, BridgeError> {
-        recovery::recover_unfinished(&self.inner).await
+        let closed = recovery::recover_unfinished(&self.inner).await?;
+        // The conversations a person was handling when the last run stopped: their
+        // relays start again (catching up on what was written meanwhile).
+        for h in self.inner.store.handoffs().await? {
+            if h.platform == self.inner.adapter.name() {
+                handoff::watch(&self.inner, h.thread, h.link);
+            }
+        }
+        Ok(closed)
     }
 
     /// Stops taking events, lets replies in flight finish for up to `grace`, then
     /// closes the rest visibly. Returns how many had to be cut off.
     pub async fn shutdown(&self, grace: Duration) -> usize {
         self.inner.closing.store(true, Ordering::SeqCst);
+        self.inner.stopping.send_replace(true);
         let cut = self.inner.threads.drain(grace).await;
         if cut > 0 {
             if let Err(e) = recovery::recover_unfinished(&self.inner).await {

@@ -186,6 +186,20 @@ mod tests {
         assert_eq!(encode(&with_final), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_final);
 
+        let handoff = crate::store::Handoff {
+            platform: "slack".into(),
+            thread: ThreadKey::new("slack:T1:C2:1.2"),
+            link: ThreadLink {
+                conversation: ConversationId::new("c-1"),
+                owner: SaVid::new("sab-slack-T1-U2"),
+                created_at: 7,
+            },
+            since: 9,
+        };
+        let golden: &[u8] = br#"{"v":1,"data":{"platform":"slack","thread":"slack:T1:C2:1.2","link":{"conversation":"c-1","owner":"sab-slack-T1-U2","created_at":7},"since":9}}"#;
+        assert_eq!(encode(&handoff), golden);
+        assert_eq!(decode::<crate::store::Handoff>("h", golden).unwrap(), handoff);
+
         let claim = ClaimRecord { expires_at_ms: 42 };
         let golden: &[u8] = br#"{"v":1,"data":{"expires_at_ms":42}}"#;
         assert_eq!(encode(&claim), golden);

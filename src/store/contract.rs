@@ -6,7 +6,7 @@
 //! Bodies take an `Arc<dyn Store>` (not `&dyn Store`) so that the concurrency bodies can
 //! race real tasks on a multi-threaded runtime.
 
-use super::{InFlightReply, ReplyLink, Store, ThreadLink};
+use super::{Handoff, InFlightReply, ReplyLink, Store, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
 use crate::siteassist::ids::{ConversationId, Feedback, MessageId, SaVid};
 use std::sync::Arc;
@@ -291,6 +291,27 @@ pub(crate) async fn feedback_put_get_clear(store: Arc<dyn Store>) {
     store.put_feedback(&m2, None).await.unwrap();
 }
 
+fn handoff(thread: &str, since: u64) -> Handoff {
+    Handoff {
+        platform: "test".into(),
+        thread: ThreadKey::new(thread),
+        link: thread_link(&format!("c-{thread}")),
+        since,
+    }
+}
+
+pub(crate) async fn handoffs_put_refresh_remove_list(store: Arc<dyn Store>) {
+    assert_eq!(store.handoffs().await.unwrap(), vec![]);
+    store.put_handoff(&handoff("test:T2", 7)).await.unwrap();
+    store.put_handoff(&handoff("test:T1", 9)).await.unwrap();
+    // Refreshing a thread's handoff replaces it: one per thread.
+    store.put_handoff(&handoff("test:T1", 5)).await.unwrap();
+    assert_eq!(store.handoffs().await.unwrap(), vec![handoff("test:T1", 5), handoff("test:T2", 7)]);
+    store.remove_handoff(&ThreadKey::new("test:T1")).await.unwrap();
+    store.remove_handoff(&ThreadKey::new("test:missing")).await.unwrap();
+    assert_eq!(store.handoffs().await.unwrap(), vec![handoff("test:T2", 7)]);
+}
+
 /// For durable backends: everything written is still there after closing and
 /// reopening. `open` must return a fresh handle on the same storage each call.
 pub(crate) async fn values_survive_reopen(open: impl Fn() -> Arc<dyn Store>) {
@@ -305,8 +326,10 @@ pub(crate) async fn values_survive_reopen(open: impl Fn() -> Arc<dyn Store>) {
         assert!(store.claim("ev-old", t0(), secs(1)).await.unwrap());
         store.put_in_flight(&in_flight("r-1", 5)).await.unwrap();
         store.put_feedback(&answer, Some(Feedback::Like)).await.unwrap();
+        store.put_handoff(&handoff("test:T9", 3)).await.unwrap();
     }
     let store = open();
+    assert_eq!(store.handoffs().await.unwrap(), vec![handoff("test:T9", 3)]);
     assert_eq!(store.thread_link(&thread).await.unwrap(), Some(thread_link("c-1")));
     assert_eq!(store.reply_link(&message).await.unwrap(), Some(reply_link(Some("m-1"))));
     assert_eq!(store.in_flight().await.unwrap(), vec![in_flight("r-1", 5)]);
@@ -346,6 +369,7 @@ macro_rules! all_contract_tests {
             concurrent_claim_and_record_has_one_winner,
             in_flight_put_update_remove_list,
             feedback_put_get_clear,
+            handoffs_put_refresh_remove_list,
         );
     };
 }

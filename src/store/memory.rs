@@ -3,7 +3,7 @@
 //! put-if-absent returns the winner), which the shared contract tests check.
 
 use super::codec::ClaimRecord;
-use super::{InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
+use super::{Handoff, InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
@@ -26,6 +26,7 @@ struct Maps {
     claims: HashMap<String, ClaimRecord>,
     in_flight: HashMap<String, InFlightReply>,
     feedback: HashMap<MessageId, Feedback>,
+    handoffs: HashMap<ThreadKey, Handoff>,
 }
 
 /// A [`Store`] that keeps everything in process memory. Nothing survives a restart.
@@ -120,8 +121,12 @@ impl Store for MemoryStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let m = self.maps();
         let claims = m.claims.len();
-        let records =
-            m.threads.len() + m.replies.len() + claims + m.in_flight.len() + m.feedback.len();
+        let records = m.threads.len()
+            + m.replies.len()
+            + claims
+            + m.in_flight.len()
+            + m.feedback.len()
+            + m.handoffs.len();
         Ok(StoreStats { claims: claims as u64, records: records as u64, bytes_on_disk: None })
     }
 
@@ -138,6 +143,22 @@ impl Store for MemoryStore {
     async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError> {
         let mut all: Vec<InFlightReply> = self.maps().in_flight.values().cloned().collect();
         all.sort_by(oldest_first);
+        Ok(all)
+    }
+
+    async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
+        self.maps().handoffs.insert(handoff.thread.clone(), handoff.clone());
+        Ok(())
+    }
+
+    async fn remove_handoff(&self, thread: &ThreadKey) -> Result<(), StoreError> {
+        self.maps().handoffs.remove(thread);
+        Ok(())
+    }
+
+    async fn handoffs(&self) -> Result<Vec<Handoff>, StoreError> {
+        let mut all: Vec<Handoff> = self.maps().handoffs.values().cloned().collect();
+        all.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.thread.cmp(&b.thread)));
         Ok(all)
     }
 

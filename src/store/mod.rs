@@ -96,6 +96,20 @@ pub struct InFlightReply {
     pub final_markdown: Option<String>,
 }
 
+/// A thread whose conversation a person handles: the bridge relays their replies into
+/// it, and re-opens the relay at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// Which adapter's thread it is (`slack`, `discord`, `console`).
+    pub platform: String,
+    /// The thread.
+    pub thread: ThreadKey,
+    /// Its conversation and owner.
+    pub link: ThreadLink,
+    /// When the handover was learnt, in seconds since the Unix epoch.
+    pub since: u64,
+}
+
 /// A store failure. The core treats every variant the same way (log, tell the user the
 /// reply failed), so the variants exist for the log message.
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +195,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every reply still in flight, oldest first.
     async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError>;
+
+    /// Records (or refreshes) a thread whose conversation a person handles.
+    async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError>;
+
+    /// Forgets a handoff (handed back, closed). Missing is not an error.
+    async fn remove_handoff(&self, thread: &ThreadKey) -> Result<(), StoreError>;
+
+    /// Every handoff recorded.
+    async fn handoffs(&self) -> Result<Vec<Handoff>, StoreError>;
 
     /// The feedback last sent for an assistant message.
     async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError>;

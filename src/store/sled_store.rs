@@ -1,6 +1,7 @@
 //! The default durable [`Store`]: an embedded sled database in one directory.
 //!
-//! One tree per record kind (`threads`, `replies`, `claims`, `in_flight`, `feedback`),
+//! One tree per record kind (`threads`, `replies`, `claims`, `in_flight`, `feedback`,
+//! `handoffs`),
 //! keyed by the id's text, each value a [`codec`](super::codec) envelope. The atomic
 //! operations the trait promises map onto sled's `compare_and_swap`.
 //!
@@ -31,7 +32,7 @@
 
 use super::codec::{decode, encode, ClaimRecord};
 use super::memory::oldest_first;
-use super::{InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
+use super::{Handoff, InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
@@ -50,6 +51,7 @@ pub struct SledStore {
     claims: sled::Tree,
     in_flight: sled::Tree,
     feedback: sled::Tree,
+    handoffs: sled::Tree,
 }
 
 impl fmt::Debug for SledStore {
@@ -82,6 +84,7 @@ impl SledStore {
             claims: tree("claims")?,
             in_flight: tree("in_flight")?,
             feedback: tree("feedback")?,
+            handoffs: tree("handoffs")?,
             path: path.to_owned(),
             db,
         })
@@ -300,7 +303,14 @@ impl Store for SledStore {
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
-        let trees = [&self.threads, &self.replies, &self.claims, &self.in_flight, &self.feedback];
+        let trees = [
+            &self.threads,
+            &self.replies,
+            &self.claims,
+            &self.in_flight,
+            &self.feedback,
+            &self.handoffs,
+        ];
         let records = trees.iter().map(|t| t.len() as u64).sum();
         let bytes = self.db.size_on_disk().map_err(|e| backend("size_on_disk", e))?;
         Ok(StoreStats { claims: self.claims.len() as u64, records, bytes_on_disk: Some(bytes) })
@@ -325,6 +335,28 @@ impl Store for SledStore {
             all.push(decode::<InFlightReply>(&String::from_utf8_lossy(&key), &bytes)?);
         }
         all.sort_by(oldest_first);
+        Ok(all)
+    }
+
+    async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
+        self.handoffs
+            .insert(handoff.thread.as_str(), encode(handoff))
+            .map_err(|e| backend("insert", e))?;
+        self.flush().await
+    }
+
+    async fn remove_handoff(&self, thread: &ThreadKey) -> Result<(), StoreError> {
+        self.handoffs.remove(thread.as_str()).map_err(|e| backend("remove", e))?;
+        self.flush().await
+    }
+
+    async fn handoffs(&self) -> Result<Vec<Handoff>, StoreError> {
+        let mut all = Vec::new();
+        for entry in self.handoffs.iter() {
+            let (key, bytes) = entry.map_err(|e| backend("iter", e))?;
+            all.push(decode::<Handoff>(&String::from_utf8_lossy(&key), &bytes)?);
+        }
+        all.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.thread.cmp(&b.thread)));
         Ok(all)
     }
 
