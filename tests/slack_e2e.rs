@@ -434,6 +434,48 @@ async fn siteassist_and_slack_rate_limits_are_waited_out_and_a_persistent_503_is
     bridge.stop().await;
 }
 
+/// What a killed run left behind in thread `ts`: a message it posted as the bot
+/// (returns its ts), and its in-flight record naming `messages` and, if it got that
+/// far, the text it was to end with.
+async fn killed_run(
+    slack: &FakeSlack,
+    store: &Arc<dyn Store>,
+    ts: &str,
+    posted_text: &str,
+    record_names_it: bool,
+    final_markdown: Option<&str>,
+) -> String {
+    let posted: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/chat.postMessage", slack.api_url()))
+        .bearer_auth(fake_slack::BOT_TOKEN)
+        .json(&serde_json::json!({"channel": CHANNEL, "thread_ts": ts, "text": posted_text}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bot_ts = posted["ts"].as_str().expect("posted").to_string();
+    let key = format!("slack:{}:{CHANNEL}:{ts}", fake_slack::TEAM_ID);
+    let bot_message = format!("slack:{}:{CHANNEL}:{bot_ts}", fake_slack::TEAM_ID);
+    let record = InFlightReply {
+        id: format!("killed-run-{ts}"),
+        platform: "slack".into(),
+        thread: ThreadKey::new(key.clone()),
+        question: MessageRef::new(key),
+        conversation: None,
+        owner: None,
+        messages: if record_names_it { vec![MessageRef::new(bot_message)] } else { vec![] },
+        started_at: 1,
+        asker: None,
+        channel: None,
+        workspace: None,
+        final_markdown: final_markdown.map(str::to_owned),
+    };
+    store.put_in_flight(&record).await.unwrap();
+    bot_ts
+}
+
 /// A run killed between posting the placeholder and recording its ts left a
 /// "Thinking…" no record names. The next start finds it in the thread and finishes it,
 /// rather than leaving it thinking forever beside a second message.
@@ -445,36 +487,8 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
     // Older than any ts the fake mints for the bot, as a question is older than its reply.
     let ts = "1600000000.000100";
-    let key = format!("slack:{}:{CHANNEL}:{ts}", fake_slack::TEAM_ID);
-    // What the killed run left: its in-flight record (written before posting) ...
-    let record = InFlightReply {
-        id: "killed-run".into(),
-        platform: "slack".into(),
-        thread: ThreadKey::new(key.clone()),
-        question: MessageRef::new(key),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: 1,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: None,
-    };
-    store.put_in_flight(&record).await.unwrap();
-    // ... and the placeholder it posted, through the Web API as the bot.
-    let posted: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/chat.postMessage", slack.api_url()))
-        .bearer_auth(fake_slack::BOT_TOKEN)
-        .json(&serde_json::json!({"channel": CHANNEL, "thread_ts": ts, "text": "Thinking…"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(posted["ok"], true, "{posted}");
-
+    // The killed run posted its placeholder but died before its record named it.
+    let placeholder = killed_run(&slack, &store, ts, "Thinking…", false, None).await;
     let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
     // A restart looks in every unfinished thread at once; a 429 on the look is waited
     // out, not taken for "nothing there".
@@ -483,7 +497,7 @@ async fn a_placeholder_the_killed_run_never_recorded_is_finished_in_place() {
     assert_eq!(slack.queued_failures(), 0, "the look met the 429");
     let shown = slack.messages_in_thread(CHANNEL, ts);
     assert_eq!(shown.len(), 1, "one message, the adopted placeholder: {shown:?}");
-    assert_eq!(shown[0].0, posted["ts"].as_str().unwrap());
+    assert_eq!(shown[0].0, placeholder);
     assert!(shown[0].1.contains("interrupted"), "finished with the notice: {shown:?}");
     assert!(store.in_flight().await.unwrap().is_empty());
     bridge.stop().await;
@@ -499,40 +513,9 @@ async fn a_reply_the_killed_run_had_finished_keeps_its_text() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
     let ts = "1600000000.000200";
-    let key = format!("slack:{}:{CHANNEL}:{ts}", fake_slack::TEAM_ID);
     let notice = "⚠️ SiteAssist is unavailable right now, so your question was not answered.";
-    // The killed run's last show, through the Web API as the bot ...
-    let posted: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/chat.postMessage", slack.api_url()))
-        .bearer_auth(fake_slack::BOT_TOKEN)
-        .json(&serde_json::json!({"channel": CHANNEL, "thread_ts": ts, "text": notice}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bot_ts = posted["ts"].as_str().expect("posted").to_string();
-    // ... and its record, which names that message and the text it was to end with.
-    let record = InFlightReply {
-        id: "finished-run".into(),
-        platform: "slack".into(),
-        thread: ThreadKey::new(key.clone()),
-        question: MessageRef::new(key),
-        conversation: None,
-        owner: None,
-        messages: vec![MessageRef::new(format!(
-            "slack:{}:{CHANNEL}:{bot_ts}",
-            fake_slack::TEAM_ID
-        ))],
-        started_at: 1,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: Some(notice.into()),
-    };
-    store.put_in_flight(&record).await.unwrap();
-
+    // The killed run's last show, and its record naming it and the text it ends with.
+    let bot_ts = killed_run(&slack, &store, ts, notice, true, Some(notice)).await;
     let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
     assert_eq!(bridge.app.bridge().recover_unfinished().await.unwrap(), 1);
     let shown = slack.messages_in_thread(CHANNEL, ts);

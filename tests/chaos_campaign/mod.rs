@@ -583,6 +583,53 @@ fn slack_settings(slack: &FakeSlack) -> SlackSettings {
     SlackSettings { edit_budget_per_minute: 1_000_000, ..slack.bridge_settings(SlackMode::Socket) }
 }
 
+/// The Slack bridge serving Socket Mode in this process, on a sled store of its own.
+struct InProcessSlack {
+    app: Arc<SlackBridge>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcessSlack {
+    /// Connects to the fake Slack and serves until [`Self::stop`].
+    async fn start(
+        slack: &FakeSlack,
+        settings: &SlackSettings,
+        client: Client,
+        cfg: BridgeConfig,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> =
+            Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
+        let app = Arc::new(
+            SlackBridge::connect(settings, store, client, cfg)
+                .await
+                .expect("connects to the fake Slack"),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn({
+            let app = app.clone();
+            async move {
+                let _ = app
+                    .serve_socket_mode(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            }
+        });
+        slack.wait_for_socket_connections(1).await;
+        Self { app, stop, serving, _dir: dir }
+    }
+
+    /// Stops taking events, then lets queued replies finish for up to `grace`.
+    async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(());
+        let _ = self.serving.await;
+        self.app.bridge().shutdown(grace).await;
+    }
+}
+
 /// Phase one: `events` questions through the bridge running in this process, at most
 /// `concurrency` unanswered at a time, with SiteAssist faults, Slack failures and
 /// duplicate deliveries (Slack's retry of the same envelope; the `message` event for
@@ -592,30 +639,13 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
     let mut report = Report::default();
     let sim = crate::support::simulator(1).await;
     let slack = campaign_slack().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
-    let app = Arc::new(
-        SlackBridge::connect(
-            &slack_settings(&slack),
-            store,
-            campaign_client(&sim),
-            campaign_config(),
-        )
-        .await
-        .expect("connects to the fake Slack"),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn({
-        let app = app.clone();
-        async move {
-            app.serve_socket_mode(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
-    slack.wait_for_socket_connections(1).await;
+    let bridge = InProcessSlack::start(
+        &slack,
+        &slack_settings(&slack),
+        campaign_client(&sim),
+        campaign_config(),
+    )
+    .await;
 
     let mut questions = Vec::with_capacity(events);
     // Every envelope sent, with how many times: each delivery must be acknowledged.
@@ -667,9 +697,7 @@ pub async fn in_process(seed: u64, events: usize, concurrency: usize) -> (Report
         })
         .await;
     // Stopped (its queues drained) before counting, so nothing posts after the count.
-    let _ = stop.send(());
-    let _ = serving.await;
-    app.bridge().shutdown(Duration::from_secs(5)).await;
+    bridge.stop(Duration::from_secs(5)).await;
     report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
     let problems = report.account(&slack, &sim, &questions, &HashSet::new(), false);
     drop(sim);
@@ -696,9 +724,6 @@ pub async fn limits(seed: u64, events: usize) -> (Report, Vec<String>) {
         ..SlackLimits::default()
     };
     slack.set_limits(squeezed);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(dir.path().join("store")).expect("store opens"));
     let settings =
         SlackSettings { edit_budget_per_minute: 240, ..slack.bridge_settings(SlackMode::Socket) };
     let cfg = BridgeConfig {
@@ -707,22 +732,7 @@ pub async fn limits(seed: u64, events: usize) -> (Report, Vec<String>) {
         channel_questions_per_minute: CROWDED_CHANNEL_LIMIT as u32,
         ..BridgeConfig::default()
     };
-    let app = Arc::new(
-        SlackBridge::connect(&settings, store, campaign_client(&sim), cfg)
-            .await
-            .expect("connects to the fake Slack"),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn({
-        let app = app.clone();
-        async move {
-            app.serve_socket_mode(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
-    slack.wait_for_socket_connections(1).await;
+    let bridge = InProcessSlack::start(&slack, &settings, campaign_client(&sim), cfg).await;
 
     let questions: Vec<Question> = (0..events).map(|i| Question::crowded(i, &mut rng)).collect();
     let limitable = past_allowance(&questions, |q| (q.channel.as_str(), q.user.as_str()));
@@ -745,9 +755,7 @@ pub async fn limits(seed: u64, events: usize) -> (Report, Vec<String>) {
     let due: Vec<Question> =
         questions.iter().zip(&limitable).filter(|(_, l)| !**l).map(|(q, _)| q.clone()).collect();
     settle(&slack, &due).await;
-    let _ = stop.send(());
-    let _ = serving.await;
-    app.bridge().shutdown(SETTLE_LIMIT).await;
+    bridge.stop(SETTLE_LIMIT).await;
     report.unused_faults += sim.sim.queued_faults() + slack.queued_failures();
     let budget_429s = slack
         .calls()
