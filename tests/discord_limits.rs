@@ -230,7 +230,8 @@ async fn a_missing_message_content_intent_stops_with_what_to_switch_on() {
 }
 
 /// A restart often meets the limit its previous run used up: a 429 (and a 5xx) on
-/// identifying the bot are waited out, not a reason to exit.
+/// identifying the bot or asking for the gateway are waited out, not a reason to exit
+/// (nor, for the gateway, to fall back to Discord's public URL behind a proxy).
 #[tokio::test]
 async fn a_rate_limit_at_start_is_waited_out() {
     let fake = FakeDiscord::start().await;
@@ -242,9 +243,13 @@ async fn a_rate_limit_at_start_is_waited_out() {
         body: serde_json::json!({"message": "Bad Gateway", "code": 0}),
     };
     fake.fail_next(Op::Me, server_error);
+    // serenity's own GET /gateway and the adapter's first one.
+    fake.fail_next(Op::Gateway, Failure::rate_limited(0.05));
+    fake.fail_next(Op::Gateway, Failure::rate_limited(0.05));
     let bot = harness::start(&fake, Arc::new(MemoryStore::new()), client(&sim, 2)).await;
-    assert_eq!(fake.queued_failures(), 0, "both failures met");
+    assert_eq!(fake.queued_failures(), 0, "every failure met");
     assert_eq!(fake.read(|r| r.calls_of(Op::Me).len()), 3);
+    assert_eq!(fake.read(|r| r.calls_of(Op::Gateway).len()), 3);
     bot.stop().await.unwrap();
 }
 

@@ -166,10 +166,20 @@ impl DiscordBot {
             .event_handler(Forwarder { tx })
             .await
             .map_err(|e| DiscordError::Unreachable(e.to_string()))?;
-        if !settings.gateway_url.trim().is_empty() {
-            *gateway.ws_url.lock().await = settings.gateway_url.trim().to_string();
-        }
         let rest = Arc::new(Rest::new(Arc::clone(&gateway.http), http_client));
+        let ws_url = match settings.gateway_url.trim() {
+            // serenity asked GET /gateway once and, on any failure (a 429 after a
+            // restart, say), fell back to Discord's public URL, which is wrong behind
+            // a proxy (seen in the full campaign, seed 23): ask again, with the retries.
+            "" => {
+                let url = || async { rest.gateway_url().await.map_err(|f| f.error) };
+                crate::bridge::platform_call("discord", url)
+                    .await
+                    .map_err(|e| DiscordError::Unreachable(e.to_string()))?
+            }
+            configured => configured.to_string(),
+        };
+        *gateway.ws_url.lock().await = ws_url;
         // A restart often meets the rate limit its previous run used up: wait it out
         // rather than exit (the full campaign's Discord kill phase, seed 23).
         let me = || async { rest.current_user().await.map_err(|f| f.error) };

@@ -159,6 +159,17 @@ impl Rest {
         Ok((parse_id(&me.id)?, me.username))
     }
 
+    /// `GET /gateway`: the gateway's URL.
+    pub(crate) async fn gateway_url(&self) -> Result<String, Failure> {
+        #[derive(Deserialize)]
+        struct Gateway {
+            url: String,
+        }
+        let gateway: Gateway =
+            self.send_json(Request::new(Route::Gateway, LightMethod::Get)).await?;
+        Ok(gateway.url)
+    }
+
     /// `GET /channels/{id}`.
     pub(crate) async fn channel(&self, id: u64) -> Result<RawChannel, Failure> {
         let route = Route::Channel { channel_id: ChannelId::new(id) };
