@@ -322,3 +322,23 @@ async fn a_human_agents_replies_reach_the_thread() {
     assert_eq!(shown, expected);
     bot.stop().await.unwrap();
 }
+
+/// SiteAssist refuses the conversation's socket (a deleted conversation): one note in
+/// the thread, one attempt, no retry storm.
+#[tokio::test]
+async fn a_refused_socket_is_said_once_and_not_retried() {
+    let (fake, sim, mut bot) = setup(1).await;
+    sim.sim.refuse_sockets(Some(404));
+    let thread = fake.next_id();
+    sim.sim.push_fault(siteassist_bridge::simulator::Fault::HumanHandled);
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(thread, SUPPORT, "A person, please").json());
+    assert_eq!(bot.message_outcome(thread).await, QUEUED);
+    let refused = render(&siteassist_bridge::bridge::notice::handoff_refused());
+    fake.wait_until("the note", WAIT, |r| {
+        r.messages_in(thread).last().is_some_and(|m| m.text() == refused)
+    })
+    .await;
+    assert_eq!(sim.sim.socket_attempts(), 1);
+    assert_eq!(fake.read(|r| r.messages_in(thread).len()), 2, "the handover note, then this one");
+    bot.stop().await.unwrap();
+}

@@ -141,6 +141,17 @@ impl Simulator {
         })
     }
 
+    /// Refuses every socket request with `status` (401: the key; anything else: 404, as
+    /// for a deleted conversation), or accepts them again with `None`.
+    pub fn refuse_sockets(&self, status: Option<u16>) {
+        self.with_state(|s| s.socket_refusal = status);
+    }
+
+    /// Socket requests received so far, refused ones included.
+    pub fn socket_attempts(&self) -> usize {
+        self.read(|s| s.socket_attempts)
+    }
+
     /// WebSockets open now.
     pub fn open_sockets(&self) -> usize {
         self.read(|s| s.open_sockets)
@@ -159,6 +170,15 @@ pub(crate) async fn socket(
     Query(query): Query<HashMap<String, String>>,
     mut req: Request,
 ) -> Response {
+    let refusal = sim.with_state(|s| {
+        s.socket_attempts += 1;
+        s.socket_refusal
+    });
+    match refusal {
+        Some(401) => return ApiError::unauthorized().into_response(),
+        Some(_) => return ApiError::conversation_not_found("").into_response(),
+        None => {}
+    }
     let key = query.get("apiKey").map(String::as_str).unwrap_or("");
     let key_ok = match &sim.config().publishable_key {
         Some(expected) => key == expected,
@@ -172,8 +192,7 @@ pub(crate) async fn socket(
         Err(e) => return e.into_response(),
     };
     if !sim.read(|s| s.conversations.contains_key(&conversation)) {
-        return ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Conversation not found")
-            .into_response();
+        return ApiError::conversation_not_found(&conversation).into_response();
     }
     let upgrade = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok());
     let accept = req.headers().get("sec-websocket-key").map(|k| derive_accept_key(k.as_bytes()));
@@ -257,7 +276,7 @@ fn conversation_or_404(
     if sim.read(|s| s.conversations.contains_key(&id)) {
         Ok(id)
     } else {
-        Err(ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Conversation not found"))
+        Err(ApiError::conversation_not_found(&id))
     }
 }
 

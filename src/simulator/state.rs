@@ -150,6 +150,10 @@ pub(crate) struct State {
     /// Conversation WebSockets open now, and opened so far.
     pub open_sockets: usize,
     pub sockets_opened: usize,
+    /// Socket requests received, refused ones included.
+    pub socket_attempts: usize,
+    /// When set, every socket request is refused with this status (401 or 404).
+    pub socket_refusal: Option<u16>,
     seq: u64,
 }
 
