@@ -19,7 +19,7 @@
 //! threads before any question, the cap on sockets, the delivery mark.
 
 use super::ids::{MessageRef, ThreadKey};
-use super::jobs::Job;
+use super::job::Job;
 use super::notice;
 use super::reply::Reply;
 use super::Inner;

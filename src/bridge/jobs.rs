@@ -1,67 +1,17 @@
-//! The work a thread's worker does ([`Job`]), and how the core runs it: answers,
-//! feedback, notes, resets, and the notice for a question that did not fit the queue.
+//! How the core runs a thread's [`Job`]s: answers, feedback, notes, resets, a human
+//! agent's messages, and the notice for a question that did not fit the queue.
 
-use super::event::InboundMessage;
 use super::feedback::decide;
 use super::ids::ThreadKey;
+pub(crate) use super::job::Job;
 use super::notice;
 use super::reply::retry;
 use super::threads::Handler;
 use super::{answer, Inner};
 use crate::ops::metrics;
 use crate::siteassist::ids::{Feedback, SaVid};
-use crate::store::{InFlightReply, ReplyLink};
+use crate::store::ReplyLink;
 use std::sync::Arc;
-
-/// Work for a thread's worker.
-pub(crate) enum Job {
-    /// Answer a question.
-    Answer {
-        /// The question.
-        msg: Box<InboundMessage>,
-        /// Its in-flight record, already in the store (written at ingress).
-        record: Box<InFlightReply>,
-    },
-    /// Send feedback for a reaction.
-    Feedback {
-        /// The reply reacted to.
-        link: Box<ReplyLink>,
-        /// What the emoji means.
-        value: Feedback,
-        /// Added or removed.
-        added: bool,
-    },
-    /// Post a note in the thread (help, a refusal), after what is queued before it.
-    Notice {
-        /// Where.
-        thread: ThreadKey,
-        /// The note, in Markdown.
-        markdown: String,
-    },
-    /// Forget the thread's conversation (`/new`), then say so.
-    NewConversation {
-        /// Whose.
-        thread: ThreadKey,
-        /// In a thread (not a DM), the `/new` message: a new conversation is started at
-        /// once for its author, so the bot stays part of the thread and the next
-        /// message there needs no mention. (A DM is answered whatever it holds.)
-        reopen_for: Option<Box<InboundMessage>>,
-    },
-    /// A human agent's message, shown once (see `handoff`).
-    AgentMessage {
-        /// Where.
-        thread: ThreadKey,
-        /// Whose conversation.
-        conversation: crate::siteassist::ids::ConversationId,
-        /// Its SiteAssist message id: the claim that keeps it from showing twice.
-        message: String,
-        /// What shows: the agent's name and words.
-        markdown: String,
-    },
-    /// Signals when every job queued before it is done (tests and the console wait
-    /// on it instead of sleeping).
-    Barrier(tokio::sync::oneshot::Sender<()>),
-}
 
 impl Handler<Job> for Inner {
     async fn run(self: Arc<Self>, job: Job) {

@@ -19,6 +19,7 @@ pub mod feedback;
 mod handoff;
 pub mod ids;
 mod ingress;
+mod job;
 mod jobs;
 pub mod limits;
 pub mod notice;
