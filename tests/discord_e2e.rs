@@ -342,3 +342,50 @@ async fn a_refused_socket_is_said_once_and_not_retried() {
     assert_eq!(fake.read(|r| r.messages_in(thread).len()), 2, "the handover note, then this one");
     bot.stop().await.unwrap();
 }
+
+/// A run killed after taking a question but before opening its thread left a record
+/// for a thread Discord does not know: the next start opens the thread (from the
+/// question, in its channel) and closes the reply there, rather than lose it.
+#[tokio::test]
+async fn a_thread_the_killed_run_never_opened_is_opened_by_recovery() {
+    use siteassist_bridge::bridge::ids::{MessageRef, ThreadKey};
+    use siteassist_bridge::store::InFlightReply;
+    let fake = FakeDiscord::start().await;
+    let sim = simulator(1).await;
+    let question = fake.next_id();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let record = InFlightReply {
+        id: "killed-before-the-thread".into(),
+        platform: "discord".into(),
+        thread: ThreadKey::new(format!("discord:{}:{question}", fake_discord::GUILD)),
+        question: MessageRef::new(format!("discord:{SUPPORT}:{question}")),
+        conversation: None,
+        owner: None,
+        messages: Vec::new(),
+        started_at: 1,
+        asker: None,
+        channel: None,
+        workspace: None,
+        final_markdown: None,
+    };
+    store.put_in_flight(&record).await.unwrap();
+    let bot = harness::start(&fake, store.clone(), client(&sim, 3)).await;
+    let interrupted = render(&siteassist_bridge::bridge::notice::interrupted());
+    fake.wait_until("the note in the new thread", WAIT, |r| {
+        r.messages_in(question).iter().any(|m| m.text() == interrupted)
+    })
+    .await;
+    let opened = fake.read(|r| {
+        r.calls_of(Op::CreateThread)
+            .iter()
+            .map(|c| (c.channel, c.message, c.status))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        opened,
+        vec![(Some(SUPPORT), Some(question), 201)],
+        "opened once, from the question"
+    );
+    assert!(store.in_flight().await.unwrap().is_empty());
+    bot.stop().await.unwrap();
+}

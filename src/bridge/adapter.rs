@@ -103,4 +103,10 @@ pub trait ChatAdapter: Send + Sync + 'static {
     ) -> Result<Option<MessageRef>, AdapterError> {
         Ok(None)
     }
+
+    /// Called by recovery before it finishes a reply a previous run left in `thread`
+    /// for `question`: an adapter that opens threads lazily, and kept how in memory,
+    /// makes sure the thread can be posted in (a run killed before opening it left
+    /// nothing to post into). The default does nothing.
+    async fn resume_thread(&self, _thread: &ThreadKey, _question: &MessageRef) {}
 }

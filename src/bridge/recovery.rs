@@ -49,6 +49,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         let asker = record.asker.clone();
         let started_at = record.started_at;
         let final_markdown = record.final_markdown.clone();
+        inner.adapter.resume_thread(&record.thread, &record.question).await;
         let mut reply = Reply::new(inner, keys, record);
         adopt_unrecorded_placeholder(inner, &mut reply).await;
         let mut link = None;

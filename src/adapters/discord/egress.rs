@@ -108,6 +108,11 @@ impl DiscordAdapter {
     }
 }
 
+/// Discord's code for a channel it does not know.
+const UNKNOWN_CHANNEL: i64 = 10003;
+/// The name of a thread recovery opens for a question a killed run took.
+const RESUMED_THREAD_NAME: &str = "SiteAssist answer";
+
 fn channel_of(thread: &ThreadKey) -> Result<u64, AdapterError> {
     ids::thread_channel(thread)
         .ok_or_else(|| AdapterError::Permanent(format!("not a Discord thread: {thread}")))
@@ -142,6 +147,29 @@ impl ChatAdapter for DiscordAdapter {
         let (channel, id) = ids::parse_message(message)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Discord message: {message}")))?;
         Ok(self.rest.edit_message(channel, id, text).await?)
+    }
+
+    /// A thread opened from the question itself (its id is the question's) that Discord
+    /// does not know: the killed run took the question but died before opening the
+    /// thread, and what it knew of it (the parent, the name) died with it. The parent
+    /// is in the question's id; the name is a plain one. The next post creates it.
+    async fn resume_thread(&self, thread: &ThreadKey, question: &MessageRef) {
+        let (Some(channel), Some((parent, id))) =
+            (ids::thread_channel(thread), ids::parse_message(question))
+        else {
+            return;
+        };
+        if channel != id || parent == channel {
+            return;
+        }
+        match self.rest.channel(channel).await {
+            Err(f) if f.code == Some(UNKNOWN_CHANNEL) => {
+                tracing::info!(thread = channel, "opening the thread a killed run did not");
+                self.expect_thread(channel, parent, RESUMED_THREAD_NAME.to_string());
+            }
+            Ok(_) => {}
+            Err(f) => tracing::warn!(error = %f.error, "could not check a thread to resume"),
+        }
     }
 
     async fn typing(&self, thread: &ThreadKey) -> Result<(), AdapterError> {
