@@ -309,6 +309,7 @@ async fn a_human_agents_replies_reach_the_thread() {
     assert!(sim.sim.hand_back(&conversation));
     let expected = [
         handed,
+        render(&siteassist_bridge::bridge::notice::agent_joined("Dana")),
         render("**Dana:** Hi, Dana here."),
         render("**Dana:** Your order ships today."),
         render(&siteassist_bridge::bridge::notice::handed_back()),

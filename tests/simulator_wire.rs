@@ -604,7 +604,7 @@ async fn a_human_handled_conversation_stores_the_question_only() {
         let c: Value =
             v.get(&format!("/conversations/{conv}")).send().await.unwrap().json().await.unwrap();
         assert_eq!(c["isHumanHandled"], true);
-        assert!(c["humanAgent"]["name"].is_string());
+        assert!(c["humanAgent"].is_object(), "{c}");
         assert!(rs.sim.set_human_handled(&conv, false));
         assert!(v.send(&conv, "hi", true).await.text().await.unwrap().contains("text-delta"));
     })

@@ -679,8 +679,9 @@ async fn a_human_agents_replies_reach_the_thread_once() {
         .await;
     let texts: Vec<String> =
         slack.messages_in_thread(CHANNEL, ts).into_iter().map(|(_, t)| t).collect();
-    assert_eq!(texts.len(), 5, "handover note, three agent messages, hand-back note: {texts:?}");
-    assert_eq!(texts[1..4], [first, second, to_slack("**Dana:** Anything else?")]);
+    let joined = to_slack(&notice::agent_joined("Dana"));
+    assert_eq!(texts.len(), 6, "handover note, joined, three messages, hand-back: {texts:?}");
+    assert_eq!(texts[1..5], [joined, first, second, to_slack("**Dana:** Anything else?")]);
     tokio::time::timeout(Duration::from_secs(5), sim.sim.wait_until(|s| s.open_sockets() == 0))
         .await
         .expect("the relay closed its socket");
@@ -736,6 +737,7 @@ async fn a_restart_resumes_the_handoff_and_catches_up_once() {
     wait_for_final(&slack, ts, &third).await;
     let texts: Vec<String> =
         slack.messages_in_thread(CHANNEL, ts).into_iter().map(|(_, t)| t).collect();
-    assert_eq!(texts[1..], [first, second, third], "each once, in order: {texts:?}");
+    let joined = to_slack(&notice::agent_joined("Dana"));
+    assert_eq!(texts[1..], [joined, first, second, third], "each once, in order: {texts:?}");
     bridge.stop().await;
 }

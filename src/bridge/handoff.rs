@@ -213,6 +213,10 @@ async fn catch_up(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> 
             return None;
         }
     };
+    let agent = conversation.human_agent.as_ref().and_then(|a| a.name.as_deref());
+    if let (true, Some(name)) = (conversation.is_human_handled, agent) {
+        announce(inner, thread, link, name);
+    }
     let query = ListMessages { role: Some(Role::HumanAgent), ..ListMessages::default() };
     match inner.client.list_messages(&link.owner, &link.conversation, &query).await {
         Ok(messages) => messages.iter().for_each(|m| post(inner, thread, link, m)),
@@ -227,13 +231,29 @@ async fn catch_up(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> 
     }
 }
 
-/// Queues agent message `m` for the thread (the job posts it at most once).
+/// Queues the note that `name` joined (shown once per agent and conversation: the job
+/// claims it like a message), so that it comes before the first thing they write.
+fn announce(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, name: &str) {
+    let job = Job::AgentMessage {
+        thread: thread.clone(),
+        conversation: link.conversation.clone(),
+        message: format!("joined:{name}"),
+        markdown: notice::agent_joined(name),
+    };
+    let _ = inner.threads.dispatch(inner, thread.clone(), job);
+}
+
+/// Queues agent message `m` for the thread (the job posts it at most once), after the
+/// note that its author joined.
 fn post(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, m: &Message) {
     let text = message_text(m);
     if text.trim().is_empty() {
         return;
     }
     let name = m.human_agent.as_ref().and_then(|a| a.name.clone());
+    if let Some(name) = &name {
+        announce(inner, thread, link, name);
+    }
     let markdown = format!("**{}:** {}", name.as_deref().unwrap_or("Support"), text.trim());
     let job = Job::AgentMessage {
         thread: thread.clone(),

@@ -76,6 +76,11 @@ pub fn human_handled() -> String {
     "Your message was passed to the support team; a person will reply.".to_string()
 }
 
+/// Shown once when a person (named by SiteAssist) takes the conversation over.
+pub fn agent_joined(name: &str) -> String {
+    format!("{name} from the support team has joined; replies will appear here.")
+}
+
 /// Shown when the support team hands a conversation back to the AI.
 pub fn handed_back() -> String {
     "The support team handed this conversation back to the assistant: just ask, and it answers."

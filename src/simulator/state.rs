@@ -310,10 +310,10 @@ impl State {
     }
 }
 
-/// The agent handling a conversation: `name` when one took it over by name, else the
-/// simulator's stand-in.
+/// The agent handling a conversation, with their name when one took it over by name
+/// (`null` otherwise, as for a handover the API did not attribute).
 pub(crate) fn human_agent(name: Option<&str>) -> Value {
-    json!({ "name": name.unwrap_or("Sam from Support"), "image": null })
+    json!({ "name": name, "image": null })
 }
 
 /// The first 60 characters of the first question, as the title.
