@@ -300,6 +300,9 @@ pub(super) async fn show(
     let keys = super::pacing::BudgetKeys::new(&super::ids::ChannelKey::new(thread.as_str()), None);
     let mut reply = Reply::new(inner, keys, record);
     reply.show_final(markdown).await;
-    crate::ops::metrics::agent_message_relayed(inner.adapter.name());
+    // The "joined" notes go through here too; only what the agents wrote is counted.
+    if !message.starts_with("joined:") {
+        crate::ops::metrics::agent_message_relayed(inner.adapter.name());
+    }
     reply.finish(None).await;
 }
