@@ -104,6 +104,10 @@ enum End {
 async fn relay(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> End {
     let mut failures = 0u32;
     let mut stopping = inner.stopping.subscribe();
+    // What this relay has queued already: a catch-up lists every agent message, and
+    // queuing them all again each time filled the thread's queue (the end note was
+    // then refused). The store's claims still guard across relays and restarts.
+    let mut queued = HashSet::new();
     let end = loop {
         if *stopping.borrow() {
             break End::Closing;
@@ -111,7 +115,7 @@ async fn relay(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> End
         match inner.client.open_socket_pinging(&link.conversation, inner.cfg.handoff_ping).await {
             Ok(mut socket) => {
                 failures = 0;
-                if let Some(end) = catch_up(inner, thread, link).await {
+                if let Some(end) = catch_up(inner, thread, link, &mut queued).await {
                     socket.close().await;
                     break end;
                 }
@@ -127,12 +131,12 @@ async fn relay(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> End
                     let Some(frame) = frame else { break };
                     match frame {
                         SocketFrame::NewMessage(Some(m)) if m.role == Role::HumanAgent => {
-                            post(inner, thread, link, &m);
+                            post(inner, thread, link, &m, &mut queued);
                         }
                         // Echoes of the user's messages, assistant messages: not ours.
                         SocketFrame::NewMessage(Some(_)) => {}
                         SocketFrame::NewMessage(None) | SocketFrame::HumanAssigned => {
-                            if let Some(end) = catch_up(inner, thread, link).await {
+                            if let Some(end) = catch_up(inner, thread, link, &mut queued).await {
                                 ended = Some(end);
                                 break;
                             }
@@ -202,7 +206,12 @@ fn backoff(failures: u32, conversation: &ConversationId) -> Duration {
 
 /// Re-reads the conversation: posts the agent messages not yet posted, in order, and
 /// says whether the handover is over.
-async fn catch_up(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> Option<End> {
+async fn catch_up(
+    inner: &Arc<Inner>,
+    thread: &ThreadKey,
+    link: &ThreadLink,
+    queued: &mut HashSet<String>,
+) -> Option<End> {
     let conversation = match inner.client.get_conversation(&link.owner, &link.conversation).await {
         Ok(c) => c,
         Err(Error::Api(ApiError::ConversationNotFound { .. } | ApiError::Forbidden { .. })) => {
@@ -215,11 +224,11 @@ async fn catch_up(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> 
     };
     let agent = conversation.human_agent.as_ref().and_then(|a| a.name.as_deref());
     if let (true, Some(name)) = (conversation.is_human_handled, agent) {
-        announce(inner, thread, link, name);
+        announce(inner, thread, link, name, queued);
     }
     let query = ListMessages { role: Some(Role::HumanAgent), ..ListMessages::default() };
     match inner.client.list_messages(&link.owner, &link.conversation, &query).await {
-        Ok(messages) => messages.iter().for_each(|m| post(inner, thread, link, m)),
+        Ok(messages) => messages.iter().for_each(|m| post(inner, thread, link, m, queued)),
         Err(e) => tracing::debug!(error = %e, "could not list the agent's messages"),
     }
     if conversation.status == ConversationStatus::Closed {
@@ -233,26 +242,44 @@ async fn catch_up(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink) -> 
 
 /// Queues the note that `name` joined (shown once per agent and conversation: the job
 /// claims it like a message), so that it comes before the first thing they write.
-fn announce(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, name: &str) {
+fn announce(
+    inner: &Arc<Inner>,
+    thread: &ThreadKey,
+    link: &ThreadLink,
+    name: &str,
+    queued: &mut HashSet<String>,
+) {
+    let message = format!("joined:{name}");
+    if queued.contains(&message) {
+        return;
+    }
     let job = Job::AgentMessage {
         thread: thread.clone(),
         conversation: link.conversation.clone(),
-        message: format!("joined:{name}"),
+        message: message.clone(),
         markdown: notice::agent_joined(name),
     };
-    let _ = inner.threads.dispatch(inner, thread.clone(), job);
+    if inner.threads.dispatch(inner, thread.clone(), job) == super::threads::Queued::Yes {
+        queued.insert(message);
+    }
 }
 
 /// Queues agent message `m` for the thread (the job posts it at most once), after the
 /// note that its author joined.
-fn post(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, m: &Message) {
+fn post(
+    inner: &Arc<Inner>,
+    thread: &ThreadKey,
+    link: &ThreadLink,
+    m: &Message,
+    queued: &mut HashSet<String>,
+) {
     let text = message_text(m);
-    if text.trim().is_empty() {
+    if text.trim().is_empty() || queued.contains(m.id.as_str()) {
         return;
     }
     let name = m.human_agent.as_ref().and_then(|a| a.name.clone());
     if let Some(name) = &name {
-        announce(inner, thread, link, name);
+        announce(inner, thread, link, name, queued);
     }
     let markdown = format!("**{}:** {}", name.as_deref().unwrap_or("Support"), text.trim());
     let job = Job::AgentMessage {
@@ -261,7 +288,9 @@ fn post(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, m: &Message) 
         message: m.id.as_str().to_string(),
         markdown,
     };
-    if inner.threads.dispatch(inner, thread.clone(), job) != super::threads::Queued::Yes {
+    if inner.threads.dispatch(inner, thread.clone(), job) == super::threads::Queued::Yes {
+        queued.insert(m.id.as_str().to_string());
+    } else {
         tracing::warn!(%thread, "thread queue full; the agent's message waits for the next catch-up");
     }
 }
