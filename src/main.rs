@@ -182,6 +182,9 @@ async fn shutdown_signal() {
     }
 }
 
+/// Caps the WebSocket handshake's logging (see [`init_logging`]).
+const NO_HANDSHAKE_TRACE: &str = "tungstenite::handshake=debug";
+
 /// Logs go to stderr (stdout carries the console's replies). In an interactive console
 /// the default `info` level would scribble over the live reply, so it becomes `warn`
 /// unless RUST_LOG or `log.level` says otherwise.
@@ -193,6 +196,9 @@ fn init_logging(settings: &Settings, interactive_console: bool) {
         settings.log.level.as_str()
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // tungstenite traces the whole WebSocket handshake request, whose URL carries the
+    // SiteAssist key (`?apiKey=`, the only way the API takes it): never below debug.
+    let filter = filter.add_directive(NO_HANDSHAKE_TRACE.parse().expect("a valid directive"));
     let json = match settings.log.format {
         LogFormat::Json => true,
         LogFormat::Text => false,
