@@ -3,8 +3,8 @@
 
 use crate::adapters::console::{self, ConsoleAdapter, ConsoleSession, OutputMode};
 use crate::bridge::feedback::FeedbackEmoji;
-use crate::bridge::{Bridge, BridgeConfig, BridgeError};
-use crate::config::{BridgeSettings, Settings, StoreBackend, StoreSettings};
+use crate::bridge::{Bridge, BridgeConfig, BridgeError, HandoffConfig};
+use crate::config::{BridgeSettings, HandoffSettings, Settings, StoreBackend, StoreSettings};
 use crate::ops::health::Readiness;
 use crate::ops::server::OpsState;
 use crate::platform::{PlatformError, RunContext};
@@ -61,7 +61,7 @@ pub fn open_store(settings: &StoreSettings) -> Result<Arc<dyn Store>, AppError> 
 }
 
 /// The core's settings from `[bridge]`.
-pub fn bridge_config(s: &BridgeSettings) -> BridgeConfig {
+pub fn bridge_config(s: &BridgeSettings, h: &HandoffSettings) -> BridgeConfig {
     BridgeConfig {
         edit_interval: Duration::from_millis(s.edit_interval_ms),
         feedback_from: s.feedback_from,
@@ -74,6 +74,12 @@ pub fn bridge_config(s: &BridgeSettings) -> BridgeConfig {
         thread_queue: s.thread_queue,
         user_questions_per_minute: s.user_questions_per_minute,
         channel_questions_per_minute: s.channel_questions_per_minute,
+        handoff: HandoffConfig {
+            watch: Duration::from_secs(h.watch_minutes * 60),
+            idle: Duration::from_secs(h.idle_hours * 3600),
+            max_sockets: h.max_sockets,
+            ..HandoffConfig::default()
+        },
         ..BridgeConfig::default()
     }
 }
@@ -207,7 +213,7 @@ async fn run_platforms(
         let ctx = RunContext {
             store: store.clone(),
             client: client.clone(),
-            bridge: bridge_config(&settings.bridge),
+            bridge: bridge_config(&settings.bridge, &settings.handoff),
             grace,
             readiness: readiness.clone(),
             shutdown: Box::pin(stopped()),
@@ -241,7 +247,12 @@ async fn run_console(
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mode = if interactive { OutputMode::Live } else { OutputMode::Final };
     let adapter = Arc::new(ConsoleAdapter::new(mode, Box::new(std::io::stdout())));
-    let bridge = Bridge::new(adapter.clone(), store, client, bridge_config(&settings.bridge));
+    let bridge = Bridge::new(
+        adapter.clone(),
+        store,
+        client,
+        bridge_config(&settings.bridge, &settings.handoff),
+    );
     bridge.recover_unfinished().await?;
     let user = Some(settings.console.user.clone())
         .filter(|u| !u.trim().is_empty())

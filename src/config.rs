@@ -36,7 +36,7 @@ const CORE_LIST_KEYS: &[&str] = &["bridge.like_emoji", "bridge.dislike_emoji"];
 
 /// The core's sections, in the order `print-config` shows them.
 const CORE_SECTIONS: &[&str] =
-    &["siteassist", "store", "bridge", "console", "simulator", "server", "log"];
+    &["siteassist", "store", "bridge", "handoff", "console", "simulator", "server", "log"];
 
 /// Every conventional environment name the bridge reads, with the dotted key it sets:
 /// the core's and each platform's.
@@ -66,6 +66,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// The core's behaviour.
     pub bridge: BridgeSettings,
+    /// Human handoff.
+    pub handoff: HandoffSettings,
     /// The terminal adapter.
     pub console: ConsoleSettings,
     /// The built-in simulator.
@@ -178,6 +180,19 @@ pub struct BridgeSettings {
     pub user_questions_per_minute: u32,
     /// Questions per minute per channel (0: no limit).
     pub channel_questions_per_minute: u32,
+}
+
+/// `[handoff]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffSettings {
+    /// Minutes after the AI's last answer in a thread that the bridge listens for a
+    /// person taking it over (0: learn it only from the next question).
+    pub watch_minutes: u64,
+    /// Hours a human-handled thread keeps its socket with no activity.
+    pub idle_hours: u64,
+    /// The most conversation sockets open at once.
+    pub max_sockets: usize,
 }
 
 /// `[console]`.
@@ -344,6 +359,7 @@ impl Settings {
             siteassist: section(&mut root, "siteassist")?,
             store: section(&mut root, "store")?,
             bridge: section(&mut root, "bridge")?,
+            handoff: section(&mut root, "handoff")?,
             console: section(&mut root, "console")?,
             simulator: section(&mut root, "simulator")?,
             server: section(&mut root, "server")?,
@@ -409,6 +425,15 @@ impl Settings {
                 "bridge.dedupe_ttl_secs",
                 "must be at least 60 (platforms redeliver for minutes)",
             );
+        }
+        if self.handoff.watch_minutes > 24 * 60 {
+            return invalid("handoff.watch_minutes", "must be between 0 and 1440");
+        }
+        if !(1..=24 * 365).contains(&self.handoff.idle_hours) {
+            return invalid("handoff.idle_hours", "must be between 1 and 8760");
+        }
+        if !(1..=100_000).contains(&self.handoff.max_sockets) {
+            return invalid("handoff.max_sockets", "must be between 1 and 100000");
         }
         if !(10..=86_400).contains(&self.store.sweep_interval_secs) {
             return invalid("store.sweep_interval_secs", "must be between 10 and 86400");

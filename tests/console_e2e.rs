@@ -4,7 +4,7 @@
 mod support;
 
 use siteassist_bridge::adapters::console::{ConsoleEvent, LineOutcome};
-use siteassist_bridge::bridge::Ignored;
+use siteassist_bridge::bridge::{notice, Ignored};
 use siteassist_bridge::simulator::{answer_for, Fault};
 use siteassist_bridge::store::{MemoryStore, SledStore, Store};
 use std::sync::Arc;
@@ -212,4 +212,55 @@ async fn a_human_agents_reply_arrives_in_the_console() {
     let shown =
         tokio::time::timeout(Duration::from_secs(5), arrived).await.expect("the agent's reply");
     assert!(shown.contains("Dana"), "{shown}");
+}
+
+/// Waits (up to 5 s) for the console to post a message containing `needle`.
+async fn posted(console: &mut Console, needle: &str) -> String {
+    let arrived = async {
+        loop {
+            match console.events.recv().await {
+                Ok(ConsoleEvent::Posted { text, .. } | ConsoleEvent::Edited { text, .. })
+                    if text.contains(needle) =>
+                {
+                    return text
+                }
+                Ok(_) => {}
+                Err(e) => panic!("console events ended: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), arrived).await.expect(needle)
+}
+
+/// The console shows the whole handover: an agent who writes first in a thread the AI
+/// just answered shows at once; a question to them says "(sent to Dana)" and nothing
+/// else; handed back, the AI answers again.
+#[tokio::test]
+async fn the_console_follows_a_handover_end_to_end() {
+    let sim = simulator(1).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "relay");
+    let q1 = "How do refunds work?";
+    assert_eq!(replied(console.session.submit_line(q1).await.unwrap()), answer_for(q1));
+    let listening = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(Duration::from_secs(5), listening).await.expect("listening");
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    sim.sim.hand_over(&conversation, "Dana");
+    sim.sim.agent_message(&conversation, "Dana here, I can help.").unwrap();
+    posted(&mut console, &notice::agent_joined("Dana")).await;
+    assert_eq!(posted(&mut console, "Dana here").await, "**Dana:** Dana here, I can help.");
+
+    let outcome = console.session.submit_line("Great, order 1234.").await.unwrap();
+    assert_eq!(outcome, LineOutcome::Delivered { agent: Some("Dana".into()) });
+    let shown: Vec<ConsoleEvent> = console.drain_events();
+    assert!(
+        !shown.iter().any(|e| matches!(e, ConsoleEvent::Posted { .. })),
+        "no placeholder for a question to a person: {shown:?}"
+    );
+    let stored = sim.sim.conversation_messages(&conversation);
+    assert!(stored.iter().any(|(_, text, _)| text == "Great, order 1234."), "{stored:?}");
+
+    sim.sim.hand_back(&conversation);
+    posted(&mut console, &notice::handed_back()).await;
+    let q3 = "What is the return window?";
+    assert_eq!(replied(console.session.submit_line(q3).await.unwrap()), answer_for(q3));
 }

@@ -324,6 +324,46 @@ async fn a_human_agents_replies_reach_the_thread() {
     bot.stop().await.unwrap();
 }
 
+/// An agent takes over a thread the AI answered a moment ago and writes first: the
+/// bridge was listening, so it shows within seconds; a follow-up then goes to the agent
+/// with a ✅ on it and no placeholder.
+#[tokio::test]
+async fn an_agent_who_writes_first_shows_and_follow_ups_get_a_delivery_mark() {
+    let (fake, sim, mut bot) = setup(1).await;
+    let thread = fake.next_id();
+    let q = "What are your prices?";
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(thread, SUPPORT, q).json());
+    assert_eq!(bot.message_outcome(thread).await, QUEUED);
+    reply_shown(&fake, thread, &render(&answer_for(q))).await;
+    let listening = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(WAIT, listening).await.expect("listening");
+
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+    sim.sim.agent_message(&conversation, "Hi, Dana here.").unwrap();
+    let written = render("**Dana:** Hi, Dana here.");
+    let within = std::time::Duration::from_secs(5);
+    fake.wait_until("the agent's first message", within, |r| {
+        r.messages_in(thread).last().is_some_and(|m| m.text() == written)
+    })
+    .await;
+
+    let follow_up = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::in_guild(follow_up, thread, "Thanks, Dana!").json());
+    assert_eq!(bot.message_outcome(follow_up).await, QUEUED);
+    fake.wait_until("the delivery mark", WAIT, |r| {
+        r.reactions.contains(&(thread, follow_up, "✅".to_string()))
+    })
+    .await;
+    let stored = sim.sim.conversation_messages(&conversation);
+    assert!(stored.iter().any(|(_, text, _)| text == "Thanks, Dana!"), "{stored:?}");
+    let shown: Vec<String> =
+        fake.read(|r| r.messages_in(thread).iter().map(|m| m.text().to_string()).collect());
+    let joined = render(&siteassist_bridge::bridge::notice::agent_joined("Dana"));
+    assert_eq!(shown, [render(&answer_for(q)), joined, written], "no placeholder, no note");
+    bot.stop().await.unwrap();
+}
+
 /// SiteAssist refuses the conversation's socket (a deleted conversation): one note in
 /// the thread, one attempt, no retry storm.
 #[tokio::test]

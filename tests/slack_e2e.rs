@@ -37,15 +37,20 @@ impl Bridge {
         store: Arc<dyn Store>,
         mode: SlackMode,
     ) -> Self {
+        Self::start_with(slack, sim, store, mode, support::fast_config()).await
+    }
+
+    async fn start_with(
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        store: Arc<dyn Store>,
+        mode: SlackMode,
+        cfg: siteassist_bridge::bridge::BridgeConfig,
+    ) -> Self {
         let app = Arc::new(
-            SlackBridge::connect(
-                &slack.bridge_settings(mode),
-                store,
-                support::client(sim, 3),
-                support::fast_config(),
-            )
-            .await
-            .expect("connects to the fake Slack"),
+            SlackBridge::connect(&slack.bridge_settings(mode), store, support::client(sim, 3), cfg)
+                .await
+                .expect("connects to the fake Slack"),
         );
         let (tx, rx) = oneshot::channel::<()>();
         let stopped = async move {
@@ -698,6 +703,133 @@ async fn a_human_agents_replies_reach_the_thread_once() {
         Some(ts),
     ));
     wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    bridge.stop().await;
+}
+
+/// The texts of the bot's messages in the thread under `ts`, oldest first.
+fn thread_texts(slack: &FakeSlack, ts: &str) -> Vec<String> {
+    slack.messages_in_thread(CHANNEL, ts).into_iter().map(|(_, t)| t).collect()
+}
+
+/// An agent takes over a thread the AI answered a moment ago and writes first, before
+/// the user says anything: the bridge was listening, so the note that they joined and
+/// their message reach the thread within seconds, without waiting for a question.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_who_writes_first_reaches_a_recently_answered_thread() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let ts = "1700003200.000100";
+    let q = "How do refunds work?";
+    slack.send_socket_event(mention("EvW1", q, ts));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    let listening = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(Duration::from_secs(5), listening).await.expect("listening");
+
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+    sim.sim.agent_message(&conversation, "Hi, Dana here. I saw your question.").unwrap();
+    let written = to_slack("**Dana:** Hi, Dana here. I saw your question.");
+    slack
+        .wait_until_within("the agent's first message", Duration::from_secs(5), |f| {
+            f.messages_in_thread(CHANNEL, ts).last().is_some_and(|(_, t)| *t == written)
+        })
+        .await;
+    let joined = to_slack(&notice::agent_joined("Dana"));
+    assert_eq!(thread_texts(&slack, ts), [to_slack(&answer_for(q)), joined, written]);
+    assert_eq!(bridge.app.bridge().handoff_relays(), 1, "relaying now");
+    bridge.stop().await;
+}
+
+/// A handover learnt from a question (nobody listened: `watch` is off): the question's
+/// reply is the one note that Dana joined; the next question gets a ✅ and no
+/// placeholder; Dana's three messages arrive in order; handed back, the AI answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handover_learnt_from_a_question_marks_later_questions_delivered() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let mut cfg = support::fast_config();
+    cfg.handoff.watch = Duration::ZERO;
+    let store: Arc<dyn Store> = Arc::new(siteassist_bridge::store::MemoryStore::new());
+    let bridge = Bridge::start_with(&slack, &sim, store, SlackMode::Socket, cfg).await;
+    let ts = "1700003300.000100";
+    let q1 = "How do refunds work?";
+    slack.send_socket_event(mention("EvD1", q1, ts));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q1))).await;
+    assert_eq!(sim.sim.sockets_opened(), 0, "nobody listens with watch off");
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+
+    let in_thread =
+        |event: &str, q: &str, at: &str| fake_slack::message(event, CHANNEL, USER, q, at, Some(ts));
+    slack.send_socket_event(in_thread("EvD2", "Still there?", "1700003301.000100"));
+    let joined = to_slack(&notice::agent_joined("Dana"));
+    wait_for_final(&slack, ts, &joined).await;
+    let relaying = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(Duration::from_secs(5), relaying).await.expect("relaying");
+
+    let q3_ts = "1700003302.000100";
+    slack.send_socket_event(in_thread("EvD3", "My order is 1234.", q3_ts));
+    let mark = (CHANNEL.to_string(), q3_ts.to_string(), "white_check_mark".to_string());
+    slack.wait_until("the delivery mark", |f| f.reactions().contains(&mark)).await;
+    let placeholders = slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.params["text"] == "Thinking…")
+        .count();
+    assert_eq!(placeholders, 2, "the first two questions only");
+
+    let said = ["Found order 1234.", "It ships **today**.", "Anything else?"];
+    for text in said {
+        sim.sim.agent_message(&conversation, text).unwrap();
+    }
+    let last = to_slack(&format!("**Dana:** {}", said[2]));
+    wait_for_final(&slack, ts, &last).await;
+    assert!(sim.sim.hand_back(&conversation));
+    let back = to_slack(&notice::handed_back());
+    wait_for_final(&slack, ts, &back).await;
+    let q4 = "What is the return window?";
+    slack.send_socket_event(in_thread("EvD4", q4, "1700003303.000100"));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q4))).await;
+
+    let mut expected = vec![to_slack(&answer_for(q1)), joined];
+    expected.extend(said.iter().map(|t| to_slack(&format!("**Dana:** {t}"))));
+    expected.extend([back, to_slack(&answer_for(q4))]);
+    assert_eq!(thread_texts(&slack, ts), expected);
+    assert_eq!(slack.reactions().len(), 1, "one mark: {:?}", slack.reactions());
+    bridge.stop().await;
+}
+
+/// The agent closes the conversation: one note, the relay stops, and the next
+/// question starts a new conversation answered by the AI.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_handover_says_so_and_starts_afresh() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let ts = "1700003400.000100";
+    let q1 = "How do refunds work?";
+    slack.send_socket_event(mention("EvC1", q1, ts));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q1))).await;
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    let listening = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(Duration::from_secs(5), listening).await.expect("listening");
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+    sim.sim.agent_message(&conversation, "Sorted, closing this.").unwrap();
+    wait_for_final(&slack, ts, &to_slack("**Dana:** Sorted, closing this.")).await;
+
+    assert!(sim.sim.close_conversation(&conversation));
+    let closed = to_slack(&notice::handoff_closed());
+    wait_for_final(&slack, ts, &closed).await;
+    let q2 = "What is the return window?";
+    let at = "1700003401.000100";
+    slack.send_socket_event(fake_slack::message("EvC2", CHANNEL, USER, q2, at, Some(ts)));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q2))).await;
+    let conversations = sim.sim.conversation_ids();
+    assert_eq!(conversations.len(), 2, "a new conversation after the close");
+    assert_eq!(sim.sim.conversation_messages(&conversations[1]).len(), 2, "question and answer");
+    let texts = thread_texts(&slack, ts);
+    assert_eq!(texts.iter().filter(|t| **t == closed).count(), 1, "one note: {texts:?}");
     bridge.stop().await;
 }
 

@@ -84,9 +84,17 @@ pub trait ChatAdapter: Send + Sync + 'static {
     }
 
     /// Called once when a reply is final (answer, partial answer or notice), with the
-    /// messages that show it. Adapters that print whole replies (the console in a pipe)
-    /// or stop a typing indicator use it; the default does nothing.
-    async fn reply_finished(&self, _thread: &ThreadKey, _messages: &[MessageRef]) {}
+    /// messages that show it and the question it answers (`None` for a note nobody
+    /// asked for; a person's relayed message names the SiteAssist message instead). Adapters that print
+    /// whole replies (the console in a pipe) or stop a typing indicator use it; the
+    /// default does nothing.
+    async fn reply_finished(
+        &self,
+        _thread: &ThreadKey,
+        _question: Option<&MessageRef>,
+        _messages: &[MessageRef],
+    ) {
+    }
 
     /// The newest message of this bot's in `thread`, posted after `after`, whose text is
     /// exactly `text`: a message that was posted but whose id the bridge never got.
@@ -102,6 +110,18 @@ pub trait ChatAdapter: Send + Sync + 'static {
         _text: &str,
     ) -> Result<Option<MessageRef>, AdapterError> {
         Ok(None)
+    }
+
+    /// Marks the user's `question` as delivered to a person of the support team
+    /// (`agent`, when SiteAssist named them), who handles the conversation now: no
+    /// answer follows from the bot, so the mark is how the user knows it arrived (a ✅
+    /// reaction on Slack and Discord). The default does nothing.
+    async fn mark_delivered(
+        &self,
+        _question: &MessageRef,
+        _agent: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        Ok(())
     }
 
     /// Called by recovery before it finishes a reply a previous run left in `thread`

@@ -4,7 +4,7 @@ use super::event::InboundMessage;
 use super::ids::ThreadKey;
 use super::notice;
 use super::pacing::BudgetKeys;
-use super::reply::Reply;
+use super::reply::{retry, Reply};
 use super::Inner;
 use crate::ops::metrics;
 use crate::siteassist::client::{message_text, NewMessage, PageContext, StreamStart};
@@ -21,40 +21,58 @@ use tokio::sync::watch;
 const RECOVERY_POLLS: u32 = 3;
 const RECOVERY_POLL_GAP: Duration = Duration::from_millis(700);
 
-/// Answers `msg`, whose in-flight `record` ingress already stored. Returns the thread's
-/// link when SiteAssist said a person handles the conversation ("Message sent"), so
-/// that the caller relays that person's replies.
+/// What the thread's worker does after an answer: follow the conversation for a
+/// person's replies.
+pub(super) enum Follow {
+    /// A person handles it ("Message sent"): relay their replies.
+    Relay(ThreadLink),
+    /// The AI answered: listen for a takeover for a while.
+    Listen(ThreadLink),
+}
+
+/// Answers `msg`, whose in-flight `record` ingress already stored. Returns how to
+/// follow the conversation afterwards, when there is one.
+///
+/// While a person handles the thread's conversation (as its relay knows), the question
+/// goes to them: no placeholder, no typing, and a delivery mark on the question when
+/// SiteAssist takes it ("Message sent").
 pub(super) async fn answer(
     inner: &Inner,
     msg: InboundMessage,
     record: InFlightReply,
-) -> Option<ThreadLink> {
+) -> Option<Follow> {
     let keys = BudgetKeys::new(&msg.channel, msg.workspace.as_ref());
     let platform = inner.adapter.name();
     metrics::reply_started(platform);
     let mut reply = Reply::new(inner, keys, record);
-    reply.show_raw(&inner.cfg.placeholder).await;
-    if inner.adapter.capabilities().typing_every.is_some() {
-        if let Err(e) = inner.adapter.typing(&msg.thread).await {
-            tracing::debug!(error = %e, "typing indicator failed");
+    let handled_by = inner.relays.handled_by(&msg.thread);
+    if handled_by.is_none() {
+        reply.show_raw(&inner.cfg.placeholder).await;
+        if inner.adapter.capabilities().typing_every.is_some() {
+            if let Err(e) = inner.adapter.typing(&msg.thread).await {
+                tracing::debug!(error = %e, "typing indicator failed");
+            }
         }
     }
-    let (link, outcome) = relay(inner, &msg, &mut reply).await;
+    let (link, outcome) = relay(inner, &msg, &mut reply, handled_by).await;
     if let Outcome::Failed(failure) = &outcome {
         metrics::reply_failed(platform, failure.cause());
     }
     metrics::reply_finished(platform, outcome.label(), reply.actions);
     reply.finish(link).await;
     match outcome {
-        Outcome::HumanHandled(link) => Some(link),
-        _ => None,
+        Outcome::HumanHandled(link) => Some(Follow::Relay(link)),
+        Outcome::Answered(link) | Outcome::Partial(link) => Some(Follow::Listen(link)),
+        Outcome::Failed(_) => None,
     }
 }
 
 /// How a reply ended, for the metrics.
 enum Outcome {
-    Answered,
-    Partial,
+    /// Answered (the thread's link, to listen for a takeover).
+    Answered(ThreadLink),
+    /// Answered in part.
+    Partial(ThreadLink),
     /// A person handles the conversation (the thread's link, for the relay).
     HumanHandled(ThreadLink),
     Failed(Failure),
@@ -99,8 +117,8 @@ impl Failure {
 impl Outcome {
     fn label(&self) -> &'static str {
         match self {
-            Outcome::Answered => "answered",
-            Outcome::Partial => "partial",
+            Outcome::Answered(_) => "answered",
+            Outcome::Partial(_) => "partial",
             Outcome::HumanHandled(_) => "human_handled",
             Outcome::Failed(_) => "failed",
         }
@@ -113,6 +131,7 @@ async fn relay(
     inner: &Inner,
     msg: &InboundMessage,
     reply: &mut Reply<'_>,
+    handled_by: Option<Option<String>>,
 ) -> (Option<ReplyLink>, Outcome) {
     let asker = SaVid::for_user(msg.author.as_str());
     let request = NewMessage {
@@ -164,7 +183,10 @@ async fn relay(
     let stream = match start {
         StreamStart::Streaming(stream) => stream,
         StreamStart::StoredNoReply => {
-            reply.show_final(&notice::human_handled()).await;
+            match handled_by {
+                Some(agent) => mark_delivered(inner, msg, agent.as_deref()).await,
+                None => handed_over(inner, reply, &link).await,
+            }
             return (None, Outcome::HumanHandled(link));
         }
     };
@@ -180,10 +202,10 @@ async fn relay(
     tracing::info!(thread = %msg.thread, outcome = ?end.outcome, chars = end.text.chars().count(), "answer finished");
     let reply_link = ReplyLink {
         thread: msg.thread.clone(),
-        conversation: link.conversation,
+        conversation: link.conversation.clone(),
         assistant_message: end.message_id.clone(),
         asker: msg.author.clone(),
-        owner: link.owner,
+        owner: link.owner.clone(),
     };
     // Linked before the final text shows: a user may react the moment it appears.
     reply.link(&reply_link).await;
@@ -195,15 +217,46 @@ async fn relay(
         match notice::cut_short_note(&end.outcome) {
             Some(note) => {
                 reply.show_final(&format!("{}\n\n{note}", end.text.trim_end())).await;
-                Outcome::Partial
+                Outcome::Partial(link)
             }
             None => {
                 reply.show_final(&end.text).await;
-                Outcome::Answered
+                Outcome::Answered(link)
             }
         }
     };
     (Some(reply_link), outcome)
+}
+
+/// The question reached a person the relay knew of: mark it delivered (a reaction, or
+/// the console's "(sent to …)"), nothing more.
+async fn mark_delivered(inner: &Inner, msg: &InboundMessage, agent: Option<&str>) {
+    let adapter = &inner.adapter;
+    let mark = || adapter.mark_delivered(&msg.message, agent);
+    if let Err(e) = retry(adapter.name(), mark).await {
+        tracing::info!(error = %e, "could not mark a question delivered");
+    }
+}
+
+/// The question learnt that a person handles the conversation: the reply says so
+/// (with their name when SiteAssist gives it), and that note counts as the one
+/// "joined" note, so the relay does not show it again.
+async fn handed_over(inner: &Inner, reply: &mut Reply<'_>, link: &ThreadLink) {
+    let agent = match inner.client.get_conversation(&link.owner, &link.conversation).await {
+        Ok(c) => c.human_agent.and_then(|a| a.name),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read who handles the conversation");
+            None
+        }
+    };
+    let note = match agent {
+        Some(name) if super::handoff::claim_joined(inner, &link.conversation, &name).await => {
+            notice::agent_joined(&name)
+        }
+        Some(name) => notice::sent_to(&name),
+        None => notice::human_handled(),
+    };
+    reply.show_final(&note).await;
 }
 
 /// The thread's conversation, created on first use, or why it cannot be had.

@@ -27,9 +27,14 @@ impl Handler<Job> for Inner {
                     conversation = tracing::field::Empty,
                 );
                 let thread = msg.thread.clone();
-                let handed_over = answer::answer(inner, *msg, *record).instrument(span).await;
-                if let Some(link) = handed_over {
-                    super::handoff::watch(&self, thread, link);
+                match answer::answer(inner, *msg, *record).instrument(span).await {
+                    Some(answer::Follow::Relay(link)) => {
+                        super::handoff::watch(&self, thread, link).await
+                    }
+                    Some(answer::Follow::Listen(link)) => {
+                        super::handoff::listen(&self, thread, link).await
+                    }
+                    None => {}
                 }
             }
             Job::AgentMessage { thread, conversation, message, markdown } => {
@@ -107,7 +112,7 @@ pub(super) async fn tell(inner: &Inner, thread: &ThreadKey, markdown: &str) {
     match retry(adapter.name(), || adapter.post(thread, &text)).await {
         // A notice is a whole reply at once: adapters that show only finished replies
         // (the console in a pipe) show it now.
-        Ok(message) => adapter.reply_finished(thread, &[message]).await,
+        Ok(message) => adapter.reply_finished(thread, None, &[message]).await,
         Err(e) => tracing::warn!(error = %e, "could not post a notice"),
     }
 }

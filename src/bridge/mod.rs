@@ -44,6 +44,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a conversation socket may fail to connect before the bridge reports
+/// itself not ready.
+pub const HANDOFF_FAILING_LIMIT: Duration = Duration::from_secs(5 * 60);
+
 /// The core's settings (built from `[bridge]` by the app).
 #[derive(Clone, Debug)]
 pub struct BridgeConfig {
@@ -69,8 +73,34 @@ pub struct BridgeConfig {
     /// The platform's auto-respond channels, channel lists and question length, for
     /// [`decide`](decide::decide). Each adapter fills it from its own config section.
     pub places: decide::PlaceRules,
-    /// How often a human handoff's socket is pinged (SiteAssist's widget: 30 s).
-    pub handoff_ping: Duration,
+    /// Human handoff: sockets, windows and bounds.
+    pub handoff: HandoffConfig,
+}
+
+/// How the core follows human handoffs (see [`handoff`]).
+#[derive(Clone, Debug)]
+pub struct HandoffConfig {
+    /// How often a conversation socket is pinged (SiteAssist's widget: 30 s).
+    pub ping: Duration,
+    /// How long after the AI's last answer in a thread the bridge listens for a person
+    /// taking the conversation over (zero: only learn it from questions).
+    pub watch: Duration,
+    /// How long a human-handled thread with no question and no agent message keeps
+    /// its socket (a question wakes it again).
+    pub idle: Duration,
+    /// The most sockets open at once; the least recently active relay closes first.
+    pub max_sockets: usize,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        Self {
+            ping: crate::siteassist::socket::PING_EVERY,
+            watch: Duration::from_secs(30 * 60),
+            idle: Duration::from_secs(72 * 3600),
+            max_sockets: 5_000,
+        }
+    }
 }
 
 impl Default for BridgeConfig {
@@ -86,7 +116,7 @@ impl Default for BridgeConfig {
             user_questions_per_minute: 10,
             channel_questions_per_minute: 60,
             places: decide::PlaceRules::default(),
-            handoff_ping: crate::siteassist::socket::PING_EVERY,
+            handoff: HandoffConfig::default(),
         }
     }
 }
@@ -191,7 +221,10 @@ impl Bridge {
         // relays start again (catching up on what was written meanwhile).
         for h in self.inner.store.handoffs().await? {
             if h.platform == self.inner.adapter.name() {
-                handoff::watch(&self.inner, h.thread, h.link);
+                let thread = h.thread.clone();
+                if !handoff::resume(&self.inner, h).await {
+                    self.inner.store.remove_handoff(&thread).await?;
+                }
             }
         }
         Ok(closed)
@@ -203,6 +236,8 @@ impl Bridge {
         self.inner.closing.store(true, Ordering::SeqCst);
         self.inner.stopping.send_replace(true);
         let cut = self.inner.threads.drain(grace).await;
+        // The relays close their sockets at once (their records stay for the next start).
+        self.inner.relays.stopped(Duration::from_secs(5)).await;
         if cut > 0 {
             if let Err(e) = recovery::recover_unfinished(&self.inner).await {
                 tracing::warn!(error = %e, "could not close unfinished replies at shutdown");
@@ -213,7 +248,30 @@ impl Bridge {
 
     /// Human-handled conversations whose agent's replies are being relayed now.
     pub fn handoff_relays(&self) -> usize {
+        self.inner.relays.relaying()
+    }
+
+    /// Threads listened to for a takeover, or relayed (one socket each, when up).
+    pub fn handoff_listeners(&self) -> usize {
         self.inner.relays.count()
+    }
+
+    /// Conversation sockets connected now.
+    pub fn handoff_sockets_open(&self) -> usize {
+        self.inner.relays.sockets_open()
+    }
+
+    /// Why the bridge is not ready, if it is not on its own account: a conversation
+    /// socket that has not connected for [`HANDOFF_FAILING_LIMIT`] (a person's replies
+    /// are not reaching a thread).
+    pub fn readiness_problem(&self, now: std::time::Instant) -> Option<String> {
+        let failing = self.inner.relays.failing_for(now)?;
+        (failing > HANDOFF_FAILING_LIMIT).then(|| {
+            format!(
+                "handoff: a conversation socket has failed to connect for {}s (a person's replies cannot reach a thread)",
+                failing.as_secs()
+            )
+        })
     }
 
     /// Whether the thread has a conversation (the console says so when it switches

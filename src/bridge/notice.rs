@@ -76,6 +76,14 @@ pub fn human_handled() -> String {
     "Your message was passed to the support team; a person will reply.".to_string()
 }
 
+/// Shown to a question that reached a person whose joining was announced before (the
+/// relay was not running to know it: idle, or the bridge restarted).
+pub fn sent_to(name: &str) -> String {
+    format!(
+        "Your message was passed to {name} from the support team; their reply will appear here."
+    )
+}
+
 /// Shown once when a person (named by SiteAssist) takes the conversation over.
 pub fn agent_joined(name: &str) -> String {
     format!("{name} from the support team has joined; replies will appear here.")

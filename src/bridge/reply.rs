@@ -206,7 +206,8 @@ impl<'a> Reply<'a> {
         if let Err(e) = self.inner.store.remove_in_flight(&self.record.id).await {
             tracing::warn!(error = %e, "could not clear the in-flight record");
         }
-        self.inner.adapter.reply_finished(&self.thread, &self.record.messages).await;
+        let question = Some(&self.record.question);
+        self.inner.adapter.reply_finished(&self.thread, question, &self.record.messages).await;
     }
 }
 

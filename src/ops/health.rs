@@ -25,10 +25,14 @@ enum Connection {
     Lost { since: Instant, why: String },
 }
 
+/// A component's own verdict: why it is not ready at this instant, or `None`.
+type Probe = Arc<dyn Fn(Instant) -> Option<String> + Send + Sync>;
+
 /// Shared readiness state. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Readiness {
     adapters: Arc<Mutex<BTreeMap<&'static str, Connection>>>,
+    probes: Arc<Mutex<Vec<(&'static str, Probe)>>>,
 }
 
 impl Readiness {
@@ -55,6 +59,16 @@ impl Readiness {
         if let Some(state @ Connection::Up) = adapters.get_mut(name) {
             *state = Connection::Lost { since: at, why: why.into() };
         }
+    }
+
+    /// Adds a component that judges its own readiness (e.g. a bridge whose handoff
+    /// sockets keep failing): asked at every check, `name` prefixes its reason.
+    pub fn add_probe(
+        &self,
+        name: &'static str,
+        probe: impl Fn(Instant) -> Option<String> + Send + Sync + 'static,
+    ) {
+        self.probes.lock().unwrap_or_else(|p| p.into_inner()).push((name, Arc::new(probe)));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Connection>> {
@@ -85,6 +99,12 @@ impl Readiness {
                         ));
                     }
                 }
+            }
+        }
+        let probes = self.probes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for (name, probe) in probes {
+            if let Some(why) = probe(now) {
+                reasons.push(format!("{name}: {why}"));
             }
         }
         match siteassist_last_ok {

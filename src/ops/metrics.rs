@@ -37,8 +37,15 @@ pub const REPLIES_IN_FLIGHT: &str = "siteassist_bridge_replies_in_flight";
 pub const FEEDBACK_SENT: &str = "siteassist_bridge_feedback_sent_total";
 /// Counter: a human agent's messages posted into chat threads, by platform.
 pub const AGENT_MESSAGES_RELAYED: &str = "siteassist_bridge_agent_messages_relayed_total";
-/// Gauge: conversations whose human agent's replies are being relayed (one socket each).
+/// Gauge: handoff relays running: threads listened to for a takeover, or relaying a
+/// person's replies (one socket each).
 pub const HANDOFF_RELAYS: &str = "siteassist_bridge_handoff_relays";
+/// Gauge: conversation sockets connected now.
+pub const HANDOFF_SOCKETS_OPEN: &str = "siteassist_bridge_handoff_sockets_open";
+/// Counter: conversation sockets that dropped and connected again.
+pub const HANDOFF_RECONNECTS: &str = "siteassist_bridge_handoff_reconnects_total";
+/// Counter: attempts to open a conversation socket that failed.
+pub const HANDOFF_SOCKET_FAILURES: &str = "siteassist_bridge_handoff_socket_failures_total";
 
 /// Claims in the store (expired ones not yet swept included).
 pub const STORE_CLAIMS: &str = "siteassist_bridge_store_claims";
@@ -113,7 +120,16 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
         AGENT_MESSAGES_RELAYED,
         "A human agent's messages posted into chat threads, by platform."
     );
-    describe_gauge!(HANDOFF_RELAYS, "Human-handled conversations being relayed (one socket each).");
+    describe_gauge!(
+        HANDOFF_RELAYS,
+        "Handoff relays running: threads listened to for a takeover, or relaying a person (one socket each)."
+    );
+    describe_gauge!(HANDOFF_SOCKETS_OPEN, "Conversation sockets connected now.");
+    describe_counter!(HANDOFF_RECONNECTS, "Conversation sockets that dropped and came back.");
+    describe_counter!(
+        HANDOFF_SOCKET_FAILURES,
+        "Attempts to open a conversation socket that failed (retried after a backoff)."
+    );
     describe_gauge!(STORE_CLAIMS, "Event and message claims in the store.");
     describe_gauge!(STORE_RECORDS, "Records of every kind in the store.");
     describe_gauge!(STORE_BYTES, "The store's size on disk, in bytes.");
@@ -142,6 +158,9 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
     }
     counter!(CLAIMS_SWEPT).increment(0);
     gauge!(HANDOFF_RELAYS).set(0.0);
+    gauge!(HANDOFF_SOCKETS_OPEN).set(0.0);
+    counter!(HANDOFF_RECONNECTS).increment(0);
+    counter!(HANDOFF_SOCKET_FAILURES).increment(0);
 }
 
 /// An event arrived.
@@ -197,9 +216,24 @@ pub fn agent_message_relayed(platform: &'static str) {
     counter!(AGENT_MESSAGES_RELAYED, "platform" => platform).increment(1);
 }
 
-/// Conversations being relayed now.
+/// Handoff relays running now (listening for a takeover, or relaying a person).
 pub fn handoff_relays(count: usize) {
     gauge!(HANDOFF_RELAYS).set(count as f64);
+}
+
+/// Conversation sockets connected now.
+pub fn handoff_sockets_open(count: usize) {
+    gauge!(HANDOFF_SOCKETS_OPEN).set(count as f64);
+}
+
+/// A relay's socket dropped and connected again.
+pub fn handoff_reconnected() {
+    counter!(HANDOFF_RECONNECTS).increment(1);
+}
+
+/// A relay's socket could not be opened (it is tried again after a backoff).
+pub fn handoff_socket_failed() {
+    counter!(HANDOFF_SOCKET_FAILURES).increment(1);
 }
 
 /// Feedback sent, by value.

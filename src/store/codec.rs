@@ -195,10 +195,15 @@ mod tests {
                 created_at: 7,
             },
             since: 9,
+            watching: false,
         };
         let golden: &[u8] = br#"{"v":1,"data":{"platform":"slack","thread":"slack:T1:C2:1.2","link":{"conversation":"c-1","owner":"sab-slack-T1-U2","created_at":7},"since":9}}"#;
         assert_eq!(encode(&handoff), golden);
         assert_eq!(decode::<crate::store::Handoff>("h", golden).unwrap(), handoff);
+        let listening = crate::store::Handoff { watching: true, ..handoff };
+        let golden: &[u8] = br#"{"v":1,"data":{"platform":"slack","thread":"slack:T1:C2:1.2","link":{"conversation":"c-1","owner":"sab-slack-T1-U2","created_at":7},"since":9,"watching":true}}"#;
+        assert_eq!(encode(&listening), golden);
+        assert_eq!(decode::<crate::store::Handoff>("h", golden).unwrap(), listening);
 
         let claim = ClaimRecord { expires_at_ms: 42 };
         let golden: &[u8] = br#"{"v":1,"data":{"expires_at_ms":42}}"#;

@@ -297,6 +297,7 @@ fn handoff(thread: &str, since: u64) -> Handoff {
         thread: ThreadKey::new(thread),
         link: thread_link(&format!("c-{thread}")),
         since,
+        watching: since % 2 == 0,
     }
 }
 

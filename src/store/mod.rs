@@ -106,8 +106,15 @@ pub struct Handoff {
     pub thread: ThreadKey,
     /// Its conversation and owner.
     pub link: ThreadLink,
-    /// When the handover was learnt, in seconds since the Unix epoch.
+    /// The thread's last activity the relay was recorded at (the handover learnt, a
+    /// question, the AI's answer), in seconds since the Unix epoch: a restart re-opens
+    /// the relay only while this is within its window.
     pub since: u64,
+    /// Listening for a takeover of a thread the AI answered (not yet handled by a
+    /// person). Absent in records written before listening existed: those were all
+    /// handled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub watching: bool,
 }
 
 /// A store failure. The core treats every variant the same way (log, tell the user the

@@ -53,6 +53,7 @@ pub enum Op {
     CreateThread,
     Typing,
     ListMessages,
+    AddReaction,
     Other,
 }
 
@@ -142,6 +143,8 @@ pub struct Record {
     pub calls: Vec<Call>,
     /// Bot messages in posting order.
     pub messages: Vec<BotMessage>,
+    /// The bot's reactions: `(channel, message, emoji)` (emoji percent-decoded).
+    pub reactions: Vec<(u64, u64, String)>,
     /// Channels the fake knows (`GET /channels/{id}`), as Discord channel objects.
     pub channels: HashMap<u64, Value>,
     /// Identify payloads (`d` of op 2), one per gateway session.

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -24,6 +24,10 @@ pub async fn spawn(state: Arc<State>) -> String {
         .route("/api/v10/channels/{channel}/messages/{message}", patch(edit_message))
         .route("/api/v10/channels/{channel}/messages/{message}/threads", post(create_thread))
         .route("/api/v10/channels/{channel}/typing", post(typing))
+        .route(
+            "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+            put(add_reaction),
+        )
         .fallback(other)
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -381,6 +385,32 @@ async fn typing(
 ) -> Response {
     let c = id(&c);
     answer(&st, Op::Typing, (&m, &u, &h), (Some(c), None), b"", || {
+        (StatusCode::NO_CONTENT, Value::Null)
+    })
+}
+
+/// `PUT …/reactions/{emoji}/@me`: 204; a Unicode emoji, or `name:id` for a custom one
+/// (anything else is Discord's 10014 Unknown Emoji). Adding it twice is no error.
+async fn add_reaction(
+    AxState(st): S,
+    Path((c, msg, emoji)): Path<(String, String, String)>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+) -> Response {
+    let (c, msg) = (id(&c), id(&msg));
+    let st2 = Arc::clone(&st);
+    answer(&st, Op::AddReaction, (&m, &u, &h), (Some(c), Some(msg)), b"", move || {
+        let custom = emoji.split_once(':').is_some_and(|(_, id)| id.parse::<u64>().is_ok());
+        if emoji.is_empty() || (emoji.is_ascii() && !custom) {
+            return (StatusCode::BAD_REQUEST, json!({ "message": "Unknown Emoji", "code": 10014 }));
+        }
+        st2.with(|r| {
+            let key = (c, msg, emoji.clone());
+            if !r.reactions.contains(&key) {
+                r.reactions.push(key);
+            }
+        });
         (StatusCode::NO_CONTENT, Value::Null)
     })
 }

@@ -39,10 +39,20 @@ pub enum ConsoleEvent {
         /// Its new text.
         text: String,
     },
+    /// A question was passed to a person of the support team (no answer follows).
+    Delivered {
+        /// The question.
+        question: MessageRef,
+        /// The person, when SiteAssist named them.
+        agent: Option<String>,
+    },
     /// A reply is final.
     Finished {
         /// The thread.
         thread: ThreadKey,
+        /// The question it answers (`None`: a note nobody asked for; a person's
+        /// message relayed from SiteAssist names that message instead).
+        question: Option<MessageRef>,
         /// The messages that show it, in order.
         messages: Vec<MessageRef>,
         /// Their texts joined by newlines.
@@ -189,7 +199,23 @@ impl ChatAdapter for ConsoleAdapter {
         Ok(())
     }
 
-    async fn reply_finished(&self, thread: &ThreadKey, messages: &[MessageRef]) {
+    async fn mark_delivered(
+        &self,
+        question: &MessageRef,
+        agent: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        self.say(&format!("(sent to {})", agent.unwrap_or("the support team")));
+        let agent = agent.map(str::to_string);
+        let _ = self.events.send(ConsoleEvent::Delivered { question: question.clone(), agent });
+        Ok(())
+    }
+
+    async fn reply_finished(
+        &self,
+        thread: &ThreadKey,
+        question: Option<&MessageRef>,
+        messages: &[MessageRef],
+    ) {
         let text = {
             let mut screen = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let text: Vec<String> =
@@ -210,6 +236,7 @@ impl ChatAdapter for ConsoleAdapter {
         }
         let _ = self.events.send(ConsoleEvent::Finished {
             thread: thread.clone(),
+            question: question.cloned(),
             messages: messages.to_vec(),
             text,
         });

@@ -21,6 +21,12 @@ pub enum LineOutcome {
         /// The reply's text.
         text: String,
     },
+    /// The question went to a person of the support team who handles the conversation
+    /// (shown as "(sent to …)"); their reply arrives when they write it.
+    Delivered {
+        /// The person, when SiteAssist named them.
+        agent: Option<String>,
+    },
     /// The core ignored the line (e.g. a duplicate), and why.
     Ignored(crate::bridge::Ignored),
     /// A command ran; its output for the user.
@@ -92,9 +98,10 @@ impl ConsoleSession {
             return self.command(command).await;
         }
         self.seq += 1;
+        let question = ids::user_message(&self.thread, &self.run, self.seq);
         let message = InboundMessage {
             event_id: uuid::Uuid::new_v4().to_string(),
-            message: ids::user_message(&self.thread, &self.run, self.seq),
+            message: question.clone(),
             thread: self.thread.clone(),
             channel: ids::channel(&self.thread),
             workspace: None,
@@ -122,9 +129,16 @@ impl ConsoleSession {
         }
         loop {
             match self.events.recv().await {
-                Ok(ConsoleEvent::Finished { thread, messages, text }) if thread == self.thread => {
+                // The reply to this question; a person's message relayed meanwhile
+                // is not (it shows, but the prompt still waits for the answer).
+                Ok(ConsoleEvent::Finished { question: Some(q), messages, text, .. })
+                    if q == question =>
+                {
                     self.last_reply = messages.first().cloned();
                     return Ok(LineOutcome::Replied { messages, text });
+                }
+                Ok(ConsoleEvent::Delivered { question: q, agent }) if q == question => {
+                    return Ok(LineOutcome::Delivered { agent });
                 }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Ok(LineOutcome::Nothing),
@@ -208,7 +222,7 @@ pub async fn run(
             LineOutcome::Quit => return Ok(()),
             LineOutcome::Command(text) => adapter.say(&text),
             LineOutcome::Ignored(why) => adapter.say(&format!("(ignored: {why:?})")),
-            LineOutcome::Replied { .. } | LineOutcome::Nothing => {}
+            LineOutcome::Replied { .. } | LineOutcome::Delivered { .. } | LineOutcome::Nothing => {}
         }
     }
 }

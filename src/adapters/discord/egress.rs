@@ -113,6 +113,9 @@ const UNKNOWN_CHANNEL: i64 = 10003;
 /// The name of a thread recovery opens for a question a killed run took.
 const RESUMED_THREAD_NAME: &str = "SiteAssist answer";
 
+/// The reaction that marks a question delivered to a person.
+const DELIVERED_REACTION: &str = "✅";
+
 fn channel_of(thread: &ThreadKey) -> Result<u64, AdapterError> {
     ids::thread_channel(thread)
         .ok_or_else(|| AdapterError::Permanent(format!("not a Discord thread: {thread}")))
@@ -170,6 +173,16 @@ impl ChatAdapter for DiscordAdapter {
             Ok(_) => {}
             Err(f) => tracing::warn!(error = %f.error, "could not check a thread to resume"),
         }
+    }
+
+    async fn mark_delivered(
+        &self,
+        question: &MessageRef,
+        _agent: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        let (channel, id) = ids::parse_message(question)
+            .ok_or_else(|| AdapterError::Permanent(format!("not a Discord message: {question}")))?;
+        Ok(self.rest.add_reaction(channel, id, DELIVERED_REACTION).await?)
     }
 
     async fn typing(&self, thread: &ThreadKey) -> Result<(), AdapterError> {

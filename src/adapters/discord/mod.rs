@@ -61,6 +61,8 @@ pub async fn run(
 ) -> Result<(), DiscordError> {
     let bot = DiscordBot::connect(settings, store, client, bridge_cfg).await?;
     readiness.adapter_up("discord");
+    let probed = bot.bridge().clone();
+    readiness.add_probe("discord", move |now| probed.readiness_problem(now));
     // A dropped gateway connection that is not back within a minute makes /readyz fail.
     let mut reports = bot.subscribe();
     let watched = readiness.clone();

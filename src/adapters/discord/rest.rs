@@ -227,6 +227,23 @@ impl Rest {
         self.send(req).await.map(drop)
     }
 
+    /// Adds the bot's reaction `emoji` (Unicode) to a message (`PUT
+    /// …/reactions/{emoji}/@me`; adding one that is there already succeeds).
+    pub(crate) async fn add_reaction(
+        &self,
+        channel: u64,
+        message: u64,
+        emoji: &str,
+    ) -> Result<(), Failure> {
+        let emoji = serenity::all::ReactionType::Unicode(emoji.to_string()).as_data();
+        let route = Route::ChannelMessageReactionMe {
+            channel_id: ChannelId::new(channel),
+            message_id: MessageId::new(message),
+            reaction: &emoji,
+        };
+        self.send(Request::new(route, LightMethod::Put)).await.map(drop)
+    }
+
     /// Shows "typing…" in `channel` for about 10 seconds.
     pub(crate) async fn typing(&self, channel: u64) -> Result<(), Failure> {
         let route = Route::ChannelTyping { channel_id: ChannelId::new(channel) };

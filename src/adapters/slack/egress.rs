@@ -18,6 +18,9 @@ pub(crate) type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnect
 /// The Web API client.
 pub(crate) type Client = SlackClient<Connector>;
 
+/// The reaction that marks a question delivered to a person (✅).
+const DELIVERED_REACTION: &str = "white_check_mark";
+
 /// Slack asks for this wait when a 429 carries no `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -184,6 +187,20 @@ impl SlackWeb {
         Ok(own)
     }
 
+    /// Adds reaction `name` to a message; one that is there already counts as added.
+    async fn react(&self, channel: &str, ts: &str, name: &str) -> Result<(), AdapterError> {
+        let req = SlackApiReactionsAddRequest::new(
+            SlackChannelId(channel.to_string()),
+            SlackReactionName(name.to_string()),
+            SlackTs(ts.to_string()),
+        );
+        match self.client.open_session(&self.token).reactions_add(&req).await {
+            Ok(_) => Ok(()),
+            Err(SlackClientError::ApiError(e)) if e.code == "already_reacted" => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), AdapterError> {
         let req = SlackApiChatUpdateRequest::new(
             SlackChannelId(channel.to_string()),
@@ -288,6 +305,16 @@ impl ChatAdapter for SlackEgress {
         let (channel, ts) = ids::parse_message(message)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {message}")))?;
         self.web.update(channel, ts, text).await
+    }
+
+    async fn mark_delivered(
+        &self,
+        question: &MessageRef,
+        _agent: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        let (channel, ts) = ids::parse_message(question)
+            .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {question}")))?;
+        self.web.react(channel, ts, DELIVERED_REACTION).await
     }
 
     async fn find_unrecorded(

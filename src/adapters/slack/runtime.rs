@@ -249,6 +249,8 @@ pub async fn run(
 ) -> Result<(), SlackError> {
     let app = Arc::new(SlackBridge::connect(settings, store, siteassist, bridge_cfg).await?);
     app.report_to(readiness.clone());
+    let probed = app.bridge.clone();
+    readiness.add_probe("slack", move |now| probed.readiness_problem(now));
     app.bridge.recover_unfinished().await?;
     let served = match settings.mode {
         SlackMode::Socket => {
