@@ -833,6 +833,66 @@ async fn a_closed_handover_says_so_and_starts_afresh() {
     bridge.stop().await;
 }
 
+/// Bounds: with room for two sockets, a third answered thread closes the least
+/// recently active relay; what its agent writes meanwhile arrives when the user writes
+/// again (caught up from the message list), once. A listening relay whose window
+/// passes closes its socket and forgets its record.
+#[tokio::test(flavor = "multi_thread")]
+async fn relays_beyond_the_cap_close_oldest_first_and_catch_up_when_woken() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let mut cfg = support::fast_config();
+    cfg.handoff.max_sockets = 2;
+    let store: Arc<dyn Store> = Arc::new(siteassist_bridge::store::MemoryStore::new());
+    let bridge = Bridge::start_with(&slack, &sim, store.clone(), SlackMode::Socket, cfg).await;
+    let threads = ["1700003500.000100", "1700003501.000100", "1700003502.000100"];
+    let q = "How do refunds work?";
+    for (i, ts) in threads.iter().enumerate() {
+        slack.send_socket_event(mention(&format!("EvK{i}"), q, ts));
+        wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+        let n = (i + 1).min(2);
+        let open = sim.sim.wait_until(|s| s.open_sockets() == n);
+        tokio::time::timeout(Duration::from_secs(5), open).await.expect("sockets");
+    }
+    assert_eq!(bridge.app.bridge().handoff_listeners(), 2, "the cap holds");
+    let first = sim.sim.conversation_ids()[0].clone();
+    assert!(sim.sim.hand_over(&first, "Dana"));
+    sim.sim.agent_message(&first, "Written while nobody listened.").unwrap();
+    // The user writes again in the first thread: it wakes, and the message arrives.
+    let again =
+        fake_slack::message("EvK9", CHANNEL, USER, "Hello?", "1700003509.000100", Some(threads[0]));
+    slack.send_socket_event(again);
+    let written = to_slack("**Dana:** Written while nobody listened.");
+    wait_for_final(&slack, threads[0], &written).await;
+    let texts = thread_texts(&slack, threads[0]);
+    assert_eq!(texts.iter().filter(|t| **t == written).count(), 1, "once: {texts:?}");
+    assert_eq!(bridge.app.bridge().handoff_listeners(), 2, "still two");
+    bridge.stop().await;
+
+    // A short window: the listening relay closes by itself and forgets its record.
+    let mut cfg = support::fast_config();
+    cfg.handoff.watch = Duration::from_millis(300);
+    let store: Arc<dyn Store> = Arc::new(siteassist_bridge::store::MemoryStore::new());
+    let bridge = Bridge::start_with(&slack, &sim, store.clone(), SlackMode::Socket, cfg).await;
+    let ts = "1700003510.000100";
+    let opened = sim.sim.sockets_opened();
+    slack.send_socket_event(mention("EvK10", q, ts));
+    wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    let listened = sim.sim.wait_until(|s| s.sockets_opened() > opened);
+    tokio::time::timeout(Duration::from_secs(5), listened).await.expect("listened");
+    let closed = sim.sim.wait_until(|s| s.open_sockets() == 0);
+    tokio::time::timeout(Duration::from_secs(5), closed).await.expect("closed when idle");
+    let forgotten = async {
+        while !store.handoffs().await.unwrap().is_empty()
+            || bridge.app.bridge().handoff_listeners() > 0
+        {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), forgotten).await.expect("record forgotten");
+    bridge.stop().await;
+}
+
 /// A restart re-opens the relay of a conversation a person was handling: what they
 /// wrote while the bridge was down arrives once, and nothing shown before comes again.
 #[tokio::test(flavor = "multi_thread")]

@@ -682,3 +682,74 @@ pub(super) async fn show(
     }
     reply.finish(None).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread(n: u32) -> ThreadKey {
+        ThreadKey::new(format!("test:{n}"))
+    }
+
+    fn conversation(n: u32) -> ConversationId {
+        ConversationId::new(format!("c-{n}"))
+    }
+
+    #[test]
+    fn one_relay_per_thread_and_the_cap_closes_the_least_recently_active() {
+        let relays = Relays::default();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let Begin::New(_, stop1) = relays.begin(&thread(1), &conversation(1), false, at(1), 2)
+        else {
+            panic!("a new relay")
+        };
+        assert!(matches!(
+            relays.begin(&thread(2), &conversation(2), false, at(2), 2),
+            Begin::New(..)
+        ));
+        // Thread 1 is active again: thread 2 becomes the oldest.
+        let again = relays.begin(&thread(1), &conversation(1), true, at(3), 2);
+        assert!(matches!(again, Begin::Running { upgraded: true }));
+        assert_eq!(relays.handled_by(&thread(1)), Some(None));
+        assert!(matches!(
+            relays.begin(&thread(3), &conversation(3), false, at(4), 2),
+            Begin::New(..)
+        ));
+        assert_eq!(relays.count(), 2);
+        assert!(relays.runs(&thread(1)) && relays.runs(&thread(3)) && !relays.runs(&thread(2)));
+        assert_eq!(relays.relaying(), 1);
+        // A new conversation in thread 1 replaces its relay, and stops the old one.
+        assert!(matches!(
+            relays.begin(&thread(1), &conversation(9), false, at(5), 2),
+            Begin::New(..)
+        ));
+        let stopped = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let woke = stopped.block_on(async {
+            tokio::time::timeout(Duration::from_secs(1), stop1.notified()).await.is_ok()
+        });
+        assert!(woke, "the replaced relay was told to stop");
+        assert_eq!(relays.handled_by(&thread(1)), None, "the new relay only listens");
+    }
+
+    #[test]
+    fn the_longest_failing_socket_is_reported() {
+        let relays = Relays::default();
+        let now = Instant::now();
+        let Begin::New(a, _) = relays.begin(&thread(1), &conversation(1), true, now, 10) else {
+            panic!("new")
+        };
+        let Begin::New(b, _) = relays.begin(&thread(2), &conversation(2), true, now, 10) else {
+            panic!("new")
+        };
+        assert_eq!(relays.failing_for(now), None);
+        relays.with(&thread(1), a, |e| e.failing_since = Some(now));
+        relays.with(&thread(2), b, |e| e.failing_since = now.checked_sub(Duration::from_secs(9)));
+        let later = now + Duration::from_secs(1);
+        assert_eq!(relays.failing_for(later), Some(Duration::from_secs(10)));
+        // A stale id does not touch the thread's current relay.
+        assert_eq!(relays.with(&thread(1), b, |e| e.handled), None);
+        relays.end(&thread(2), b);
+        assert_eq!(relays.failing_for(later), Some(Duration::from_secs(1)));
+    }
+}

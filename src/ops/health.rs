@@ -166,4 +166,18 @@ mod tests {
         r.adapter_up("discord");
         assert!(r.check(later(90), Ok(()), Some(later(90))).is_ok(), "back");
     }
+
+    #[test]
+    fn a_probe_that_reports_a_problem_makes_the_bridge_not_ready() {
+        let readiness = Readiness::default();
+        let now = Instant::now();
+        let fresh = Some(now);
+        readiness.add_probe("slack", move |at| (at > now).then(|| "sockets failing".to_string()));
+        assert_eq!(readiness.check(now, Ok(()), fresh), Ok(()));
+        let later = now + Duration::from_secs(1);
+        assert_eq!(
+            readiness.check(later, Ok(()), fresh),
+            Err(vec!["slack: sockets failing".to_string()])
+        );
+    }
 }
