@@ -481,6 +481,25 @@ async fn killed_run(
     bot_ts
 }
 
+/// A run killed between posting a person's relayed message and recording its ts: the
+/// record holds the message's final text and names no message. The next start finds
+/// the post in the thread and keeps it, rather than post the person's words twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_message_the_killed_run_posted_but_never_recorded_is_kept() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let store: Arc<dyn Store> = Arc::new(siteassist_bridge::store::MemoryStore::new());
+    let ts = "1600000100.000100";
+    let markdown = "**Dana:** Your order ships today.";
+    let posted = killed_run(&slack, &store, ts, &to_slack(markdown), false, Some(markdown)).await;
+    let bridge = Bridge::start(&slack, &sim, store.clone(), SlackMode::Socket).await;
+    assert_eq!(bridge.app.bridge().recover_unfinished().await.unwrap(), 1);
+    let shown = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(shown, [(posted, to_slack(markdown))], "kept, not posted again");
+    assert!(store.in_flight().await.unwrap().is_empty());
+    bridge.stop().await;
+}
+
 /// A run killed between posting the placeholder and recording its ts left a
 /// "Thinking…" no record names. The next start finds it in the thread and finishes it,
 /// rather than leaving it thinking forever beside a second message.

@@ -124,6 +124,14 @@ pub trait ChatAdapter: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The message `thread` hangs from (every reply in it comes after), where there is
+    /// one: the bound for [`Self::find_unrecorded`] when a message answers no question
+    /// (a person's message relayed into the thread). `None` (the default): such posts
+    /// are not looked for.
+    fn thread_root(&self, _thread: &ThreadKey) -> Option<MessageRef> {
+        None
+    }
+
     /// Called by recovery before it finishes a reply a previous run left in `thread`
     /// for `question`: an adapter that opens threads lazily, and kept how in memory,
     /// makes sure the thread can be posted in (a run killed before opening it left

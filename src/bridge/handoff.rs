@@ -655,7 +655,12 @@ pub(super) async fn show(
         id: uuid::Uuid::new_v4().to_string(),
         platform: inner.adapter.name().to_string(),
         thread: thread.clone(),
-        question: MessageRef::new(format!("siteassist:{message}")),
+        // No question: the thread's root bounds the look for a post a killed run made
+        // but did not record (recovery adopts it rather than post it twice).
+        question: inner
+            .adapter
+            .thread_root(&thread)
+            .unwrap_or_else(|| MessageRef::new(format!("siteassist:{message}"))),
         conversation: Some(conversation.clone()),
         owner: None,
         messages: Vec::new(),

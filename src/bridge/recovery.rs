@@ -10,27 +10,39 @@ use crate::siteassist::client::message_text;
 use crate::siteassist::model::MessageStatus;
 use crate::store::ReplyLink;
 
-/// A run killed between posting the placeholder and saving its id left a message no
-/// record names; where the adapter can find it, the reply takes it over (and edits it)
-/// instead of posting a second message beside a placeholder that thinks forever.
-async fn adopt_unrecorded_placeholder(inner: &Inner, reply: &mut Reply<'_>) {
+/// A run killed between posting a message and saving its id left a message no record
+/// names: a placeholder (a question's reply), or a whole message (a person's message
+/// relayed into the thread, whose record holds its final text). Where the adapter can
+/// find it, the reply takes it over instead of posting a second message beside it.
+async fn adopt_unrecorded(inner: &Inner, reply: &mut Reply<'_>) {
     if !reply.record.messages.is_empty() {
         return;
     }
+    // The final text first: a record that has one and no message was about to post it.
+    let mut texts = Vec::new();
+    if let Some(markdown) = &reply.record.final_markdown {
+        let rendered = inner.adapter.render(markdown);
+        let max = inner.adapter.capabilities().max_message_chars;
+        texts.extend(super::split::split_message(&rendered, max).into_iter().next());
+    }
+    texts.push(inner.cfg.placeholder.clone());
     let (thread, question) = (&reply.record.thread, &reply.record.question);
-    // Retried like any platform call: a restart looks in every unfinished thread at
-    // once, and a 429 on the look must not become a second message beside the
-    // placeholder (the full campaign's Discord kill phase caught exactly that).
     let adapter = &inner.adapter;
-    let look = || adapter.find_unrecorded(thread, question, &inner.cfg.placeholder);
-    match super::reply::retry(adapter.name(), look).await {
-        Ok(Some(message)) => {
-            tracing::info!(%message, "adopting a placeholder a previous run did not record");
-            reply.record.messages.push(message);
-            reply.save().await;
+    for text in &texts {
+        // Retried like any platform call: a restart looks in every unfinished thread at
+        // once, and a 429 on the look must not become a second message beside the
+        // first (the full campaign's Discord kill phase caught exactly that).
+        let look = || adapter.find_unrecorded(thread, question, text);
+        match super::reply::retry(adapter.name(), look).await {
+            Ok(Some(message)) => {
+                tracing::info!(%message, "adopting a message a previous run did not record");
+                reply.record.messages.push(message);
+                reply.save().await;
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not look for an unrecorded message"),
         }
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "could not look for an unrecorded placeholder"),
     }
 }
 
@@ -51,7 +63,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         let final_markdown = record.final_markdown.clone();
         inner.adapter.resume_thread(&record.thread, &record.question).await;
         let mut reply = Reply::new(inner, keys, record);
-        adopt_unrecorded_placeholder(inner, &mut reply).await;
+        adopt_unrecorded(inner, &mut reply).await;
         let mut link = None;
         if let Some(markdown) = final_markdown {
             // The run got as far as its last show (the reply's links, if any, were

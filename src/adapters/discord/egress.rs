@@ -185,6 +185,11 @@ impl ChatAdapter for DiscordAdapter {
         Ok(self.rest.add_reaction(channel, id, DELIVERED_REACTION).await?)
     }
 
+    /// A thread is a channel whose id is older than every message in it.
+    fn thread_root(&self, thread: &ThreadKey) -> Option<MessageRef> {
+        ids::thread_channel(thread).map(|channel| ids::message(channel, channel))
+    }
+
     async fn typing(&self, thread: &ThreadKey) -> Result<(), AdapterError> {
         let channel = channel_of(thread)?;
         self.ensure_thread(channel).await?;

@@ -317,6 +317,11 @@ impl ChatAdapter for SlackEgress {
         self.web.react(channel, ts, DELIVERED_REACTION).await
     }
 
+    fn thread_root(&self, thread: &ThreadKey) -> Option<MessageRef> {
+        let (team, channel, thread_ts) = ids::parse_thread(thread)?;
+        Some(ids::message(team, channel, thread_ts?))
+    }
+
     async fn find_unrecorded(
         &self,
         thread: &ThreadKey,
