@@ -33,6 +33,7 @@
 #![allow(dead_code)]
 
 pub mod discord;
+pub mod handoff;
 
 use crate::fake_slack::{self, app_mention, message, FailKind, FakeSlack, SlackLimits};
 use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings};
