@@ -259,6 +259,21 @@ async fn the_console_follows_a_handover_end_to_end() {
     let stored = sim.sim.conversation_messages(&conversation);
     assert!(stored.iter().any(|(_, text, _)| text == "Great, order 1234."), "{stored:?}");
 
+    // A long message in many-byte characters: far beyond the socket's 4 KiB buffer.
+    let long = "é".repeat(9_000);
+    sim.sim.agent_message(&conversation, &long).unwrap();
+    let whole = async {
+        loop {
+            if let Ok(ConsoleEvent::Finished { text, .. }) = console.events.recv().await {
+                if text.contains('é') {
+                    return text;
+                }
+            }
+        }
+    };
+    let shown = tokio::time::timeout(Duration::from_secs(5), whole).await.expect("long message");
+    assert_eq!(shown.chars().filter(|c| *c == 'é').count(), 9_000, "all of it");
+
     sim.sim.hand_back(&conversation);
     posted(&mut console, &notice::handed_back()).await;
     let q3 = "What is the return window?";

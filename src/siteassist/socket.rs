@@ -18,6 +18,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -58,6 +59,24 @@ impl std::fmt::Debug for ConversationSocket {
     }
 }
 
+/// A socket's buffers. tungstenite allocates a 128 KiB read buffer per socket up
+/// front, sized for heavy traffic; these sockets carry a few small frames an hour and
+/// a bridge holds thousands (measured: 147 KiB per idle socket with the default, see
+/// `examples/handoff_idle.rs`). Messages larger than the buffer still arrive (it
+/// grows); past [`MAX_FRAME`] the connection fails and the relay catches up from the
+/// message list instead.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+}
+
+/// The largest frame accepted: a message of SiteAssist's longest content (10,000
+/// characters, up to 4 bytes each) with its JSON around it.
+const MAX_FRAME: usize = 256 * 1024;
+
 impl Client {
     /// Opens the socket of conversation `id`. A refusal before the upgrade comes back
     /// as the API error its status means (401: the key; 404: no such conversation).
@@ -75,7 +94,8 @@ impl Client {
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
         url.set_scheme(scheme).map_err(|()| Error::NotConfigured("no WebSocket URL".into()))?;
         url.query_pairs_mut().append_pair("apiKey", self.inner.cfg.publishable_key.expose());
-        let connect = tokio_tungstenite::connect_async(url.as_str());
+        let connect =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(socket_config()), true);
         let connected = tokio::time::timeout(self.inner.cfg.request_timeout, connect).await;
         let ws = match connected {
             Err(_) => return Err(Error::Transport("the conversation socket timed out".into())),

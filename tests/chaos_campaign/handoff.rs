@@ -207,3 +207,129 @@ async fn all_sockets_open(sim: &RunningSimulator, n: usize) {
     let open = sim.sim.wait_until(|s| s.open_sockets() == n);
     tokio::time::timeout(STEP_LIMIT, open).await.expect("every relay's socket is open");
 }
+
+/// What holding human-handled threads open costs the bridge process.
+#[derive(Debug)]
+pub struct IdleReport {
+    /// Threads held, one socket each.
+    pub threads: usize,
+    /// The bridge's resident memory once every thread was answered by the AI (no
+    /// socket open), in KiB.
+    pub rss_before_kib: u64,
+    /// Once every thread's conversation was handed to a person and relayed, in KiB.
+    pub rss_after_kib: u64,
+    /// CPU time the bridge used while the sockets sat idle, in milliseconds.
+    pub idle_cpu_ms: u64,
+    /// How long they sat idle.
+    pub idle_for: Duration,
+}
+
+impl std::fmt::Display for IdleReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.threads.max(1) as f64;
+        let growth = self.rss_after_kib.saturating_sub(self.rss_before_kib) as f64;
+        let minutes = self.idle_for.as_secs_f64() / 60.0;
+        write!(
+            f,
+            "idle handoff sockets: threads={} rss_before={} KiB rss_after={} KiB \
+             growth_per_socket={:.1} KiB idle_cpu={} ms over {:.0} s \
+             cpu_per_socket_minute={:.3} ms",
+            self.threads,
+            self.rss_before_kib,
+            self.rss_after_kib,
+            growth / n,
+            self.idle_cpu_ms,
+            self.idle_for.as_secs_f64(),
+            self.idle_cpu_ms as f64 / n / minutes.max(f64::EPSILON),
+        )
+    }
+}
+
+/// Holds `threads` human-handled threads open in the real binary for `idle_for` and
+/// reads its memory and CPU time off `/proc` (Linux only): first every thread gets an
+/// AI answer (listening is off, so no socket yet), then each conversation is handed to
+/// a person and the user writes once more (the relay starts: one socket per thread),
+/// then nothing happens but the pings.
+pub async fn idle(binary: &Path, threads: usize, idle_for: Duration) -> IdleReport {
+    let sim = crate::support::simulator(0).await;
+    let slack = super::campaign_slack().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: PathBuf = dir.path().join("store");
+    let off = [("SITEASSIST_BRIDGE__HANDOFF__WATCH_MINUTES", "0".to_string())];
+    let bridge = BridgeProcess::slack_with(binary, &store, &sim, &slack, &off);
+    slack.wait_for_socket_connections(1).await;
+    let channel = |i: usize| format!("C0IDLE{i:05}");
+    let ts = |i: usize| format!("1600002{i:03}.{:06}", i / 1000);
+    // In waves, so the fake's 3 s acknowledgement deadline holds on two cores.
+    for wave in (0..threads).collect::<Vec<_>>().chunks(100) {
+        for &i in wave {
+            let text = format!("<@UBOT> How do refunds work? ({i})");
+            let ev = fake_slack::app_mention(
+                &format!("EvI{i}"),
+                &channel(i),
+                "U0I",
+                &text,
+                &ts(i),
+                None,
+            );
+            slack.send_socket_event(ev);
+        }
+        let last = *wave.last().expect("a wave");
+        let answered = |f: &FakeSlack| {
+            wave.iter().all(|&i| {
+                f.messages_in_thread(&channel(i), &ts(i))
+                    .last()
+                    .is_some_and(|(_, x)| x != "Thinking…")
+            })
+        };
+        slack.wait_until_within(&format!("answers up to {last}"), SHOW_LIMIT, answered).await;
+    }
+    let rss_before_kib = rss_kib(bridge.pid());
+    for conversation in sim.sim.conversation_ids() {
+        sim.sim.hand_over(&conversation, "Dana");
+    }
+    for wave in (0..threads).collect::<Vec<_>>().chunks(100) {
+        for &i in wave {
+            let ev = fake_slack::message(
+                &format!("EvJ{i}"),
+                &channel(i),
+                "U0I",
+                "Can a person look at this?",
+                &format!("1600003{i:03}.{:06}", i / 1000),
+                Some(&ts(i)),
+            );
+            slack.send_socket_event(ev);
+        }
+        let n = wave.last().map_or(0, |l| l + 1);
+        let open = sim.sim.wait_until(|s| s.open_sockets() >= n);
+        tokio::time::timeout(SHOW_LIMIT, open).await.expect("a socket per handed-over thread");
+    }
+    let rss_after_kib = rss_kib(bridge.pid());
+    let cpu_before = cpu_ms(bridge.pid());
+    tokio::time::sleep(idle_for).await;
+    let idle_cpu_ms = cpu_ms(bridge.pid()).saturating_sub(cpu_before);
+    assert_eq!(sim.sim.open_sockets(), threads, "every socket still open");
+    bridge.terminate();
+    IdleReport { threads, rss_before_kib, rss_after_kib, idle_cpu_ms, idle_for }
+}
+
+/// Resident memory of `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// CPU time (user + system) `pid` has used, in milliseconds (clock ticks of 10 ms).
+fn cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    ticks * 10
+}

@@ -812,7 +812,18 @@ impl BridgeProcess {
 
     /// Socket Mode against the fake Slack.
     fn slack(binary: &Path, store: &Path, sim: &RunningSimulator, slack: &FakeSlack) -> Self {
-        let env = [
+        Self::slack_with(binary, store, sim, slack, &[])
+    }
+
+    /// Socket Mode against the fake Slack, with `extra` settings.
+    fn slack_with(
+        binary: &Path,
+        store: &Path,
+        sim: &RunningSimulator,
+        slack: &FakeSlack,
+        extra: &[(&str, String)],
+    ) -> Self {
+        let mut env = vec![
             ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true".to_string()),
             ("SITEASSIST_BRIDGE__SLACK__MODE", "socket".to_string()),
             ("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url()),
@@ -820,7 +831,13 @@ impl BridgeProcess {
             ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_string()),
             ("SLACK_APP_TOKEN", fake_slack::APP_TOKEN.to_string()),
         ];
+        env.extend(extra.iter().cloned());
         Self::start(binary, store, sim, &env)
+    }
+
+    /// The child's process id (to read its memory and CPU time off `/proc`).
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no destructor, no flush, no goodbye to the platform.
