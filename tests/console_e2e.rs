@@ -279,3 +279,18 @@ async fn the_console_follows_a_handover_end_to_end() {
     let q3 = "What is the return window?";
     assert_eq!(replied(console.session.submit_line(q3).await.unwrap()), answer_for(q3));
 }
+
+/// The console prints an answer's sources as one plain line, each once.
+#[tokio::test]
+async fn the_console_prints_sources_as_a_plain_line() {
+    let sim = simulator(1).await;
+    let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "src");
+    let text = replied(console.session.submit_line("Which docs cover returns?").await.unwrap());
+    assert_eq!(
+        text,
+        "Orders ship within **2 business days** [1], and you can return anything within 30 \
+         days (see [the returns policy](https://example.com/docs/returns)).\n\n\
+         Sources: [1] Shipping guide (https://example.com/docs/shipping) · \
+         Returns policy (https://example.com/docs/returns)"
+    );
+}

@@ -324,6 +324,24 @@ async fn a_human_agents_replies_reach_the_thread() {
     bot.stop().await.unwrap();
 }
 
+/// An answer that cites sources ends with one small line of them, each once, links
+/// without previews; the reference definitions do not show.
+#[tokio::test]
+async fn an_answer_ends_with_its_sources_each_once() {
+    let (fake, _sim, mut bot) = setup(1).await;
+    let thread = fake.next_id();
+    fake.dispatch("MESSAGE_CREATE", Msg::mention(thread, SUPPORT, "Where are the docs?").json());
+    assert_eq!(bot.message_outcome(thread).await, QUEUED);
+    let expected = "Orders ship within **2 business days** [1], and you can return anything \
+        within 30 days (see [the returns policy](https://example.com/docs/returns)).\n\n\
+        -# Sources: \\[1\\] [Shipping guide](<https://example.com/docs/shipping>) · \
+        [Returns policy](<https://example.com/docs/returns>)";
+    let texts = reply_shown(&fake, thread, expected).await;
+    assert!(texts.iter().all(|t| !t.contains("]: https://")), "no raw definitions at the end");
+    assert_eq!(fake.read(|r| r.messages_in(thread).len()), 1);
+    bot.stop().await.unwrap();
+}
+
 /// An agent takes over a thread the AI answered a moment ago and writes first: the
 /// bridge was listening, so it shows within seconds; a follow-up then goes to the agent
 /// with a ✅ on it and no placeholder.
@@ -408,6 +426,7 @@ async fn a_thread_the_killed_run_never_opened_is_opened_by_recovery() {
         channel: None,
         workspace: None,
         final_markdown: None,
+        final_footer: None,
     };
     store.put_in_flight(&record).await.unwrap();
     let bot = harness::start(&fake, store.clone(), client(&sim, 3)).await;

@@ -476,6 +476,7 @@ async fn killed_run(
         channel: None,
         workspace: None,
         final_markdown: final_markdown.map(str::to_owned),
+        final_footer: None,
     };
     store.put_in_flight(&record).await.unwrap();
     bot_ts
@@ -722,6 +723,25 @@ async fn a_human_agents_replies_reach_the_thread_once() {
         Some(ts),
     ));
     wait_for_final(&slack, ts, &to_slack(&answer_for(q))).await;
+    bridge.stop().await;
+}
+
+/// An answer that cites sources (two streamed twice and once, plus reference
+/// definitions in its text): the definitions leave the text, `[label][ref]` becomes a
+/// link, and one line of linked sources ends the answer, each source once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_ends_with_its_sources_each_once() {
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let ts = "1700003600.000100";
+    slack.send_socket_event(mention("EvS1", "Where are the shipping docs?", ts));
+    let expected = "Orders ship within *2 business days* [1], and you can return anything \
+        within 30 days (see <https://example.com/docs/returns|the returns policy>).\n\n\
+        Sources: [1] <https://example.com/docs/shipping|Shipping guide> · \
+        <https://example.com/docs/returns|Returns policy>";
+    let shown = wait_for_final(&slack, ts, expected).await;
+    assert_eq!(shown.len(), 1, "one message: {shown:?}");
     bridge.stop().await;
 }
 

@@ -69,6 +69,13 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// pure: the core calls it on every edit with the whole text so far.
     fn render(&self, markdown: &str) -> String;
 
+    /// The line under a finished answer that lists its sources (never empty), as the
+    /// platform shows links best. The default renders
+    /// [`markdown_line`](super::sources::markdown_line) like an answer.
+    fn render_sources(&self, sources: &[super::sources::Cited]) -> String {
+        self.render(&super::sources::markdown_line(sources))
+    }
+
     /// Posts a new message in `thread` and returns its id. Not idempotent: each call
     /// posts a message.
     async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError>;

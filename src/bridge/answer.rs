@@ -214,18 +214,34 @@ async fn relay(
         reply.show_final(&failure.notice()).await;
         Outcome::Failed(failure)
     } else {
+        let (body, cited) = super::sources::cite(&end.text, &end.sources);
+        let footer = sources_line(inner, cited);
         match notice::cut_short_note(&end.outcome) {
             Some(note) => {
-                reply.show_final(&format!("{}\n\n{note}", end.text.trim_end())).await;
+                reply.show_final_with(&format!("{}\n\n{note}", body.trim_end()), footer).await;
                 Outcome::Partial(link)
             }
             None => {
-                reply.show_final(&end.text).await;
+                reply.show_final_with(&body, footer).await;
                 Outcome::Answered(link)
             }
         }
     };
     (Some(reply_link), outcome)
+}
+
+/// The platform's sources line for `cited`, dropping the last sources until it fits in
+/// one message; `None` without sources (or when not even one fits).
+fn sources_line(inner: &Inner, mut cited: Vec<super::sources::Cited>) -> Option<String> {
+    let max = inner.adapter.capabilities().max_message_chars;
+    while !cited.is_empty() {
+        let line = inner.adapter.render_sources(&cited);
+        if line.chars().count() <= max {
+            return Some(line);
+        }
+        cited.pop();
+    }
+    None
 }
 
 /// The question reached a person the relay knew of: mark it delivered (a reaction, or
@@ -332,6 +348,7 @@ async fn pump(
                         outcome: StreamOutcome::Transport { error: "the stream reader stopped".into() },
                         text,
                         message_id: None,
+                        sources: Vec::new(),
                     };
                 }
                 pending = Some(text);

@@ -669,6 +669,7 @@ pub(super) async fn show(
         channel: None,
         workspace: None,
         final_markdown: Some(markdown.to_string()),
+        final_footer: None,
     };
     match inner.store.claim_and_record(&[&key], SystemTime::now(), POSTED_TTL, &record).await {
         Ok(true) => {}

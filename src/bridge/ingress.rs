@@ -77,6 +77,7 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         channel: Some(msg.channel.clone()),
         workspace: msg.workspace.clone(),
         final_markdown: None,
+        final_footer: None,
     };
     let (now, ttl) = (SystemTime::now(), inner.cfg.dedupe_ttl);
     if !inner.store.claim_and_record(&[&event_key, &message_key], now, ttl, &record).await? {

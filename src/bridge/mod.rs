@@ -27,6 +27,7 @@ mod pacing;
 mod platform_retry;
 mod recovery;
 mod reply;
+pub mod sources;
 /// Runs a platform call as replies do: rate limits waited out, transient failures
 /// retried (for adapters' own calls, such as identifying the bot at start).
 pub(crate) use reply::retry as platform_call;

@@ -61,6 +61,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         let asker = record.asker.clone();
         let started_at = record.started_at;
         let final_markdown = record.final_markdown.clone();
+        let final_footer = record.final_footer.clone();
         inner.adapter.resume_thread(&record.thread, &record.question).await;
         let mut reply = Reply::new(inner, keys, record);
         adopt_unrecorded(inner, &mut reply).await;
@@ -69,7 +70,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
             // The run got as far as its last show (the reply's links, if any, were
             // recorded before it): show it again, which changes nothing the user already
             // sees, and finish.
-            reply.show_markdown(&markdown).await;
+            reply.show_markdown_with(&markdown, final_footer.as_deref()).await;
         } else if let (Some(conversation), Some(owner)) = (conversation, owner) {
             match inner.client.last_assistant_message(&owner, &conversation).await {
                 Ok(Some(m))

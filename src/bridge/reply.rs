@@ -80,11 +80,28 @@ impl<'a> Reply<'a> {
     /// Renders `markdown` for the platform and shows it, splitting it over as many
     /// messages as the platform's length limit needs.
     pub(crate) async fn show_markdown(&mut self, markdown: &str) {
+        self.show_markdown_with(markdown, None).await;
+    }
+
+    /// [`Self::show_markdown`] with `footer` (platform text, e.g. the sources line)
+    /// whole at the end of the last message, or in a message of its own when the last
+    /// one has no room: never split, and the answer's parts stay where streaming put
+    /// them.
+    pub(crate) async fn show_markdown_with(&mut self, markdown: &str, footer: Option<&str>) {
         let rendered = self.inner.adapter.render(markdown);
         let max = self.inner.adapter.capabilities().max_message_chars;
         let mut parts = split_message(&rendered, max);
         if parts.is_empty() {
             parts.push(self.inner.cfg.placeholder.clone());
+        }
+        if let Some(footer) = footer.filter(|f| !f.is_empty()) {
+            let last = parts.last_mut().expect("at least one part");
+            if last.chars().count() + 2 + footer.chars().count() <= max {
+                last.push_str("\n\n");
+                last.push_str(footer);
+            } else {
+                parts.push(footer.to_string());
+            }
         }
         self.show_parts(parts, true).await;
     }
@@ -93,9 +110,16 @@ impl<'a> Reply<'a> {
     /// notice), saved in the in-flight record first, so that a run dying before
     /// [`Self::finish`] leaves recovery the text to keep rather than "interrupted".
     pub(crate) async fn show_final(&mut self, markdown: &str) {
+        self.show_final_with(markdown, None).await;
+    }
+
+    /// [`Self::show_final`] with a footer under it (see [`Self::show_markdown_with`]).
+    pub(crate) async fn show_final_with(&mut self, markdown: &str, footer: Option<String>) {
         self.record.final_markdown = Some(markdown.to_string());
+        self.record.final_footer = footer;
         self.save().await;
-        self.show_markdown(markdown).await;
+        let footer = self.record.final_footer.clone();
+        self.show_markdown_with(markdown, footer.as_deref()).await;
     }
 
     async fn show_parts(&mut self, parts: Vec<String>, paced: bool) {

@@ -10,14 +10,35 @@ struct Entry {
     /// Lower-case words or phrases, matched on word boundaries (see [`normalize`]).
     keywords: &'static [&'static str],
     answer: &'static str,
+    /// `(url, title)` of the sources the answer streams as `source-url` chunks.
+    sources: &'static [(&'static str, Option<&'static str>)],
 }
+
+/// An answer that cites its documentation the way SiteAssist's answers do: a numbered
+/// marker, a labelled reference and their definitions at the end (which no chat
+/// platform renders; the bridge turns them into a sources line).
+const SOURCED: &str = "Orders ship within **2 business days** [1], and you can return \
+anything within 30 days (see [the returns policy][returns]).\n\n\
+[1]: https://example.com/docs/shipping \"Shipping guide\"\n\
+[returns]: https://example.com/docs/returns \"Returns policy\"";
 
 /// Ordered: more specific topics come first, so "delete my API key" is an API-key
 /// question rather than an account-deletion one.
 const ENTRIES: &[Entry] = &[
     Entry {
+        keywords: &["sources", "documentation", "docs", "cite", "citations"],
+        answer: SOURCED,
+        sources: &[
+            ("https://example.com/docs/shipping", Some("Shipping guide")),
+            ("https://example.com/docs/returns", Some("Returns policy")),
+            // The same page again, as a search tool returns it twice.
+            ("https://example.com/docs/shipping", Some("Shipping guide (copy)")),
+        ],
+    },
+    Entry {
         keywords: &["everything", "long answer", "full guide", "in detail", "overview"],
         answer: LONG_GUIDE,
+        sources: &[],
     },
     Entry {
         keywords: &["password", "reset", "login", "log in", "sign in", "locked out"],
@@ -27,6 +48,7 @@ const ENTRIES: &[Entry] = &[
 3. Open the email we send you and follow the link within 30 minutes.\n\
 4. Choose a new password of at least 12 characters.\n\n\
 If the email does not arrive, check your spam folder or ask me to connect you with support.",
+        sources: &[],
     },
     Entry {
         keywords: &["api", "api key", "api keys", "token", "tokens", "curl"],
@@ -38,6 +60,7 @@ curl -s https://api.example.com/v1/me \\\n  -H \"Authorization: Bearer $EXAMPLE_
 ```\n\n\
 If you think a key has leaked, revoke it on the same page and create a new one. \
 The full reference is in the [API docs](https://example.com/docs/api).",
+        sources: &[],
     },
     Entry {
         keywords: &["delete", "deletion", "remove my account", "close my account", "gdpr"],
@@ -47,6 +70,7 @@ The full reference is in the [API docs](https://example.com/docs/api).",
 3. Confirm with your password.\n\n\
 Deletion is **permanent** after 14 days; until then you can restore the account by signing in. \
 We erase your personal data as described in our [privacy policy](https://example.com/privacy).",
+        sources: &[],
     },
     Entry {
         keywords: &["refund", "refunds", "money back", "cancel", "cancellation", "chargeback"],
@@ -54,6 +78,7 @@ We erase your personal data as described in our [privacy policy](https://example
 To request a refund, reply here with your invoice number or email billing@example.com, \
 and we will process it within 5 business days. \
 Refunds go back to the original payment method.",
+        sources: &[],
     },
     Entry {
         keywords: &[
@@ -72,6 +97,7 @@ Refunds go back to the original payment method.",
 - **Pro** ($29/month): 5 projects, 5,000 answers and email support.\n\
 - **Business** ($99/month): unlimited projects, SSO and priority support.\n\n\
 Annual billing saves 20%. See the [pricing page](https://example.com/pricing) for details.",
+        sources: &[],
     },
     Entry {
         keywords: &[
@@ -81,6 +107,7 @@ Annual billing saves 20%. See the [pricing page](https://example.com/pricing) fo
         answer: "Orders ship within 2 business days. Standard delivery takes 3-5 business days \
 and express delivery 1-2. You can follow your package on the \
 [tracking page](https://example.com/track) with the number from your confirmation email.",
+        sources: &[],
     },
     Entry {
         keywords: &[
@@ -99,12 +126,14 @@ and express delivery 1-2. You can follow your package on the \
 - **Webhooks**: get a POST request for every new conversation.\n\n\
 Set them up under **Settings → Integrations**, or read the \
 [integration guide](https://example.com/docs/integrations).",
+        sources: &[],
     },
     Entry {
         keywords: &["contact", "support", "hours", "human", "agent", "phone", "email", "talk"],
         answer: "Our support team is available **Monday to Friday, 9:00-18:00 CET**. \
 You can reach us at support@example.com or through the \
 [contact form](https://example.com/contact). Outside those hours I'm happy to help right here.",
+        sources: &[],
     },
 ];
 
@@ -120,12 +149,19 @@ Could you rephrase your question, or ask about one of those topics?";
 /// is a shipping question (the long answer needs "everything", "long answer", "full
 /// guide", "in detail" or "overview").
 pub fn answer_for(question: &str) -> String {
+    entry(question).map_or(FALLBACK_ANSWER, |e| e.answer).to_string()
+}
+
+/// The sources the simulator streams with its answer to `question`, as `(url, title)`,
+/// in order (duplicates included: a client must de-duplicate).
+pub fn sources_for(question: &str) -> Vec<(String, Option<String>)> {
+    let sources = entry(question).map_or(&[][..], |e| e.sources);
+    sources.iter().map(|(url, title)| (url.to_string(), title.map(str::to_string))).collect()
+}
+
+fn entry(question: &str) -> Option<&'static Entry> {
     let text = normalize(question);
-    ENTRIES
-        .iter()
-        .find(|e| e.keywords.iter().any(|k| text.contains(&format!(" {k} "))))
-        .map_or(FALLBACK_ANSWER, |e| e.answer)
-        .to_string()
+    ENTRIES.iter().find(|e| e.keywords.iter().any(|k| text.contains(&format!(" {k} "))))
 }
 
 /// Lower-cases and turns every non-alphanumeric character into a space, padded with

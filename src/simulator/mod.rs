@@ -34,7 +34,7 @@ mod send;
 mod state;
 mod stream;
 
-pub use faq::answer_for;
+pub use faq::{answer_for, sources_for};
 pub use faults::Fault;
 pub use state::FaultHit;
 

@@ -50,6 +50,13 @@ enum Chunk<'a> {
         error_text: &'a str,
     },
     Abort,
+    SourceUrl {
+        #[serde(rename = "sourceId")]
+        source_id: &'a str,
+        url: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+    },
     FinishStep,
     Finish {
         #[serde(rename = "finishReason")]
@@ -115,6 +122,7 @@ pub(crate) fn word_chunks(text: &str) -> Vec<&str> {
 /// The steps of one streamed answer, given the fault for this request.
 pub(crate) fn script(
     answer: &str,
+    sources: &[(String, Option<String>)],
     fault: Option<&Fault>,
     message_id: &str,
     text_id: &str,
@@ -166,16 +174,23 @@ pub(crate) fn script(
             steps.extend(words[stop..].iter().map(|w| word(w)));
             steps.push(Step::Finish { status: MsgStatus::Complete, error: None });
         }
-        _ => steps.extend([
-            Step::Finish { status: MsgStatus::Complete, error: None },
-            send(Chunk::TextEnd { id: text_id }),
-            send(Chunk::FinishStep),
-            send(Chunk::Finish { finish_reason: "stop" }),
-            // A real server writes `[DONE]` and ends the body a moment after `finish`
-            // (it records usage first); a client that hangs up at `finish` aborts it.
-            Step::Pause(FINISH_TO_DONE),
-            Step::Send(DONE.into()),
-        ]),
+        _ => {
+            // Sources as a search tool reports them: after the text, before the finish.
+            for (i, (url, title)) in sources.iter().enumerate() {
+                let id = format!("src_{i}");
+                steps.push(send(Chunk::SourceUrl { source_id: &id, url, title: title.as_deref() }));
+            }
+            steps.extend([
+                Step::Finish { status: MsgStatus::Complete, error: None },
+                send(Chunk::TextEnd { id: text_id }),
+                send(Chunk::FinishStep),
+                send(Chunk::Finish { finish_reason: "stop" }),
+                // A real server writes `[DONE]` and ends the body a moment after `finish`
+                // (it records usage first); a client that hangs up at `finish` aborts it.
+                Step::Pause(FINISH_TO_DONE),
+                Step::Send(DONE.into()),
+            ]);
+        }
     }
     steps
 }
@@ -330,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_normal_script_is_the_ai_sdk_sequence() {
-        let steps = script("Hi there", None, "m-1", "msg_1");
+        let steps = script("Hi there", &[], None, "m-1", "msg_1");
         assert_eq!(
             frames(&steps).concat(),
             "data: {\"type\":\"start\",\"messageId\":\"m-1\"}\n\n\
@@ -349,7 +364,7 @@ mod tests {
 
     #[test]
     fn error_chunk_stops_after_n_words_and_finishes_with_error() {
-        let steps = script("a b c d", Some(&Fault::ErrorChunk { after_words: 2 }), "m", "t");
+        let steps = script("a b c d", &[], Some(&Fault::ErrorChunk { after_words: 2 }), "m", "t");
         let f = frames(&steps);
         assert_eq!(f.iter().filter(|x| x.contains("text-delta")).count(), 2);
         assert!(!f.iter().any(|x| x.contains("text-end")));
@@ -363,13 +378,13 @@ mod tests {
 
     #[test]
     fn wire_cuts_keep_generating_into_the_store() {
-        let steps = script("a b c d", Some(&Fault::Drop { after_words: 1 }), "m", "t");
+        let steps = script("a b c d", &[], Some(&Fault::Drop { after_words: 1 }), "m", "t");
         let cut = steps.iter().position(|s| *s == Step::Cut(Cut::Drop)).unwrap();
         let words_after = steps[cut..].iter().filter(|s| matches!(s, Step::Word { .. })).count();
         assert_eq!(words_after, 3);
         assert!(!frames(&steps[..cut]).concat().contains("[DONE]"));
         assert_eq!(steps.last(), Some(&Step::Finish { status: MsgStatus::Complete, error: None }));
-        let no_id = script("a", Some(&Fault::NoMessageId), "m", "t");
+        let no_id = script("a", &[], Some(&Fault::NoMessageId), "m", "t");
         assert_eq!(frames(&no_id)[0], "data: {\"type\":\"start\"}\n\n");
     }
 }

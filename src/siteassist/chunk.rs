@@ -144,6 +144,29 @@ pub struct AnswerText {
     blocks: Vec<String>,
     /// Open block ids → index in `blocks`.
     open: HashMap<String, usize>,
+    /// The sources the answer cites, in the order they came, each once.
+    sources: Vec<Source>,
+}
+
+/// A source an answer cites (`source-url` or `source-document`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// What to call it (the title; a document's file name when it has no title).
+    pub title: Option<String>,
+    /// Where it is, for a URL source.
+    pub url: Option<String>,
+}
+
+impl Source {
+    /// Two sources are the same when they name the same URL, or (without one) the same
+    /// title.
+    pub fn same_as(&self, other: &Source) -> bool {
+        match (&self.url, &other.url) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.title == other.title,
+            _ => false,
+        }
+    }
 }
 
 impl AnswerText {
@@ -175,8 +198,30 @@ impl AnswerText {
                 self.open.remove(id);
                 false
             }
+            UiChunk::SourceUrl { url, title, .. } => {
+                self.add_source(Source { title: title.clone(), url: Some(url.clone()) });
+                false
+            }
+            UiChunk::SourceDocument { title, filename, .. } => {
+                let title = title.clone().or_else(|| filename.clone());
+                self.add_source(Source { title, url: None });
+                false
+            }
             _ => false,
         }
+    }
+
+    fn add_source(&mut self, source: Source) {
+        let nameless = source.title.as_deref().is_none_or(|t| t.trim().is_empty());
+        if (source.url.is_none() && nameless) || self.sources.iter().any(|s| s.same_as(&source)) {
+            return;
+        }
+        self.sources.push(source);
+    }
+
+    /// The sources cited so far, each once, in the order they came.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
     }
 
     fn open_block(&mut self, id: &str) -> usize {

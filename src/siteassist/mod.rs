@@ -18,7 +18,7 @@ pub mod retry;
 pub mod socket;
 pub mod stream;
 
-pub use chunk::{AnswerText, UiChunk};
+pub use chunk::{AnswerText, Source, UiChunk};
 pub use client::{Client, ClientConfig, SendOutcome, StreamStart};
 pub use error::{ApiError, Error};
 pub use model::message_text;

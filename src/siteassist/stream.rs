@@ -90,6 +90,8 @@ pub struct StreamEnd {
     pub text: String,
     /// The stored assistant message, the target of feedback, when known.
     pub message_id: Option<MessageId>,
+    /// The sources the answer cited (`source-url`, `source-document`), each once.
+    pub sources: Vec<super::chunk::Source>,
 }
 
 /// Why a stream ended. See the module docs for what produces each.
@@ -241,6 +243,7 @@ impl AnswerStream {
                     outcome,
                     text: self.answer.text(),
                     message_id: self.message_id.clone(),
+                    sources: self.answer.sources().to_vec(),
                 });
                 continue;
             }

@@ -162,6 +162,7 @@ mod tests {
             channel: None,
             workspace: None,
             final_markdown: None,
+            final_footer: None,
         };
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5}}"#;
         assert_eq!(encode(&reply), golden);
@@ -185,6 +186,11 @@ mod tests {
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done."}}"#;
         assert_eq!(encode(&with_final), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_final);
+        // And the footer (the sources line) shown under it.
+        let with_footer = InFlightReply { final_footer: Some("Sources: x".into()), ..with_final };
+        let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done.","final_footer":"Sources: x"}}"#;
+        assert_eq!(encode(&with_footer), golden);
+        assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_footer);
 
         let handoff = crate::store::Handoff {
             platform: "slack".into(),

@@ -54,6 +54,7 @@ fn in_flight(id: &str, started_at: u64) -> InFlightReply {
         channel: None,
         workspace: None,
         final_markdown: None,
+        final_footer: None,
     }
 }
 

@@ -94,6 +94,10 @@ pub struct InFlightReply {
     /// of replacing it with "interrupted". Optional like `asker`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_markdown: Option<String>,
+    /// The platform text shown under `final_markdown` in the last message (the
+    /// sources line), kept with it so that recovery shows the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_footer: Option<String>,
 }
 
 /// A thread whose conversation a person handles: the bridge relays their replies into

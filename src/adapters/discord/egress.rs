@@ -139,6 +139,10 @@ impl ChatAdapter for DiscordAdapter {
         format::render(markdown)
     }
 
+    fn render_sources(&self, sources: &[crate::bridge::sources::Cited]) -> String {
+        format::sources_line(sources)
+    }
+
     async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
         let channel = channel_of(thread)?;
         self.ensure_thread(channel).await?;

@@ -253,6 +253,35 @@ fn text_segment(s: &str) -> String {
     out
 }
 
+/// The sources line, as small text with link previews suppressed:
+/// `-# Sources: [Title](<url>) · [2] [Title](<url>)`. Titles are escaped (they are
+/// text, not Markdown) and cannot mention anyone.
+pub fn sources_line(sources: &[crate::bridge::sources::Cited]) -> String {
+    let escape = |t: &str| -> String {
+        let mut out = String::with_capacity(t.len());
+        for c in t.chars().filter(|c| *c != '\n') {
+            if "\\*_~`|[]()<>#-".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let items: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            let marker =
+                s.marker.as_ref().map(|m| format!("\\[{}\\] ", escape(m))).unwrap_or_default();
+            let title = escape(&s.title);
+            match s.url.as_deref().filter(|u| !u.contains(['<', '>', ' '])) {
+                Some(url) => format!("{marker}[{title}](<{url}>)"),
+                None => format!("{marker}{title}"),
+            }
+        })
+        .collect();
+    defuse_mentions(&format!("-# Sources: {}", items.join(" · ")))
+}
+
 /// Puts a zero-width space after the `@` of every mention Discord would parse in
 /// `text`: everywhere but in code, where code is what Discord's own rules make it
 /// (see [`code_len`]).
@@ -323,6 +352,26 @@ fn code_len(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use crate::bridge::sources::Cited;
+
+    #[test]
+    fn sources_line_escapes_titles_suppresses_previews_and_pings_nobody() {
+        let cited = [
+            Cited {
+                marker: Some("1".into()),
+                title: "**Bold** [x](y) @everyone".into(),
+                url: Some("https://a.example/x".into()),
+            },
+            Cited { marker: None, title: "Plain <@123>".into(), url: None },
+        ];
+        assert_eq!(
+            sources_line(&cited),
+            "-# Sources: \\[1\\] [\\*\\*Bold\\*\\* \\[x\\]\\(y\\) @\u{200B}everyone](<https://a.example/x>) \
+             · Plain \\<@123\\>",
+            "an escaped `<` is no mention; `@everyone` gets the zero-width space"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -294,6 +294,10 @@ impl ChatAdapter for SlackEgress {
         super::format::to_slack(markdown)
     }
 
+    fn render_sources(&self, sources: &[crate::bridge::sources::Cited]) -> String {
+        super::format::sources_line(sources)
+    }
+
     async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
         let (team, channel, thread_ts) = ids::parse_thread(thread)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Slack thread: {thread}")))?;

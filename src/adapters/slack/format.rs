@@ -605,6 +605,23 @@ fn find_url(text: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// The sources line: `Sources: <url|Title> · [2] <url|Title>` (a title without a link
+/// as text). A label cannot hold `|`, so one in a title becomes `¦`.
+pub fn sources_line(sources: &[crate::bridge::sources::Cited]) -> String {
+    let items: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            let marker = s.marker.as_ref().map(|m| format!("[{}] ", escape(m))).unwrap_or_default();
+            let title = escape(&s.title).replace('|', "¦");
+            match s.url.as_deref().filter(|u| is_linkable(u)) {
+                Some(url) => format!("{marker}<{}|{title}>", escape(url).replace('|', "%7C")),
+                None => format!("{marker}{title}"),
+            }
+        })
+        .collect();
+    format!("Sources: {}", items.join(" · "))
+}
+
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {

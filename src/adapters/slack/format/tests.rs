@@ -321,3 +321,20 @@ fn pathological_inputs_stay_linear() {
     assert!(emphasis.contains("a"));
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
 }
+
+#[test]
+fn sources_line_links_and_escapes_titles() {
+    use crate::bridge::sources::Cited;
+    let cited = [
+        Cited {
+            marker: Some("1".into()),
+            title: "Tips & <tricks> | more".into(),
+            url: Some("https://a.example/x?a=1&b=2".into()),
+        },
+        Cited { marker: None, title: "Handbook.pdf".into(), url: None },
+    ];
+    assert_eq!(
+        super::sources_line(&cited),
+        "Sources: [1] <https://a.example/x?a=1&amp;b=2|Tips &amp; &lt;tricks&gt; ¦ more> · Handbook.pdf"
+    );
+}
