@@ -11,7 +11,7 @@ use crate::platform::{PlatformError, RunContext};
 use crate::secret::Secret;
 use crate::simulator::{RunningSimulator, SimulatorConfig};
 use crate::siteassist::client::{Client, ClientConfig};
-use crate::store::{MemoryStore, SledStore, Store, StoreError};
+use crate::store::{MemoryStore, PostgresStore, SledStore, Store, StoreError};
 use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -53,10 +53,15 @@ pub enum AppError {
 }
 
 /// Opens the configured store.
-pub fn open_store(settings: &StoreSettings) -> Result<Arc<dyn Store>, AppError> {
+pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn Store>, AppError> {
     Ok(match settings.backend {
         StoreBackend::Memory => Arc::new(MemoryStore::new()),
         StoreBackend::Sled => Arc::new(SledStore::open(settings.resolved_path())?),
+        StoreBackend::Postgres => {
+            let ca = Some(settings.ca_file.trim()).filter(|c| !c.is_empty());
+            let url = settings.url.expose();
+            Arc::new(PostgresStore::connect(url, settings.pool_size, None, ca).await?)
+        }
     })
 }
 
@@ -124,7 +129,7 @@ pub async fn siteassist_target(settings: &Settings) -> Result<SiteAssistTarget, 
 /// Runs the bridge until `shutdown` resolves (or, for the console, input ends): every
 /// enabled platform adapter, or the console when none is enabled.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
-    let store = open_store(&settings.store)?;
+    let store = open_store(&settings.store).await?;
     let target = siteassist_target(&settings).await?;
     let platforms = settings.enabled_platforms().next().is_some();
     if let Some(sim) = &target.simulator {

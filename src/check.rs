@@ -60,8 +60,33 @@ pub async fn run_checks(settings: &Settings) -> Vec<CheckLine> {
             }
         }
     };
+    if settings.store.backend == crate::config::StoreBackend::Postgres {
+        lines.push(store_check(settings).await);
+    }
     platform_checks(settings, client, &mut lines).await;
     lines
+}
+
+/// Connects to the PostgreSQL store (applying its migrations, as a start would) and
+/// reads from it. (sled and memory need no check: they are local.)
+async fn store_check(settings: &Settings) -> CheckLine {
+    let probe = crate::bridge::ids::ThreadKey::new("check:probe");
+    let result = match crate::app::open_store(&settings.store).await {
+        Ok(store) => store.thread_link(&probe).await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(()) => CheckLine {
+            component: "Store",
+            ok: true,
+            detail: "PostgreSQL answers and its schema is current".into(),
+        },
+        Err(e) => CheckLine {
+            component: "Store",
+            ok: false,
+            detail: format!("{e} (check store.url or DATABASE_URL, and store.ca_file)"),
+        },
+    }
 }
 
 async fn platform_checks(

@@ -29,7 +29,7 @@ pub const ENV_PREFIX: &str = "SITEASSIST_BRIDGE";
 /// everything, because they are what platform docs and secret managers use. Each
 /// platform adds its own ([`conventional_env`]).
 const CORE_CONVENTIONAL_ENV: &[(&str, &str)] =
-    &[("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key")];
+    &[("SITEASSIST_PUBLISHABLE_KEY", "siteassist.publishable_key"), ("DATABASE_URL", "store.url")];
 
 /// Keys of the core's sections whose environment value is a comma-separated list.
 const CORE_LIST_KEYS: &[&str] = &["bridge.like_emoji", "bridge.dislike_emoji"];
@@ -124,6 +124,8 @@ pub enum StoreBackend {
     Sled,
     /// In memory: lost at exit.
     Memory,
+    /// PostgreSQL at `store.url`: shared by several replicas.
+    Postgres,
 }
 
 /// `[store]`.
@@ -136,6 +138,12 @@ pub struct StoreSettings {
     pub path: String,
     /// How often expired claims are removed (and the store's size measured).
     pub sweep_interval_secs: u64,
+    /// PostgreSQL connection URL (or `DATABASE_URL`), for `backend = "postgres"`.
+    pub url: Secret,
+    /// PostgreSQL connections per process.
+    pub pool_size: usize,
+    /// A PEM file with the CA that signs the database's certificate (verified only then).
+    pub ca_file: String,
 }
 
 impl StoreSettings {
@@ -434,6 +442,15 @@ impl Settings {
         }
         if !(1..=100_000).contains(&self.handoff.max_sockets) {
             return invalid("handoff.max_sockets", "must be between 1 and 100000");
+        }
+        if self.store.backend == StoreBackend::Postgres && self.store.url.is_empty() {
+            return invalid(
+                "store.url",
+                "must be set for backend = \"postgres\" (or set DATABASE_URL), e.g. postgres://bridge@db:5432/bridge",
+            );
+        }
+        if !(1..=256).contains(&self.store.pool_size) {
+            return invalid("store.pool_size", "must be between 1 and 256");
         }
         if !(10..=86_400).contains(&self.store.sweep_interval_secs) {
             return invalid("store.sweep_interval_secs", "must be between 10 and 86400");

@@ -120,3 +120,54 @@ async fn a_restarted_binary_continues_the_thread_on_the_same_sled_path() {
         "the second run continued the first run's conversation"
     );
 }
+
+/// The binary on the PostgreSQL store (the server on 127.0.0.1, a schema of its own):
+/// a second run continues the first run's thread, and the database password never
+/// reaches the output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_binary_continues_the_thread_on_postgres() {
+    let sim = support::simulator(1).await;
+    let base = std::env::var("SITEASSIST_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:hunter2-not-logged@127.0.0.1:5432/test".into());
+    let schema = format!("sab_bin_{}", uuid::Uuid::new_v4().simple());
+    let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let envs = vec![
+        ("SITEASSIST_BRIDGE__STORE__BACKEND".to_string(), "postgres".to_string()),
+        ("DATABASE_URL".to_string(), url),
+        ("SITEASSIST_BRIDGE__SITEASSIST__API_URL".to_string(), sim.base_url.clone()),
+        ("SITEASSIST_PUBLISHABLE_KEY".to_string(), "pk_test_binary".to_string()),
+        ("SITEASSIST_BRIDGE_CONSOLE_THREAD".to_string(), "ticket-pg".to_string()),
+        ("RUST_LOG".to_string(), "debug".to_string()),
+    ];
+    let run = |input: &'static str| {
+        let envs = envs.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<(&str, &str)> =
+                envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_bridge(&refs, input)
+        })
+    };
+    let first = run("What are your prices?\n").await.unwrap();
+    let second = run("How do refunds work?\n/quit\n").await.unwrap();
+    assert!(String::from_utf8_lossy(&first.stdout).contains(&answer_for("What are your prices?")));
+    assert!(String::from_utf8_lossy(&second.stdout).contains(&answer_for("How do refunds work?")));
+    assert_eq!(sim.sim.conversation_count(), 1, "the second run continued the conversation");
+    let rows = admin
+        .query_one(&format!("SELECT COUNT(*) FROM {schema}.sab_records WHERE kind = 'thread'"), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.get::<_, i64>(0), 1, "the thread's link lives in PostgreSQL");
+    for out in [&first, &second] {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("hunter2-not-logged"), "the password leaked: {all}");
+    }
+    admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+}

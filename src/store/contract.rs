@@ -342,13 +342,14 @@ pub(crate) async fn values_survive_reopen(open: impl Fn() -> Arc<dyn Store>) {
 }
 
 /// Generates one `#[tokio::test]` per contract body, each on a fresh store from `$open`
-/// (a function returning `(Arc<dyn Store>, guard)`; the guard lives as long as the test).
+/// (an async function returning `(Arc<dyn Store>, guard)`; the guard lives as long as
+/// the test).
 macro_rules! contract_tests {
     ($open:path; $($body:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $body() {
-                let (store, _guard) = $open();
+                let (store, _guard) = $open().await;
                 super::$body(store).await;
             }
         )*
@@ -380,7 +381,7 @@ mod memory_backend {
     use crate::store::{MemoryStore, Store};
     use std::sync::Arc;
 
-    fn open() -> (Arc<dyn Store>, ()) {
+    async fn open() -> (Arc<dyn Store>, ()) {
         (Arc::new(MemoryStore::new()), ())
     }
 
@@ -392,7 +393,7 @@ mod sled_backend {
     use std::sync::Arc;
     use tempfile::TempDir;
 
-    fn open() -> (Arc<dyn Store>, TempDir) {
+    async fn open() -> (Arc<dyn Store>, TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path().join("store")).unwrap();
         (Arc::new(store), dir)
@@ -408,5 +409,90 @@ mod sled_backend {
             Arc::new(SledStore::open(&path).unwrap()) as Arc<dyn Store>
         })
         .await;
+    }
+}
+
+/// The PostgreSQL backend against the server on 127.0.0.1 (every development and CI
+/// machine runs one; `SITEASSIST_TEST_DATABASE_URL` points elsewhere), each test in a
+/// schema of its own, dropped afterwards.
+mod postgres_backend {
+    use crate::store::{PostgresStore, Store};
+    use std::sync::Arc;
+
+    pub(crate) fn url() -> String {
+        std::env::var("SITEASSIST_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// Drops its schema when the test ends.
+    pub(crate) struct Schema(pub(crate) String);
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            let (url, schema) = (url(), self.0.clone());
+            // A fresh runtime on its own thread: the test's runtime may be shutting down.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let _ = rt.map(|rt| {
+                    rt.block_on(async {
+                        let Ok((client, conn)) =
+                            tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                        else {
+                            return;
+                        };
+                        tokio::spawn(conn);
+                        let _ =
+                            client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await;
+                    })
+                });
+            })
+            .join();
+        }
+    }
+
+    pub(crate) async fn open_in(schema: &str) -> Arc<dyn Store> {
+        Arc::new(
+            PostgresStore::connect(&url(), 8, Some(schema), None)
+                .await
+                .expect("PostgreSQL on 127.0.0.1:5432"),
+        )
+    }
+
+    async fn open() -> (Arc<dyn Store>, Schema) {
+        let schema = format!("sab_test_{}", uuid::Uuid::new_v4().simple());
+        (open_in(&schema).await, Schema(schema))
+    }
+
+    all_contract_tests!(open);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn values_survive_reopen() {
+        let schema = Schema(format!("sab_test_{}", uuid::Uuid::new_v4().simple()));
+        let first = open_in(&schema.0).await;
+        let reopen = || {
+            let handle = tokio::runtime::Handle::current();
+            let name = schema.0.clone();
+            std::thread::spawn(move || handle.block_on(open_in(&name))).join().unwrap()
+        };
+        drop(first);
+        super::values_survive_reopen(reopen).await;
+    }
+
+    /// Replicas starting together: the migrations run once, under the lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_starts_migrate_once() {
+        let schema = Schema(format!("sab_test_{}", uuid::Uuid::new_v4().simple()));
+        let starts = (0..4).map(|_| {
+            let name = schema.0.clone();
+            tokio::spawn(async move { open_in(&name).await })
+        });
+        for started in futures_util::future::join_all(starts).await {
+            started.unwrap();
+        }
+        let (client, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let q = format!("SELECT COUNT(*) FROM {}.sab_migrations", schema.0);
+        let count: i64 = client.query_one(&q, &[]).await.unwrap().get(0);
+        assert_eq!(count, super::super::postgres::MIGRATION_COUNT as i64);
     }
 }

@@ -13,10 +13,12 @@ pub mod codec;
 #[cfg(test)]
 pub(crate) mod contract;
 mod memory;
+mod postgres;
 mod sled_store;
 pub mod sweeper;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
 
 use crate::bridge::ids::{ChannelKey, MessageRef, ThreadKey, UserKey, WorkspaceKey};
