@@ -324,6 +324,22 @@ async fn a_human_agents_replies_reach_the_thread() {
     bot.stop().await.unwrap();
 }
 
+/// The thread opened for a question is named as people read the question: mentions of
+/// people and channels by name, custom emoji by name, no raw `<@id>` markup.
+#[tokio::test]
+async fn thread_names_read_as_people_see_the_question() {
+    let (fake, _sim, mut bot) = setup(1).await;
+    let id = fake.next_id();
+    let mut msg = Msg::mention(id, SUPPORT, &format!("ask <@{BOB}> in <#{SUPPORT}> <:party:123>"));
+    msg.mentions.push(payloads::bob());
+    fake.dispatch("MESSAGE_CREATE", msg.json());
+    assert_eq!(bot.message_outcome(id).await, QUEUED);
+    fake.wait_until("the thread", WAIT, |r| !r.calls_of(Op::CreateThread).is_empty()).await;
+    let name = fake.read(|r| r.calls_of(Op::CreateThread)[0].body["name"].clone());
+    assert_eq!(name, "ask @bob (display) in #support :party:");
+    bot.stop().await.unwrap();
+}
+
 /// An answer that cites sources ends with one small line of them, each once, links
 /// without previews; the reference definitions do not show.
 #[tokio::test]

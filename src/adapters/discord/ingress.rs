@@ -369,7 +369,17 @@ impl Ingress {
             && self.adapter.expect_thread(
                 post_channel,
                 channel,
-                reading::thread_name(&read.text, &read.author_name),
+                reading::thread_name(
+                    &reading::readable(
+                        &read.text,
+                        |id| {
+                            let u = msg.mentions.iter().find(|u| u.id.get() == id)?;
+                            Some(u.global_name.clone().unwrap_or_else(|| u.name.clone()))
+                        },
+                        |id| self.directory.channel(id).and_then(|c| c.name),
+                    ),
+                    &read.author_name,
+                ),
             );
         match self.bridge.handle(InboundEvent::Message(Box::new(inbound))).await {
             Ok(disposition) => {

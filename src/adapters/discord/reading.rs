@@ -45,6 +45,56 @@ pub(crate) fn thread_name(question: &str, author: &str) -> String {
     format!("{cut}…")
 }
 
+/// `text` as people see it in Discord: user mentions as `@name` (`user` knows the
+/// names of the users the message mentions), channels as `#name` (`channel`), roles as
+/// `@role`, custom emoji as `:name:`; unknown ones get a plain word rather than raw
+/// markup. For thread names, which Discord shows as plain text.
+pub(crate) fn readable(
+    text: &str,
+    user: impl Fn(u64) -> Option<String>,
+    channel: impl Fn(u64) -> Option<String>,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        let Some(close) = tail.find('>') else {
+            out.push_str(tail);
+            return out;
+        };
+        let inner = &tail[1..close];
+        let id = |s: &str| s.parse::<u64>().ok().filter(|_| !s.is_empty());
+        let shown = if inner.strip_prefix("@&").and_then(id).is_some() {
+            Some("@role".to_string())
+        } else if let Some(n) =
+            inner.strip_prefix("@!").or_else(|| inner.strip_prefix('@')).and_then(id)
+        {
+            Some(format!("@{}", user(n).unwrap_or_else(|| "user".into())))
+        } else if let Some(n) = inner.strip_prefix('#').and_then(id) {
+            Some(format!("#{}", channel(n).unwrap_or_else(|| "channel".into())))
+        } else {
+            let emoji = inner.strip_prefix("a:").or_else(|| inner.strip_prefix(':'));
+            emoji
+                .and_then(|e| e.split_once(':'))
+                .filter(|(name, n)| !name.is_empty() && id(n).is_some())
+                .map(|(name, _)| format!(":{name}:"))
+        };
+        match shown {
+            Some(shown) => {
+                out.push_str(&shown);
+                rest = &tail[close + 1..];
+            }
+            None => {
+                out.push('<');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The link that opens a message in Discord.
 pub(crate) fn message_link(guild: Option<u64>, channel: u64, message: u64) -> String {
     let guild = guild.map_or_else(|| "@me".to_string(), |g| g.to_string());
@@ -66,6 +116,25 @@ mod tests {
         ];
         for (content, expected) in table {
             assert_eq!(strip_bot_mentions(content, 42, &[7]), expected, "{content}");
+        }
+    }
+
+    #[test]
+    fn markup_reads_as_people_see_it() {
+        let user = |id| (id == 7).then(|| "Ann".to_string());
+        let channel = |id| (id == 9).then(|| "billing".to_string());
+        let table = [
+            ("ask <@7> or <@!7> in <#9>", "ask @Ann or @Ann in #billing"),
+            ("<@8> <#10> <@&5>", "@user #channel @role"),
+            ("nice <:party:123> <a:dance:456>", "nice :party: :dance:"),
+            (
+                "a < b > c, <https://x.example>, <@x>, <:bad:>",
+                "a < b > c, <https://x.example>, <@x>, <:bad:>",
+            ),
+            ("unclosed <@7", "unclosed <@7"),
+        ];
+        for (raw, shown) in table {
+            assert_eq!(readable(raw, user, channel), shown, "{raw}");
         }
     }
 
