@@ -67,10 +67,12 @@ async fn a_mention_opens_one_thread_and_streams_the_answer_into_it() {
     }
     assert_eq!(shown.last(), Some(&expected));
     assert_eq!(sim.sim.conversation_count(), 1);
-    // The typing indicator ran in the thread, and nothing sent could ping anyone.
+    // The typing indicator ran in the thread, nothing sent could ping anyone, and no
+    // link preview made the answer jump while it streamed.
     assert!(fake.read(|r| r.calls_of(Op::Typing).iter().any(|c| c.channel == Some(id))));
     for body in harness::message_bodies(&fake) {
         assert_eq!(body["allowed_mentions"], json!({ "parse": [] }), "{body}");
+        assert_eq!(body["flags"], json!(4), "SUPPRESS_EMBEDS: {body}");
     }
     bot.stop().await.unwrap();
 }

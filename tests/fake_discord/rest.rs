@@ -171,6 +171,18 @@ fn check_body(st: &State, what: &str, body: &[u8]) -> Result<String, (StatusCode
             r.violations.push(format!("{what} with a mention and no allowed_mentions: {content:?}"))
         });
     }
+    // Only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096) may be set by a bot.
+    if let Some(flags) = body.get("flags").and_then(Value::as_u64) {
+        if flags & !(4 | 4096) != 0 {
+            st.with(|r| r.violations.push(format!("{what} with flags {flags}")));
+            return Err((
+                StatusCode::BAD_REQUEST,
+                json!({ "message": "Invalid Form Body", "code": 50035, "errors": { "flags": { "_errors": [
+                    { "code": "MESSAGE_FLAGS_INVALID", "message": "Invalid flags." }
+                ] } } }),
+            ));
+        }
+    }
     let chars = content.chars().count();
     if chars > 2000 {
         st.with(|r| r.violations.push(format!("{what} of {chars} characters")));

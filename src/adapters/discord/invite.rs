@@ -11,8 +11,8 @@ pub(crate) const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 pub(crate) const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
 /// Read Message History (1 << 16): needed to start a thread on an existing message.
 pub(crate) const READ_MESSAGE_HISTORY: u64 = 1 << 16;
-/// Add Reactions (1 << 6): lets users' 👍/👎 land on the bot's answers in channels
-/// where reacting is restricted to members who can add reactions.
+/// Add Reactions (1 << 6): the ✅ the bot adds to a question it passed to a person of
+/// the support team (handoff).
 pub(crate) const ADD_REACTIONS: u64 = 1 << 6;
 
 /// Every permission the bot uses, and nothing else: `309237713984`.

@@ -276,9 +276,18 @@ impl Rest {
 
 /// A message body with empty `allowed_mentions`: nothing the bot writes can ping
 /// `@everyone`, a role or a user, whatever the answer contains.
+///
+/// Link previews are suppressed (`SUPPRESS_EMBEDS`): Discord adds a preview under a
+/// message for its links, which made a streaming answer jump each time a link appeared
+/// and buried a short answer under cards for the pages it cites.
 fn message_body(content: &str) -> Vec<u8> {
-    json!({ "content": content, "allowed_mentions": { "parse": [] } }).to_string().into_bytes()
+    json!({ "content": content, "allowed_mentions": { "parse": [] }, "flags": SUPPRESS_EMBEDS })
+        .to_string()
+        .into_bytes()
 }
+
+/// Message flag: no embeds (link previews) for this message.
+const SUPPRESS_EMBEDS: u64 = 1 << 2;
 
 fn parse_id(id: &str) -> Result<u64, Failure> {
     id.parse().map_err(|_| Failure {
@@ -352,5 +361,6 @@ mod tests {
             serde_json::from_slice(&message_body("hi @everyone")).unwrap();
         assert_eq!(body["allowed_mentions"], json!({ "parse": [] }));
         assert_eq!(body["content"], "hi @everyone");
+        assert_eq!(body["flags"], 4, "link previews suppressed");
     }
 }
