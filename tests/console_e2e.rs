@@ -280,10 +280,12 @@ async fn the_console_follows_a_handover_end_to_end() {
     assert_eq!(replied(console.session.submit_line(q3).await.unwrap()), answer_for(q3));
 }
 
-/// The console prints an answer's sources as one plain line, each once.
+/// The console prints an answer's sources as one plain line, each once; while the
+/// answer streams, its reference definitions never show raw.
 #[tokio::test]
 async fn the_console_prints_sources_as_a_plain_line() {
-    let sim = simulator(1).await;
+    // Slow enough that several edits land while the definitions stream in.
+    let sim = simulator(30).await;
     let mut console = Console::new(client(&sim, 3), Arc::new(MemoryStore::new()), "src");
     let text = replied(console.session.submit_line("Which docs cover returns?").await.unwrap());
     assert_eq!(
@@ -293,4 +295,7 @@ async fn the_console_prints_sources_as_a_plain_line() {
          Sources: [1] Shipping guide (https://example.com/docs/shipping) · \
          Returns policy (https://example.com/docs/returns)"
     );
+    let shown = first_message_texts(&console.drain_events());
+    assert!(shown.len() > 5, "it streamed: {shown:?}");
+    assert!(shown.iter().all(|t| !t.contains("]: http")), "a raw definition showed: {shown:#?}");
 }

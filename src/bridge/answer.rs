@@ -232,7 +232,7 @@ async fn relay(
 
 /// The platform's sources line for `cited`, dropping the last sources until it fits in
 /// one message; `None` without sources (or when not even one fits).
-fn sources_line(inner: &Inner, mut cited: Vec<super::sources::Cited>) -> Option<String> {
+pub(super) fn sources_line(inner: &Inner, mut cited: Vec<super::sources::Cited>) -> Option<String> {
     let max = inner.adapter.capabilities().max_message_chars;
     while !cited.is_empty() {
         let line = inner.adapter.render_sources(&cited);
@@ -367,7 +367,9 @@ async fn pump(
             let now = Instant::now();
             let at = reply.next_edit_at(now);
             if at <= now {
-                reply.show_markdown(text).await;
+                // Without the reference definitions the final text drops, so the answer
+                // does not shrink at the end (they show raw on every platform).
+                reply.show_markdown(&super::sources::streaming_text(text)).await;
                 pending = None;
                 deadline = None;
             } else {

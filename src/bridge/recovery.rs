@@ -79,12 +79,16 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
                     // The whole answer if SiteAssist finished it; otherwise whatever it has
                     // (the user may already have read part of it) with the note.
                     let text = message_text(&m);
+                    // The stored text still holds its reference definitions: shown as
+                    // a live answer would be (the streamed sources are not stored).
+                    let (body, cited) = super::sources::cite(&text, &[]);
+                    let footer = super::answer::sources_line(inner, cited);
                     let shown = match m.status {
-                        Some(MessageStatus::Complete) => text.clone(),
+                        Some(MessageStatus::Complete) => body,
                         _ if text.trim().is_empty() => notice::interrupted(),
-                        _ => format!("{}\n\n{}", text.trim_end(), notice::interrupted()),
+                        _ => format!("{}\n\n{}", body.trim_end(), notice::interrupted()),
                     };
-                    reply.show_markdown(&shown).await;
+                    reply.show_markdown_with(&shown, footer.as_deref()).await;
                     if !text.trim().is_empty() {
                         link = Some(ReplyLink {
                             thread: reply.thread.clone(),

@@ -60,6 +60,23 @@ pub fn cite(text: &str, streamed: &[Source]) -> (String, Vec<Cited>) {
     (body, cited)
 }
 
+/// The answer so far as a stream shows it: [`cite`]'s text, and without the last line
+/// while it is a definition still arriving (`[1]: https://exa`, or a title not closed
+/// yet), which `cite` would leave in as text.
+pub fn streaming_text(text: &str) -> String {
+    let (body, _) = cite(text, &[]);
+    let last = body.rsplit('\n').next().unwrap_or("");
+    let trimmed = last.trim_start_matches(' ');
+    let begun = last.len() - trimmed.len() <= 3
+        && trimmed.starts_with('[')
+        && trimmed.find("]:").is_some_and(|i| i > 1 && !trimmed[1..i].contains(['[', ']']));
+    if begun && !body.ends_with('\n') {
+        body[..body.len() - last.len()].trim_end().to_string()
+    } else {
+        body
+    }
+}
+
 /// A reference definition: `[id]: url "title"`.
 #[derive(Debug)]
 struct Definition {
@@ -235,6 +252,16 @@ mod tests {
         let (body, cited) = cite(text, &[]);
         assert_eq!(body, text);
         assert!(cited.is_empty());
+    }
+
+    #[test]
+    fn a_definition_still_arriving_does_not_show() {
+        let text = "Ships in 2 days [1].\n\n[1]: https://example.com/docs \"Shipping";
+        assert_eq!(streaming_text(text), "Ships in 2 days [1].");
+        assert_eq!(streaming_text("See [1].\n[1]:"), "See [1].");
+        // Text that only looks like one at its start stays.
+        assert_eq!(streaming_text("Use [x] here"), "Use [x] here");
+        assert_eq!(streaming_text("a\n[link](https://x.example)"), "a\n[link](https://x.example)");
     }
 
     #[test]
