@@ -341,9 +341,12 @@ fn shown(slack: &FakeSlack, q: &Question) -> (Shown, usize) {
 }
 
 /// The SiteAssist client every phase uses: quick retries, a short idle timeout (so a
-/// stalled stream is given up in 400 ms).
+/// stalled stream is given up in 700 ms). The timeout also bounds the wait for a
+/// stream's headers, so it keeps a wide margin over the slow-first-byte fault (300 ms):
+/// at 400 ms, two busy cores (answers streaming, handoff relays listening) once pushed
+/// a slow start past it, and an answer the faults allowed became a notice.
 fn campaign_client(sim: &RunningSimulator) -> Client {
-    crate::support::client_idle(sim, 3, Duration::from_millis(400))
+    crate::support::client_idle(sim, 3, Duration::from_millis(700))
 }
 
 /// The core's settings for every phase: quick edits, and no per-user or per-channel
