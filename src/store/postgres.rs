@@ -61,17 +61,23 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// A backend error naming what failed and why (tokio-postgres says only "db error" at
-/// the top; the server's message is its source).
-fn backend(what: &str, e: impl std::fmt::Display + std::fmt::Debug) -> StoreError {
-    let detail = format!("{e:?}");
-    let message = detail
-        .split("message: \"")
-        .nth(1)
-        .and_then(|m| m.split('"').next())
-        .map_or_else(|| e.to_string(), |m| format!("{e}: {m}"));
+/// A backend error naming what failed and why: the error and its sources
+/// (tokio-postgres says only "db error" at the top; the server's message is its
+/// source).
+fn backend(what: &str, e: impl std::error::Error) -> StoreError {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     StoreError::Backend(format!("postgres: {what}: {message}"))
 }
+
+/// Writes a record, replacing the one under the same key (`$1` kind, `$2` key, `$3`
+/// value, `$4` sort order).
+const UPSERT: &str = "INSERT INTO sab_records (kind, key, value, sort) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, sort = EXCLUDED.sort";
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:pass@host/db?sslmode=…`) with up to
@@ -198,11 +204,7 @@ impl PostgresStore {
     ) -> Result<(), StoreError> {
         self.client()
             .await?
-            .execute(
-                "INSERT INTO sab_records (kind, key, value, sort) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, sort = EXCLUDED.sort",
-                &[&kind, &key, &value, &sort],
-            )
+            .execute(UPSERT, &[&kind, &key, &value, &sort])
             .await
             .map_err(|e| backend("write", e))?;
         Ok(())
@@ -344,13 +346,9 @@ impl Store for PostgresStore {
                 return Ok(false);
             }
         }
-        tx.execute(
-            "INSERT INTO sab_records (kind, key, value, sort) VALUES ('in_flight', $1, $2, $3)
-             ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, sort = EXCLUDED.sort",
-            &[&reply.id, &encode(reply), &sort_of(reply)],
-        )
-        .await
-        .map_err(|e| backend("record in flight", e))?;
+        tx.execute(UPSERT, &[&"in_flight", &reply.id, &encode(reply), &sort_of(reply)])
+            .await
+            .map_err(|e| backend("record in flight", e))?;
         tx.commit().await.map_err(|e| backend("commit", e))?;
         Ok(true)
     }
