@@ -280,8 +280,9 @@ async fn the_console_follows_a_handover_end_to_end() {
     assert_eq!(replied(console.session.submit_line(q3).await.unwrap()), answer_for(q3));
 }
 
-/// The console prints an answer's sources as one plain line, each once; while the
-/// answer streams, its reference definitions never show raw.
+/// The console prints an answer's sources as one plain line, each once, and its link
+/// button as a plain line under it; while the answer streams, its reference
+/// definitions never show raw.
 #[tokio::test]
 async fn the_console_prints_sources_as_a_plain_line() {
     // Slow enough that several edits land while the definitions stream in.
@@ -293,7 +294,8 @@ async fn the_console_prints_sources_as_a_plain_line() {
         "Orders ship within **2 business days** [1], and you can return anything within 30 \
          days (see [the returns policy](https://example.com/docs/returns)).\n\n\
          Sources: [1] Shipping guide (https://example.com/docs/shipping) · \
-         Returns policy (https://example.com/docs/returns)"
+         Returns policy (https://example.com/docs/returns)\n\
+         → Track your order: https://example.com/orders"
     );
     let shown = first_message_texts(&console.drain_events());
     assert!(shown.len() > 5, "it streamed: {shown:?}");

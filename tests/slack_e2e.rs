@@ -728,7 +728,8 @@ async fn a_human_agents_replies_reach_the_thread_once() {
 
 /// An answer that cites sources (two streamed twice and once, plus reference
 /// definitions in its text): the definitions leave the text, `[label][ref]` becomes a
-/// link, and one line of linked sources ends the answer, each source once.
+/// link, and one line of linked sources ends the answer, each source once. Its
+/// display-link action is a link button under the text, which then shows in sections.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_ends_with_its_sources_each_once() {
     let slack = FakeSlack::start().await;
@@ -742,6 +743,20 @@ async fn an_answer_ends_with_its_sources_each_once() {
         <https://example.com/docs/returns|Returns policy>";
     let shown = wait_for_final(&slack, ts, expected).await;
     assert_eq!(shown.len(), 1, "one message: {shown:?}");
+    let message = slack.messages().into_iter().find(|m| m.thread_ts.as_deref() == Some(ts));
+    let blocks = message.and_then(|m| m.blocks).expect("the answer has blocks");
+    let blocks = blocks.as_array().unwrap();
+    let (actions, sections) = blocks.split_last().unwrap();
+    let text: String = sections.iter().map(|b| b["text"]["text"].as_str().unwrap()).collect();
+    assert_eq!(text, expected, "the sections show the answer");
+    assert_eq!(actions["type"], "actions");
+    let buttons = actions["elements"].as_array().unwrap();
+    assert_eq!(buttons.len(), 1, "{buttons:?}");
+    assert_eq!(buttons[0]["url"], "https://example.com/orders");
+    assert_eq!(buttons[0]["text"]["text"], "Track your order");
+    // While it streamed, the reply was plain text (no Stop without interactivity).
+    let first = &slack.calls_to("chat.postMessage")[0];
+    assert!(first.params.get("blocks").is_none(), "{:?}", first.params);
     bridge.stop().await;
 }
 

@@ -1,5 +1,6 @@
 //! The one interface every chat platform implements, and what it can do.
 
+use super::controls::Controls;
 use super::ids::{MessageRef, ThreadKey};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -76,12 +77,24 @@ pub trait ChatAdapter: Send + Sync + 'static {
         self.render(&super::sources::markdown_line(sources))
     }
 
-    /// Posts a new message in `thread` and returns its id. Not idempotent: each call
-    /// posts a message.
-    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError>;
+    /// Posts a new message in `thread` with the buttons `controls` asks for (an adapter
+    /// draws those its platform can, and skips the rest) and returns its id. Not
+    /// idempotent: each call posts a message.
+    async fn post(
+        &self,
+        thread: &ThreadKey,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<MessageRef, AdapterError>;
 
-    /// Replaces the text of a message this bot posted. Idempotent.
-    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError>;
+    /// Replaces the text and the buttons of a message this bot posted (buttons it had
+    /// and `controls` lacks are removed). Idempotent.
+    async fn edit(
+        &self,
+        message: &MessageRef,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<(), AdapterError>;
 
     /// Shows a "typing…" indicator in `thread`. The core calls it when a reply starts
     /// and every [`Capabilities::typing_every`] while no text is visible yet, and never

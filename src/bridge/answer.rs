@@ -1,10 +1,12 @@
 //! The answer flow: conversation → placeholder → streamed edits → final text.
 
+use super::controls::Controls;
 use super::event::InboundMessage;
 use super::ids::ThreadKey;
 use super::notice;
 use super::pacing::BudgetKeys;
 use super::reply::{retry, Reply};
+use super::stop::StopGuard;
 use super::Inner;
 use crate::ops::metrics;
 use crate::siteassist::client::{message_text, NewMessage, PageContext, StreamStart};
@@ -44,9 +46,12 @@ pub(super) async fn answer(
     let keys = BudgetKeys::new(&msg.channel, msg.workspace.as_ref());
     let platform = inner.adapter.name();
     metrics::reply_started(platform);
+    // A Stop press finds the reply by its record, from the placeholder on.
+    let stop = inner.stops.register(&record.id);
     let mut reply = Reply::new(inner, keys, record);
     let handled_by = inner.relays.handled_by(&msg.thread);
     if handled_by.is_none() {
+        reply.set_controls(Controls::streaming());
         reply.show_raw(&inner.cfg.placeholder).await;
         if inner.adapter.capabilities().typing_every.is_some() {
             if let Err(e) = inner.adapter.typing(&msg.thread).await {
@@ -54,7 +59,8 @@ pub(super) async fn answer(
             }
         }
     }
-    let (link, outcome) = relay(inner, &msg, &mut reply, handled_by).await;
+    let (link, outcome) = relay(inner, &msg, &mut reply, handled_by, &stop).await;
+    drop(stop);
     if let Outcome::Failed(failure) = &outcome {
         metrics::reply_failed(platform, failure.cause());
     }
@@ -132,6 +138,7 @@ async fn relay(
     msg: &InboundMessage,
     reply: &mut Reply<'_>,
     handled_by: Option<Option<String>>,
+    stop: &StopGuard,
 ) -> (Option<ReplyLink>, Outcome) {
     let asker = SaVid::for_user(msg.author.as_str());
     let request = NewMessage {
@@ -191,7 +198,7 @@ async fn relay(
         }
     };
     let streaming = Instant::now();
-    let mut end = pump(inner, &msg.thread, reply, stream).await;
+    let mut end = pump(inner, &msg.thread, reply, stream, stop).await;
     metrics::stream_duration(inner.adapter.name(), streaming.elapsed());
     if matches!(
         end.outcome,
@@ -216,13 +223,15 @@ async fn relay(
     } else {
         let (body, cited) = super::sources::cite(&end.text, &end.sources);
         let footer = sources_line(inner, cited);
+        let controls = Controls::answered(&end.actions, end.message_id.is_some());
         match notice::cut_short_note(&end.outcome) {
             Some(note) => {
-                reply.show_final_with(&format!("{}\n\n{note}", body.trim_end()), footer).await;
+                let text = format!("{}\n\n{note}", body.trim_end());
+                reply.show_final_with(&text, footer, controls).await;
                 Outcome::Partial(link)
             }
             None => {
-                reply.show_final_with(&body, footer).await;
+                reply.show_final_with(&body, footer, controls).await;
                 Outcome::Answered(link)
             }
         }
@@ -315,12 +324,22 @@ async fn pump(
     thread: &ThreadKey,
     reply: &mut Reply<'_>,
     mut stream: AnswerStream,
+    stop: &StopGuard,
 ) -> StreamEnd {
     let (tx, mut rx) = watch::channel((String::new(), None::<StreamEnd>));
+    // The answer's id as soon as the stream names it, for feedback on a stopped answer.
+    let (id_tx, id_rx) = watch::channel(None);
     let reader = tokio::spawn(async move {
         loop {
             match stream.next_event().await {
                 StreamEvent::Text => {
+                    id_tx.send_if_modified(|id| {
+                        let changed = id.is_none() && stream.message_id().is_some();
+                        if changed {
+                            *id = stream.message_id().cloned();
+                        }
+                        changed
+                    });
                     tx.send_replace((stream.text(), None));
                 }
                 StreamEvent::End(end) => {
@@ -330,14 +349,28 @@ async fn pump(
             }
         }
     });
+    // Dropping the reader drops the stream, which closes the connection: on a Stop,
+    // SiteAssist sees the request cancelled at once.
     let _abort = AbortOnDrop(reader);
     let mut pending: Option<String> = None;
+    // What the reply shows (Markdown), which is what a Stop keeps.
+    let mut shown = String::new();
     let mut deadline: Option<Instant> = None;
     let typing_every = inner.adapter.capabilities().typing_every;
     let mut next_typing = typing_every.map(|every| Instant::now() + every);
     loop {
         let wake = deadline.or(next_typing.filter(|_| !reply.has_text()));
         tokio::select! {
+            biased;
+            () = stop.requested() => {
+                return StreamEnd {
+                    outcome: StreamOutcome::Stopped,
+                    text: shown,
+                    message_id: id_rx.borrow().clone(),
+                    sources: Vec::new(),
+                    actions: Vec::new(),
+                };
+            }
             changed = rx.changed() => {
                 let (text, end) = rx.borrow_and_update().clone();
                 if let Some(end) = end {
@@ -349,6 +382,7 @@ async fn pump(
                         text,
                         message_id: None,
                         sources: Vec::new(),
+                        actions: Vec::new(),
                     };
                 }
                 pending = Some(text);
@@ -369,7 +403,8 @@ async fn pump(
             if at <= now {
                 // Without the reference definitions the final text drops, so the answer
                 // does not shrink at the end (they show raw on every platform).
-                reply.show_markdown(&super::sources::streaming_text(text)).await;
+                shown = super::sources::streaming_text(text);
+                reply.show_markdown(&shown).await;
                 pending = None;
                 deadline = None;
             } else {
@@ -421,6 +456,14 @@ async fn recover_final_text(inner: &Inner, link: &ThreadLink, end: &mut StreamEn
                     tracing::info!("recovered the full answer after a cut stream");
                     end.text = text;
                     end.message_id = Some(message.id.clone());
+                    if end.actions.is_empty() {
+                        end.actions = crate::siteassist::action::from_parts(
+                            message.parts.iter().filter_map(|p| match p {
+                                crate::siteassist::model::MessagePart::Unknown(v) => Some(v),
+                                _ => None,
+                            }),
+                        );
+                    }
                     end.outcome = StreamOutcome::Finished { reason: None };
                 }
                 return;

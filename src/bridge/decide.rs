@@ -203,11 +203,12 @@ pub enum Ignored {
     TooLong,
     /// A redelivery of an event or message already handled.
     Duplicate,
-    /// A reaction on a message that is not a bot reply.
+    /// A reaction or button press on a message that is not a bot reply.
     NotOurReply,
     /// A reaction that is not a feedback emoji.
     NotFeedbackEmoji,
-    /// A reaction from someone other than the asker (with `feedback_from = "asker"`).
+    /// A reaction or button press from someone other than the asker (with
+    /// `feedback_from = "asker"`).
     NotAsker,
     /// A reaction on a reply whose SiteAssist message is not known (yet).
     NoAssistantMessage,
@@ -217,11 +218,13 @@ pub enum Ignored {
     ThreadBusy,
     /// The asker or the channel is over its question limit (told once, then silent).
     RateLimited,
+    /// A Stop press on a reply that is not streaming (finished, or stopped already).
+    NotStreaming,
 }
 
 impl Ignored {
     /// Every reason, for registering the metrics' label sets at start.
-    pub const ALL: [Ignored; 16] = [
+    pub const ALL: [Ignored; 17] = [
         Ignored::FromSelf,
         Ignored::FromBot,
         Ignored::System,
@@ -238,6 +241,7 @@ impl Ignored {
         Ignored::ShuttingDown,
         Ignored::ThreadBusy,
         Ignored::RateLimited,
+        Ignored::NotStreaming,
     ];
 
     /// A short label for logs and metrics.
@@ -259,6 +263,7 @@ impl Ignored {
             Ignored::ShuttingDown => "shutting_down",
             Ignored::ThreadBusy => "thread_busy",
             Ignored::RateLimited => "rate_limited",
+            Ignored::NotStreaming => "not_streaming",
         }
     }
 }
@@ -367,9 +372,10 @@ mod ignored_tests {
             | Ignored::NoAssistantMessage
             | Ignored::ShuttingDown
             | Ignored::ThreadBusy
-            | Ignored::RateLimited => 1,
+            | Ignored::RateLimited
+            | Ignored::NotStreaming => 1,
         };
-        assert_eq!(Ignored::ALL.iter().map(|i| counted(*i)).sum::<usize>(), 16);
+        assert_eq!(Ignored::ALL.iter().map(|i| counted(*i)).sum::<usize>(), 17);
         let labels: HashSet<&str> = Ignored::ALL.iter().map(|i| i.as_str()).collect();
         assert_eq!(labels.len(), Ignored::ALL.len(), "distinct labels");
     }

@@ -10,6 +10,8 @@ pub enum InboundEvent {
     Message(Box<InboundMessage>),
     /// Someone added or removed a reaction on some message.
     Reaction(ReactionEvent),
+    /// Someone pressed one of the bot's buttons.
+    Button(ButtonPress),
 }
 
 /// A user message, translated.
@@ -72,6 +74,20 @@ impl MessageContext {
         }
         title
     }
+}
+
+/// A press on a button under a bot message (see [`super::controls`]).
+#[derive(Clone, Debug)]
+pub struct ButtonPress {
+    /// The platform's id for this press (Discord's interaction id, Slack's action
+    /// timestamp with the message), for de-duplication: a replayed press is ignored.
+    pub event_id: String,
+    /// The bot message the button is on.
+    pub message: MessageRef,
+    /// Who pressed it.
+    pub user: UserKey,
+    /// What the button asks for.
+    pub action: super::controls::ButtonAction,
 }
 
 /// A reaction added to or removed from a message.

@@ -2,8 +2,9 @@
 //! answer, claim the event so a redelivery is never answered twice, then hand it to
 //! the thread's worker.
 
+use super::controls::ButtonAction;
 use super::decide::{decide, Decision, Ignored, PlaceKind, Speaker};
-use super::event::{InboundEvent, InboundMessage, ReactionEvent};
+use super::event::{ButtonPress, InboundEvent, InboundMessage, ReactionEvent};
 use super::feedback::may_give_feedback;
 use super::jobs::{self, Job};
 use super::limits::Verdict;
@@ -23,11 +24,13 @@ pub(super) async fn handle(
     let kind = match &event {
         InboundEvent::Message(_) => "message",
         InboundEvent::Reaction(_) => "reaction",
+        InboundEvent::Button(_) => "button",
     };
     metrics::event_received(platform, kind);
     let disposition = match event {
         InboundEvent::Message(msg) => message(inner, *msg).await?,
         InboundEvent::Reaction(r) => reaction(inner, r).await?,
+        InboundEvent::Button(press) => button(inner, press).await?,
     };
     if let Disposition::Ignored(why) = disposition {
         tracing::debug!(adapter = platform, reason = why.as_str(), "event ignored");
@@ -170,6 +173,53 @@ async fn reaction(inner: &Arc<Inner>, r: ReactionEvent) -> Result<Disposition, B
     }
     let thread = link.thread.clone();
     let job = Job::Feedback { link: Box::new(link), value, added: r.added };
+    Ok(queued(inner.threads.dispatch(inner, thread, job), Disposition::Queued))
+}
+
+/// A button press: like / dislike follow the rules of feedback reactions (a press is an
+/// added reaction: the other button switches, the same one again changes nothing);
+/// Stop signals the streaming reply directly, since its thread's worker is busy
+/// streaming it. Checked (only the asker, unless `feedback_from = "anyone"`) before the
+/// press is claimed, so a refused press does not use up its id.
+async fn button(inner: &Arc<Inner>, press: ButtonPress) -> Result<Disposition, BridgeError> {
+    let event_key = format!("event:{}:{}", inner.adapter.name(), press.event_id);
+    let value = match press.action {
+        ButtonAction::Like => crate::siteassist::ids::Feedback::Like,
+        ButtonAction::Dislike => crate::siteassist::ids::Feedback::Dislike,
+        ButtonAction::Stop => {
+            let streaming = inner.store.in_flight().await?;
+            let Some(record) = streaming.into_iter().find(|r| r.messages.contains(&press.message))
+            else {
+                return Ok(Disposition::Ignored(Ignored::NotStreaming));
+            };
+            let asker = record.asker.as_ref();
+            if asker.is_some_and(|a| !may_give_feedback(inner.cfg.feedback_from, &press.user, a)) {
+                return Ok(Disposition::Ignored(Ignored::NotAsker));
+            }
+            if !claim(inner, &event_key).await? {
+                return Ok(Disposition::Ignored(Ignored::Duplicate));
+            }
+            if !inner.stops.stop(&record.id) {
+                return Ok(Disposition::Ignored(Ignored::NotStreaming));
+            }
+            tracing::info!(thread = %record.thread, "stop requested");
+            return Ok(Disposition::Stopped);
+        }
+    };
+    let Some(link) = inner.store.reply_link(&press.message).await? else {
+        return Ok(Disposition::Ignored(Ignored::NotOurReply));
+    };
+    if !may_give_feedback(inner.cfg.feedback_from, &press.user, &link.asker) {
+        return Ok(Disposition::Ignored(Ignored::NotAsker));
+    }
+    if link.assistant_message.is_none() {
+        return Ok(Disposition::Ignored(Ignored::NoAssistantMessage));
+    }
+    if !claim(inner, &event_key).await? {
+        return Ok(Disposition::Ignored(Ignored::Duplicate));
+    }
+    let thread = link.thread.clone();
+    let job = Job::Feedback { link: Box::new(link), value, added: true };
     Ok(queued(inner.threads.dispatch(inner, thread, job), Disposition::Queued))
 }
 

@@ -1,6 +1,7 @@
 //! How the core runs a thread's [`Job`]s: answers, feedback, notes, resets, a human
 //! agent's messages, and the notice for a question that did not fit the queue.
 
+use super::controls::Controls;
 use super::feedback::decide;
 use super::ids::ThreadKey;
 pub(crate) use super::job::Job;
@@ -109,7 +110,7 @@ async fn feedback(inner: &Inner, link: ReplyLink, value: Feedback, added: bool) 
 pub(super) async fn tell(inner: &Inner, thread: &ThreadKey, markdown: &str) {
     let text = inner.adapter.render(markdown);
     let adapter = &inner.adapter;
-    match retry(adapter.name(), || adapter.post(thread, &text)).await {
+    match retry(adapter.name(), || adapter.post(thread, &text, Controls::none())).await {
         // A notice is a whole reply at once: adapters that show only finished replies
         // (the console in a pipe) show it now.
         Ok(message) => adapter.reply_finished(thread, None, &[message]).await,
@@ -141,7 +142,7 @@ async fn reject_busy(inner: &Inner, job: Job) {
     };
     let text = inner.adapter.render(&notice::busy_thread());
     let (adapter, thread) = (&inner.adapter, &record.thread);
-    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text)).await {
+    if let Err(e) = retry(adapter.name(), || adapter.post(thread, &text, Controls::none())).await {
         tracing::warn!(error = %e, "could not post the busy notice");
     }
     if let Err(e) = inner.store.remove_in_flight(&record.id).await {

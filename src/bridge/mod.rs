@@ -13,6 +13,7 @@
 pub mod adapter;
 mod answer;
 pub mod channels;
+pub mod controls;
 pub mod decide;
 pub mod event;
 pub mod feedback;
@@ -32,6 +33,7 @@ pub mod sources;
 /// retried (for adapters' own calls, such as identifying the bot at start).
 pub(crate) use reply::retry as platform_call;
 pub mod split;
+mod stop;
 mod threads;
 pub mod throttle;
 
@@ -131,6 +133,8 @@ pub enum Disposition {
     NewConversation,
     /// `/help`: the thread's worker posts how to use the bot.
     Help,
+    /// Stop: the streaming reply was told to stop.
+    Stopped,
     /// It needs nothing from the bot, and why.
     Ignored(Ignored),
 }
@@ -163,6 +167,8 @@ struct Inner {
     questions: std::sync::atomic::AtomicU64,
     /// Conversations whose human agent is being relayed.
     relays: handoff::Relays,
+    /// Replies streaming now, for Stop presses.
+    stops: Arc<stop::Stops>,
     /// Becomes true at shutdown, for tasks that wait on something else (the relays).
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -185,6 +191,7 @@ impl Bridge {
             ),
             questions: std::sync::atomic::AtomicU64::new(0),
             relays: handoff::Relays::default(),
+            stops: Arc::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             adapter,
             store,

@@ -110,18 +110,28 @@ pub fn handoff_refused() -> String {
 
 /// Shown when a stream ended with no text at all.
 pub fn for_empty_answer(outcome: &StreamOutcome) -> String {
+    if *outcome == StreamOutcome::Stopped {
+        return STOPPED.to_string();
+    }
     let cause = cause(outcome).unwrap_or("it sent an empty answer");
     format!("{WARN} SiteAssist did not answer: {cause}. Please ask again.")
 }
 
 /// The note appended to a partial answer, or `None` when the answer is complete.
 pub fn cut_short_note(outcome: &StreamOutcome) -> Option<String> {
+    if *outcome == StreamOutcome::Stopped {
+        return Some(STOPPED.to_string());
+    }
     cause(outcome)
         .map(|c| format!("{WARN} _This answer was cut short: {c}. Please ask again for the rest._"))
 }
 
+/// The end of an answer someone stopped: what was shown stays, this follows it.
+pub const STOPPED: &str = "_(stopped)_";
+
 fn cause(outcome: &StreamOutcome) -> Option<&'static str> {
     match outcome {
+        StreamOutcome::Stopped => None,
         StreamOutcome::Finished { reason } => match reason {
             Some(FinishReason::Length) => Some("it reached the length limit"),
             Some(FinishReason::ContentFilter) => Some("SiteAssist's content filter stopped it"),

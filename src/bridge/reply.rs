@@ -3,6 +3,7 @@
 //! edited, and keeps the in-flight record in the store up to date.
 
 use super::adapter::AdapterError;
+use super::controls::Controls;
 use super::ids::ThreadKey;
 use super::pacing::BudgetKeys;
 use super::platform_retry;
@@ -21,6 +22,10 @@ pub(crate) struct Reply<'a> {
     keys: BudgetKeys,
     pub(crate) record: InFlightReply,
     shown: Vec<String>,
+    /// The buttons each message shows, by index (only the last one has any).
+    shown_controls: Vec<Controls>,
+    /// The buttons the reply's last message should carry.
+    controls: Controls,
     pub(crate) pacer: EditPacer,
     /// Platform calls made for this reply (posts and edits), for the metrics.
     pub(crate) actions: usize,
@@ -42,12 +47,20 @@ impl<'a> Reply<'a> {
             keys,
             record,
             shown: Vec::new(),
+            shown_controls: Vec::new(),
+            controls: Controls::NONE,
             pacer: EditPacer::new(interval),
             actions: 0,
             started: Instant::now(),
             first_text_shown: false,
             broken: false,
         }
+    }
+
+    /// Sets the buttons of the reply's last message; they show with the next update
+    /// (an update whose text is unchanged still goes out when they differ).
+    pub(crate) fn set_controls(&mut self, controls: Controls) {
+        self.controls = controls;
     }
 
     /// Whether any text other than the placeholder is visible.
@@ -109,12 +122,20 @@ impl<'a> Reply<'a> {
     /// Shows the reply's last state (the whole answer, a partial one with its note, or a
     /// notice), saved in the in-flight record first, so that a run dying before
     /// [`Self::finish`] leaves recovery the text to keep rather than "interrupted".
+    /// It carries no buttons (a notice is not an answer to rate, nor to stop).
     pub(crate) async fn show_final(&mut self, markdown: &str) {
-        self.show_final_with(markdown, None).await;
+        self.show_final_with(markdown, None, Controls::NONE).await;
     }
 
-    /// [`Self::show_final`] with a footer under it (see [`Self::show_markdown_with`]).
-    pub(crate) async fn show_final_with(&mut self, markdown: &str, footer: Option<String>) {
+    /// [`Self::show_final`] with a footer under it (see [`Self::show_markdown_with`])
+    /// and the answer's buttons under the last message.
+    pub(crate) async fn show_final_with(
+        &mut self,
+        markdown: &str,
+        footer: Option<String>,
+        controls: Controls,
+    ) {
+        self.controls = controls;
         self.record.final_markdown = Some(markdown.to_string());
         self.record.final_footer = footer;
         self.save().await;
@@ -126,26 +147,30 @@ impl<'a> Reply<'a> {
         if self.broken {
             return;
         }
+        let last = parts.len().saturating_sub(1);
         for (i, part) in parts.into_iter().enumerate() {
-            if self.shown.get(i) == Some(&part) {
+            let controls = if i == last { self.controls.clone() } else { Controls::NONE };
+            let same_controls = self.shown_controls.get(i).unwrap_or(&Controls::NONE) == &controls;
+            if self.shown.get(i) == Some(&part) && same_controls {
                 continue;
             }
             self.inner.pacing.acquire(&self.keys).await;
             let result = match self.record.messages.get(i).cloned() {
                 Some(message) => {
                     let adapter = &self.inner.adapter;
-                    match retry(adapter.name(), || adapter.edit(&message, &part)).await {
+                    let edit = || adapter.edit(&message, &part, &controls);
+                    match retry(adapter.name(), edit).await {
                         // The message is gone (deleted by someone, or posted by a run
                         // whose messages this adapter cannot edit): carry on in a new one
                         // rather than leave the user without the answer.
                         Err(AdapterError::Permanent(e)) => {
                             tracing::info!(error = %e, "cannot edit a reply message; posting anew");
-                            self.post_part(i, &part).await
+                            self.post_part(i, &part, &controls).await
                         }
                         other => other,
                     }
                 }
-                None => self.post_part(i, &part).await,
+                None => self.post_part(i, &part, &controls).await,
             };
             self.actions += 1;
             if paced {
@@ -159,8 +184,14 @@ impl<'a> Reply<'a> {
                 }
             }
             match result {
-                Ok(()) if i < self.shown.len() => self.shown[i] = part,
-                Ok(()) => self.shown.push(part),
+                Ok(()) if i < self.shown.len() => {
+                    self.shown[i] = part;
+                    self.shown_controls[i] = controls;
+                }
+                Ok(()) => {
+                    self.shown.push(part);
+                    self.shown_controls.push(controls);
+                }
                 Err(e) => {
                     tracing::warn!(thread = %self.thread, error = %e, "platform refused a reply update; giving up on this reply");
                     self.broken = true;
@@ -172,14 +203,19 @@ impl<'a> Reply<'a> {
 
     /// Posts `part` as the reply's message number `i` (a new continuation, or a
     /// replacement for one that can no longer be edited).
-    async fn post_part(&mut self, i: usize, part: &str) -> Result<(), AdapterError> {
+    async fn post_part(
+        &mut self,
+        i: usize,
+        part: &str,
+        controls: &Controls,
+    ) -> Result<(), AdapterError> {
         let (adapter, thread, question) =
             (&self.inner.adapter, &self.thread, &self.record.question);
         // A post that failed in a way that may pass (a timeout, a 5xx) may have been
         // made all the same; before trying again, look whether it was, so a retry never
         // shows the user the same message twice. (A 429 was not acted on: no look.)
         let post_once = || async move {
-            match adapter.post(thread, part).await {
+            match adapter.post(thread, part, controls).await {
                 Err(AdapterError::Transient(e)) => {
                     // The look is retried on its own (a 429 on it is common right after
                     // a burst): posting again because the look was refused would show

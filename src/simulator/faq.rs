@@ -12,6 +12,8 @@ struct Entry {
     answer: &'static str,
     /// `(url, title)` of the sources the answer streams as `source-url` chunks.
     sources: &'static [(&'static str, Option<&'static str>)],
+    /// `(buttonLabel, href)` of the `action_display-link` tool calls it streams.
+    actions: &'static [(&'static str, &'static str)],
 }
 
 /// An answer that cites its documentation the way SiteAssist's answers do: a numbered
@@ -34,11 +36,13 @@ const ENTRIES: &[Entry] = &[
             // The same page again, as a search tool returns it twice.
             ("https://example.com/docs/shipping", Some("Shipping guide (copy)")),
         ],
+        actions: &[("Track your order", "https://example.com/orders")],
     },
     Entry {
         keywords: &["everything", "long answer", "full guide", "in detail", "overview"],
         answer: LONG_GUIDE,
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &["password", "reset", "login", "log in", "sign in", "locked out"],
@@ -49,6 +53,7 @@ const ENTRIES: &[Entry] = &[
 4. Choose a new password of at least 12 characters.\n\n\
 If the email does not arrive, check your spam folder or ask me to connect you with support.",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &["api", "api key", "api keys", "token", "tokens", "curl"],
@@ -61,6 +66,7 @@ curl -s https://api.example.com/v1/me \\\n  -H \"Authorization: Bearer $EXAMPLE_
 If you think a key has leaked, revoke it on the same page and create a new one. \
 The full reference is in the [API docs](https://example.com/docs/api).",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &["delete", "deletion", "remove my account", "close my account", "gdpr"],
@@ -71,6 +77,7 @@ The full reference is in the [API docs](https://example.com/docs/api).",
 Deletion is **permanent** after 14 days; until then you can restore the account by signing in. \
 We erase your personal data as described in our [privacy policy](https://example.com/privacy).",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &["refund", "refunds", "money back", "cancel", "cancellation", "chargeback"],
@@ -79,6 +86,7 @@ To request a refund, reply here with your invoice number or email billing@exampl
 and we will process it within 5 business days. \
 Refunds go back to the original payment method.",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &[
@@ -98,6 +106,7 @@ Refunds go back to the original payment method.",
 - **Business** ($99/month): unlimited projects, SSO and priority support.\n\n\
 Annual billing saves 20%. See the [pricing page](https://example.com/pricing) for details.",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &[
@@ -108,6 +117,7 @@ Annual billing saves 20%. See the [pricing page](https://example.com/pricing) fo
 and express delivery 1-2. You can follow your package on the \
 [tracking page](https://example.com/track) with the number from your confirmation email.",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &[
@@ -127,6 +137,7 @@ and express delivery 1-2. You can follow your package on the \
 Set them up under **Settings → Integrations**, or read the \
 [integration guide](https://example.com/docs/integrations).",
         sources: &[],
+        actions: &[],
     },
     Entry {
         keywords: &["contact", "support", "hours", "human", "agent", "phone", "email", "talk"],
@@ -134,6 +145,7 @@ Set them up under **Settings → Integrations**, or read the \
 You can reach us at support@example.com or through the \
 [contact form](https://example.com/contact). Outside those hours I'm happy to help right here.",
         sources: &[],
+        actions: &[],
     },
 ];
 
@@ -157,6 +169,13 @@ pub fn answer_for(question: &str) -> String {
 pub fn sources_for(question: &str) -> Vec<(String, Option<String>)> {
     let sources = entry(question).map_or(&[][..], |e| e.sources);
     sources.iter().map(|(url, title)| (url.to_string(), title.map(str::to_string))).collect()
+}
+
+/// The link buttons the simulator offers with its answer to `question`, as
+/// `(buttonLabel, href)` outputs of the `action_display-link` tool.
+pub fn actions_for(question: &str) -> Vec<(String, String)> {
+    let actions = entry(question).map_or(&[][..], |e| e.actions);
+    actions.iter().map(|(label, href)| (label.to_string(), href.to_string())).collect()
 }
 
 fn entry(question: &str) -> Option<&'static Entry> {

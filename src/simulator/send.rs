@@ -7,7 +7,7 @@
 //! then is anything stored.
 
 use super::error::{ApiError, JsonBody};
-use super::faq::{answer_for, sources_for};
+use super::faq::{actions_for, answer_for, sources_for};
 use super::faults::Fault;
 use super::request::{authenticate, bearer, path_id};
 use super::state::{FaultHit, MsgStatus, PageContext, Role};
@@ -152,7 +152,9 @@ async fn handle(
     };
     if req.stream {
         let sources = sources_for(&req.content);
-        Ok(start_stream(&sim, &answer, &sources, fault.as_ref(), message_id).await)
+        let actions = actions_for(&req.content);
+        let extras = stream::Extras { sources: &sources, actions: &actions };
+        Ok(start_stream(&sim, &answer, extras, fault.as_ref(), message_id).await)
     } else {
         non_stream(&sim, &req.content, &answer, fault.as_ref(), &message_id).await
     }
@@ -162,12 +164,12 @@ async fn handle(
 async fn start_stream(
     sim: &Simulator,
     answer: &str,
-    sources: &[(String, Option<String>)],
+    extras: stream::Extras<'_>,
     fault: Option<&Fault>,
     message_id: String,
 ) -> Response {
     let text_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-    let steps = stream::script(answer, sources, fault, &message_id, &text_id);
+    let steps = stream::script(answer, extras, fault, &message_id, &text_id);
     let stall = steps.contains(&Step::Cut(Cut::Stall));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     sim.with_state(|s| s.generating += 1);

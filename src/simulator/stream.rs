@@ -50,6 +50,24 @@ enum Chunk<'a> {
         error_text: &'a str,
     },
     Abort,
+    ToolInputStart {
+        #[serde(rename = "toolCallId")]
+        tool_call_id: &'a str,
+        #[serde(rename = "toolName")]
+        tool_name: &'a str,
+    },
+    ToolInputAvailable {
+        #[serde(rename = "toolCallId")]
+        tool_call_id: &'a str,
+        #[serde(rename = "toolName")]
+        tool_name: &'a str,
+        input: serde_json::Value,
+    },
+    ToolOutputAvailable {
+        #[serde(rename = "toolCallId")]
+        tool_call_id: &'a str,
+        output: serde_json::Value,
+    },
     SourceUrl {
         #[serde(rename = "sourceId")]
         source_id: &'a str,
@@ -119,10 +137,19 @@ pub(crate) fn word_chunks(text: &str) -> Vec<&str> {
     out
 }
 
+/// What an answer streams besides its text.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Extras<'a> {
+    /// `(url, title)` of its `source-url` chunks.
+    pub sources: &'a [(String, Option<String>)],
+    /// `(buttonLabel, href)` of its `action_display-link` tool calls.
+    pub actions: &'a [(String, String)],
+}
+
 /// The steps of one streamed answer, given the fault for this request.
 pub(crate) fn script(
     answer: &str,
-    sources: &[(String, Option<String>)],
+    extras: Extras<'_>,
     fault: Option<&Fault>,
     message_id: &str,
     text_id: &str,
@@ -175,8 +202,24 @@ pub(crate) fn script(
             steps.push(Step::Finish { status: MsgStatus::Complete, error: None });
         }
         _ => {
+            // Action tools as the model calls them after writing (the widget shows
+            // their buttons under the text).
+            for (i, (label, href)) in extras.actions.iter().enumerate() {
+                let (id, name) =
+                    (format!("call_{i}"), crate::siteassist::action::DISPLAY_LINK_TOOL);
+                let output = serde_json::json!({ "buttonLabel": label, "href": href });
+                steps.extend([
+                    send(Chunk::ToolInputStart { tool_call_id: &id, tool_name: name }),
+                    send(Chunk::ToolInputAvailable {
+                        tool_call_id: &id,
+                        tool_name: name,
+                        input: output.clone(),
+                    }),
+                    send(Chunk::ToolOutputAvailable { tool_call_id: &id, output }),
+                ]);
+            }
             // Sources as a search tool reports them: after the text, before the finish.
-            for (i, (url, title)) in sources.iter().enumerate() {
+            for (i, (url, title)) in extras.sources.iter().enumerate() {
                 let id = format!("src_{i}");
                 steps.push(send(Chunk::SourceUrl { source_id: &id, url, title: title.as_deref() }));
             }
@@ -345,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_normal_script_is_the_ai_sdk_sequence() {
-        let steps = script("Hi there", &[], None, "m-1", "msg_1");
+        let steps = script("Hi there", Extras::default(), None, "m-1", "msg_1");
         assert_eq!(
             frames(&steps).concat(),
             "data: {\"type\":\"start\",\"messageId\":\"m-1\"}\n\n\
@@ -364,7 +407,13 @@ mod tests {
 
     #[test]
     fn error_chunk_stops_after_n_words_and_finishes_with_error() {
-        let steps = script("a b c d", &[], Some(&Fault::ErrorChunk { after_words: 2 }), "m", "t");
+        let steps = script(
+            "a b c d",
+            Extras::default(),
+            Some(&Fault::ErrorChunk { after_words: 2 }),
+            "m",
+            "t",
+        );
         let f = frames(&steps);
         assert_eq!(f.iter().filter(|x| x.contains("text-delta")).count(), 2);
         assert!(!f.iter().any(|x| x.contains("text-end")));
@@ -378,13 +427,14 @@ mod tests {
 
     #[test]
     fn wire_cuts_keep_generating_into_the_store() {
-        let steps = script("a b c d", &[], Some(&Fault::Drop { after_words: 1 }), "m", "t");
+        let steps =
+            script("a b c d", Extras::default(), Some(&Fault::Drop { after_words: 1 }), "m", "t");
         let cut = steps.iter().position(|s| *s == Step::Cut(Cut::Drop)).unwrap();
         let words_after = steps[cut..].iter().filter(|s| matches!(s, Step::Word { .. })).count();
         assert_eq!(words_after, 3);
         assert!(!frames(&steps[..cut]).concat().contains("[DONE]"));
         assert_eq!(steps.last(), Some(&Step::Finish { status: MsgStatus::Complete, error: None }));
-        let no_id = script("a", &[], Some(&Fault::NoMessageId), "m", "t");
+        let no_id = script("a", Extras::default(), Some(&Fault::NoMessageId), "m", "t");
         assert_eq!(frames(&no_id)[0], "data: {\"type\":\"start\"}\n\n");
     }
 }

@@ -6,6 +6,7 @@
 //! answer that is otherwise streaming fine. Unknown types become [`UiChunk::Unknown`];
 //! extra fields are ignored.
 
+use super::action::{self, LinkAction};
 use super::model::FinishReason;
 use serde::Deserialize;
 use serde_json::Value;
@@ -146,6 +147,10 @@ pub struct AnswerText {
     open: HashMap<String, usize>,
     /// The sources the answer cites, in the order they came, each once.
     sources: Vec<Source>,
+    /// Tool call ids → tool names (an output chunk names only its call).
+    tools: HashMap<String, String>,
+    /// The link buttons the answer's action tools offer, in order, each link once.
+    actions: Vec<LinkAction>,
 }
 
 /// A source an answer cites (`source-url` or `source-document`).
@@ -207,6 +212,21 @@ impl AnswerText {
                 self.add_source(Source { title, url: None });
                 false
             }
+            UiChunk::ToolInputStart { tool_call_id, tool_name, .. }
+            | UiChunk::ToolInputAvailable { tool_call_id, tool_name, .. } => {
+                self.tools.insert(tool_call_id.clone(), tool_name.clone());
+                false
+            }
+            // A preliminary output may still change; the final one counts.
+            UiChunk::ToolOutputAvailable { tool_call_id, output, preliminary } => {
+                let tool = self.tools.get(tool_call_id).map(String::as_str);
+                let usable = tool.filter(|_| *preliminary != Some(true));
+                if let Some(action) = usable.and_then(|tool| action::from_tool_output(tool, output))
+                {
+                    action::add(&mut self.actions, action);
+                }
+                false
+            }
             _ => false,
         }
     }
@@ -222,6 +242,11 @@ impl AnswerText {
     /// The sources cited so far, each once, in the order they came.
     pub fn sources(&self) -> &[Source] {
         &self.sources
+    }
+
+    /// The link buttons offered so far, each link once, in the order they came.
+    pub fn actions(&self) -> &[LinkAction] {
+        &self.actions
     }
 
     fn open_block(&mut self, id: &str) -> usize {
@@ -432,5 +457,24 @@ mod tests {
             json!({"type":"text-delta","id":"orphan","delta":"three"}),
         ]);
         assert_eq!(answer.text(), "one\n\ntwo\n\nthree");
+    }
+
+    #[test]
+    fn display_link_outputs_become_actions_once_and_only_when_final() {
+        let link = |href: &str| json!({"buttonLabel": "Track", "href": href});
+        let (answer, changed) = apply_all(&[
+            json!({"type":"tool-input-start","toolCallId":"a","toolName":"action_display-link"}),
+            json!({"type":"tool-output-available","toolCallId":"a","output":link("https://x.io/p"),"preliminary":true}),
+            json!({"type":"tool-input-available","toolCallId":"b","toolName":"action_display-link","input":{}}),
+            json!({"type":"tool-output-available","toolCallId":"b","output":link("https://x.io/1")}),
+            json!({"type":"tool-output-available","toolCallId":"a","output":link("https://x.io/1")}),
+            json!({"type":"tool-input-start","toolCallId":"c","toolName":"search"}),
+            json!({"type":"tool-output-available","toolCallId":"c","output":link("https://x.io/2")}),
+            // An output for a call never announced: its tool is unknown.
+            json!({"type":"tool-output-available","toolCallId":"z","output":link("https://x.io/3")}),
+        ]);
+        let urls: Vec<&str> = answer.actions().iter().map(|a| a.url.as_str()).collect();
+        assert_eq!(urls, ["https://x.io/1"]);
+        assert!(changed.iter().all(|c| !c), "actions are not text");
     }
 }

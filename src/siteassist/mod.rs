@@ -8,6 +8,7 @@
 //! - [`model`]: the request and response types; [`error`]: typed errors, one variant
 //!   per documented API error code; [`ids`]: the ids shared with the store and core.
 
+pub mod action;
 pub mod chunk;
 pub mod client;
 mod endpoints;
@@ -18,6 +19,7 @@ pub mod retry;
 pub mod socket;
 pub mod stream;
 
+pub use action::LinkAction;
 pub use chunk::{AnswerText, Source, UiChunk};
 pub use client::{Client, ClientConfig, SendOutcome, StreamStart};
 pub use error::{ApiError, Error};

@@ -92,6 +92,8 @@ pub struct StreamEnd {
     pub message_id: Option<MessageId>,
     /// The sources the answer cited (`source-url`, `source-document`), each once.
     pub sources: Vec<super::chunk::Source>,
+    /// The link buttons the answer's action tools offered, each link once.
+    pub actions: Vec<super::action::LinkAction>,
 }
 
 /// Why a stream ended. See the module docs for what produces each.
@@ -123,6 +125,9 @@ pub enum StreamOutcome {
         /// What failed (no URL, no secrets).
         error: String,
     },
+    /// The reader closed the stream on purpose (someone pressed Stop): the text is
+    /// what had arrived, and nothing more is wanted.
+    Stopped,
 }
 
 /// Finds the answer's message id after the stream ended, for streams whose `start`
@@ -244,6 +249,7 @@ impl AnswerStream {
                     text: self.answer.text(),
                     message_id: self.message_id.clone(),
                     sources: self.answer.sources().to_vec(),
+                    actions: self.answer.actions().to_vec(),
                 });
                 continue;
             }

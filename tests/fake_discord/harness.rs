@@ -112,6 +112,22 @@ impl Running {
         tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| panic!("reaction not handled"))
     }
 
+    /// What became of the next button press on `message` (waits for it).
+    pub async fn button_outcome(&mut self, message: u64) -> Outcome {
+        let wait = async {
+            loop {
+                match self.reports.recv().await {
+                    Ok(Handled::Button { message: got, outcome }) if got == message => {
+                        return outcome
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("reports ended: {e}"),
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| panic!("press not handled"))
+    }
+
     /// Asks the bot to stop and waits until it has (gateway closed, replies drained).
     pub async fn stop(mut self) -> Result<(), DiscordError> {
         if let Some(stop) = self.stop.take() {

@@ -8,6 +8,7 @@
 
 pub mod gateway;
 pub mod harness;
+pub mod interactions;
 pub mod payloads;
 pub mod rest;
 
@@ -105,6 +106,8 @@ pub struct BotMessage {
     pub id: u64,
     pub channel: u64,
     pub texts: Vec<String>,
+    /// Its components now (`[]` without buttons).
+    pub components: Value,
 }
 
 impl BotMessage {
@@ -143,6 +146,8 @@ pub struct Record {
     pub calls: Vec<Call>,
     /// Bot messages in posting order.
     pub messages: Vec<BotMessage>,
+    /// Button presses sent, with their answers.
+    pub interactions: Vec<interactions::Interaction>,
     /// The bot's reactions: `(channel, message, emoji)` (emoji percent-decoded).
     pub reactions: Vec<(u64, u64, String)>,
     /// Channels the fake knows (`GET /channels/{id}`), as Discord channel objects.

@@ -28,6 +28,7 @@ pub async fn spawn(state: Arc<State>) -> String {
             "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
             put(add_reaction),
         )
+        .route("/api/v10/interactions/{id}/{token}/callback", post(super::interactions::callback))
         .fallback(other)
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -38,7 +39,7 @@ pub async fn spawn(state: Arc<State>) -> String {
 
 /// Records the call; answers 401 without the bot token, the injected failure if one is
 /// queued, else `ok()`.
-fn answer(
+pub(super) fn answer(
     state: &State,
     op: Op,
     req: (&Method, &Uri, &HeaderMap),
@@ -183,6 +184,13 @@ fn check_body(st: &State, what: &str, body: &[u8]) -> Result<String, (StatusCode
             ));
         }
     }
+    if let Some(why) = body.get("components").and_then(super::interactions::refuse_components) {
+        st.with(|r| r.violations.push(format!("{what} with invalid components: {why}")));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            json!({ "message": "Invalid Form Body", "code": 50035, "errors": { "components": why } }),
+        ));
+    }
     let chars = content.chars().count();
     if chars > 2000 {
         st.with(|r| r.violations.push(format!("{what} of {chars} characters")));
@@ -276,9 +284,18 @@ async fn create_message(
             Ok(content) => content,
             Err(refused) => return refused,
         };
+        let components = serde_json::from_slice::<Value>(&sent)
+            .ok()
+            .and_then(|b| b.get("components").cloned())
+            .unwrap_or_else(|| json!([]));
         let id = st2.with(|r| {
             let id = r.next_id();
-            r.messages.push(BotMessage { id, channel: c, texts: vec![content.clone()] });
+            r.messages.push(BotMessage {
+                id,
+                channel: c,
+                texts: vec![content.clone()],
+                components,
+            });
             id
         });
         (StatusCode::OK, payloads::rest_message(id, c, &content))
@@ -335,9 +352,19 @@ async fn edit_message(
             Ok(content) => content,
             Err(refused) => return refused,
         };
+        // An edit without `components` keeps the message's buttons, as on Discord.
+        let components =
+            serde_json::from_slice::<Value>(&sent).ok().and_then(|b| b.get("components").cloned());
         let found = st2.with(|r| {
             let found = r.messages.iter_mut().find(|x| x.id == msg && x.channel == c);
-            found.map(|x| x.texts.push(content.clone())).is_some()
+            found
+                .map(|x| {
+                    x.texts.push(content.clone());
+                    if let Some(components) = components {
+                        x.components = components;
+                    }
+                })
+                .is_some()
         });
         if found {
             (StatusCode::OK, payloads::rest_message(msg, c, &content))

@@ -256,13 +256,20 @@ fn param(params: &Value, key: &str) -> Option<String> {
     }
 }
 
-/// Blocks arrive as an array (JSON body) or a JSON-encoded string (form body).
+/// Blocks arrive as an array (JSON body) or a JSON-encoded string (form body). `None`
+/// when absent; `Some([])` for an empty list, which `chat.update` takes as "remove the
+/// blocks" (without the field it keeps them).
 fn blocks_param(params: &Value) -> Option<Value> {
     match params.get("blocks")? {
-        Value::Array(a) if !a.is_empty() => Some(Value::Array(a.clone())),
+        Value::Array(a) => Some(Value::Array(a.clone())),
         Value::String(s) => serde_json::from_str::<Value>(s).ok().filter(Value::is_array),
         _ => None,
     }
+}
+
+/// Whether `blocks` has any block.
+fn has_blocks(blocks: &Option<Value>) -> bool {
+    blocks.as_ref().and_then(Value::as_array).is_some_and(|a| !a.is_empty())
 }
 
 /// The message object Slack returns for a bot post or update.
@@ -327,7 +334,7 @@ fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
 fn content(state: &mut State, params: &Value) -> Result<(String, Option<Value>), Reply> {
     let text = param(params, "text");
     let blocks = blocks_param(params);
-    if text.is_none() && blocks.is_none() && params.get("attachments").is_none() {
+    if text.is_none() && !has_blocks(&blocks) && params.get("attachments").is_none() {
         return Err(Reply::error("no_text"));
     }
     let text = text.unwrap_or_default();
@@ -353,7 +360,7 @@ fn post_message(cfg: &FakeSlackConfig, state: &mut State, params: &Value) -> Rep
         ts: ts.clone(),
         thread_ts: param(params, "thread_ts"),
         text,
-        blocks,
+        blocks: blocks.filter(|b| has_blocks(&Some(b.clone()))),
         edits: 0,
     };
     let message = message_json(cfg, &posted);
@@ -391,7 +398,12 @@ fn update_message(cfg: &FakeSlackConfig, state: &mut State, params: &Value) -> R
         return Reply::error("message_not_found");
     };
     m.text = text.clone();
-    m.blocks = blocks;
+    // Slack's `chat.update`: no `blocks` keeps the message's blocks, `[]` removes them.
+    match blocks {
+        Some(b) if has_blocks(&Some(b.clone())) => m.blocks = Some(b),
+        Some(_) => m.blocks = None,
+        None => {}
+    }
     m.edits += 1;
     let message = message_json(cfg, m);
     Reply::ok(json!({"channel": channel, "ts": ts, "text": text, "message": message}))

@@ -2,6 +2,7 @@
 
 use super::ids;
 use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter};
+use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -149,6 +150,16 @@ fn rows(text: &str, width: usize) -> usize {
     text.split('\n').map(|line| line.chars().count().div_ceil(width).max(1)).sum()
 }
 
+/// `text` with the answer's link buttons as plain lines under it (a terminal has no
+/// buttons; Stop and feedback are the `/react` command's and Ctrl-C's business).
+fn with_links(text: &str, controls: &Controls) -> String {
+    let mut out = text.to_string();
+    for link in &controls.links {
+        out.push_str(&format!("\n→ {}: {}", link.label, link.url));
+    }
+    out
+}
+
 #[async_trait]
 impl ChatAdapter for ConsoleAdapter {
     fn name(&self) -> &'static str {
@@ -168,7 +179,13 @@ impl ChatAdapter for ConsoleAdapter {
         markdown.to_string()
     }
 
-    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
+    async fn post(
+        &self,
+        thread: &ThreadKey,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<MessageRef, AdapterError> {
+        let text = &with_links(text, controls);
         let message = ids::bot_message(thread, &self.run, self.seq.fetch_add(1, Ordering::SeqCst));
         {
             let mut screen = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -181,7 +198,13 @@ impl ChatAdapter for ConsoleAdapter {
         Ok(message)
     }
 
-    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError> {
+    async fn edit(
+        &self,
+        message: &MessageRef,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<(), AdapterError> {
+        let text = &with_links(text, controls);
         {
             let mut screen = self.state.lock().unwrap_or_else(|p| p.into_inner());
             match screen.texts.get_mut(message) {

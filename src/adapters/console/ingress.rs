@@ -124,7 +124,9 @@ impl ConsoleSession {
         }
         match disposition {
             Disposition::Queued => {}
-            Disposition::NewConversation | Disposition::Help => return Ok(LineOutcome::Nothing),
+            Disposition::NewConversation | Disposition::Help | Disposition::Stopped => {
+                return Ok(LineOutcome::Nothing)
+            }
             Disposition::Ignored(why) => return Ok(LineOutcome::Ignored(why)),
         }
         loop {
@@ -186,7 +188,9 @@ impl ConsoleSession {
                     }
                     Disposition::Ignored(why) => format!("Reaction ignored ({why:?})."),
                     // Reactions are never commands.
-                    Disposition::NewConversation | Disposition::Help => String::new(),
+                    Disposition::NewConversation | Disposition::Help | Disposition::Stopped => {
+                        String::new()
+                    }
                 }
             }
             "help" => HELP.to_string(),

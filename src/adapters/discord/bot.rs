@@ -162,11 +162,14 @@ impl DiscordBot {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let intents = GatewayIntents::from_bits_truncate(INTENT_BITS);
+        let ack_rest = Arc::new(std::sync::OnceLock::new());
+        let forwarder = Forwarder { tx, rest: Arc::clone(&ack_rest) };
         let gateway = ClientBuilder::new_with_http(http.build(), intents)
-            .event_handler(Forwarder { tx })
+            .event_handler(forwarder)
             .await
             .map_err(|e| DiscordError::Unreachable(e.to_string()))?;
         let rest = Arc::new(Rest::new(Arc::clone(&gateway.http), http_client));
+        let _ = ack_rest.set(Arc::clone(&rest));
         let ws_url = match settings.gateway_url.trim() {
             // serenity asked GET /gateway once and, on any failure (a 429 after a
             // restart, say), fell back to Discord's public URL, which is wrong behind

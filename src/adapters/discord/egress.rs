@@ -10,6 +10,7 @@ use super::directory::{ChannelInfo, Directory, Kind};
 use super::rest::Rest;
 use super::{format, ids};
 use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter};
+use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -143,17 +144,27 @@ impl ChatAdapter for DiscordAdapter {
         format::sources_line(sources)
     }
 
-    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
+    async fn post(
+        &self,
+        thread: &ThreadKey,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<MessageRef, AdapterError> {
         let channel = channel_of(thread)?;
         self.ensure_thread(channel).await?;
-        let id = self.rest.create_message(channel, text).await?;
+        let id = self.rest.create_message(channel, text, controls).await?;
         Ok(ids::message(channel, id))
     }
 
-    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError> {
+    async fn edit(
+        &self,
+        message: &MessageRef,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<(), AdapterError> {
         let (channel, id) = ids::parse_message(message)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Discord message: {message}")))?;
-        Ok(self.rest.edit_message(channel, id, text).await?)
+        Ok(self.rest.edit_message(channel, id, text, controls).await?)
     }
 
     /// A thread opened from the question itself (its id is the question's) that Discord

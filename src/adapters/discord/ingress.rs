@@ -16,8 +16,9 @@ use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
 use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, ReactionEvent};
 use crate::bridge::{Bridge, Disposition, Ignored};
 use serenity::all::{
-    ConnectionStage, Context, EventHandler, Guild, GuildChannel, Message, MessageType,
-    PartialGuildChannel, Reaction, ReactionType, Ready, ShardStageUpdateEvent,
+    ComponentInteraction, ConnectionStage, Context, EventHandler, Guild, GuildChannel, Interaction,
+    Message, MessageType, PartialGuildChannel, Reaction, ReactionType, Ready,
+    ShardStageUpdateEvent,
 };
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -39,6 +40,13 @@ pub enum Handled {
     Message {
         /// Its id.
         id: u64,
+        /// What became of it.
+        outcome: Outcome,
+    },
+    /// A button on a bot message was pressed (and acknowledged).
+    Button {
+        /// The message the button is on.
+        message: u64,
         /// What became of it.
         outcome: Outcome,
     },
@@ -74,6 +82,7 @@ pub(crate) enum GatewayEvent {
     ChannelGone(u64),
     Message(Box<Message>),
     Reaction(Box<Reaction>, bool),
+    Button(Box<ComponentInteraction>),
 }
 
 /// Whether the core posts into the message's thread for `disposition`, so a thread
@@ -91,6 +100,9 @@ fn posts_in_thread(disposition: Disposition) -> bool {
 /// serenity's event handler: forwards into the loop's queue and returns at once.
 pub(crate) struct Forwarder {
     pub(crate) tx: mpsc::UnboundedSender<GatewayEvent>,
+    /// For acknowledging button presses at once, ahead of the queue. Set once the
+    /// client exists (it is built from the client's HTTP), before the gateway starts.
+    pub(crate) rest: Arc<std::sync::OnceLock<Arc<Rest>>>,
 }
 
 impl Forwarder {
@@ -145,6 +157,16 @@ impl EventHandler for Forwarder {
     }
     async fn reaction_remove(&self, _: Context, reaction: Reaction) {
         self.send(GatewayEvent::Reaction(Box::new(reaction), false));
+    }
+    async fn interaction_create(&self, _: Context, interaction: Interaction) {
+        let Interaction::Component(press) = interaction else { return };
+        // Answered before anything else: Discord gives 3 seconds.
+        if let Some(rest) = self.rest.get() {
+            if let Err(e) = rest.ack_press(press.id.get(), &press.token).await {
+                tracing::info!(error = %e.error, "could not acknowledge a button press");
+            }
+        }
+        self.send(GatewayEvent::Button(Box::new(press)));
     }
 }
 
@@ -285,6 +307,20 @@ impl Ingress {
             GatewayEvent::Message(message) => {
                 let outcome = self.message(&message).await;
                 self.report(Handled::Message { id: message.id.get(), outcome });
+            }
+            GatewayEvent::Button(press) => {
+                let message = press.message.id.get();
+                let outcome = match super::interactions::press(&press) {
+                    Some(press) => match self.bridge.handle(InboundEvent::Button(press)).await {
+                        Ok(disposition) => Outcome::Core(disposition),
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not handle a Discord button press");
+                            Outcome::Failed(e.to_string())
+                        }
+                    },
+                    None => Outcome::Skipped(Ignored::NotOurReply),
+                };
+                self.report(Handled::Button { message, outcome });
             }
             GatewayEvent::Reaction(reaction, added) => {
                 let outcome = self.reaction(&reaction, added).await;

@@ -18,6 +18,8 @@
 
 #[cfg(feature = "discord")]
 mod bot;
+#[cfg(feature = "discord")]
+mod components;
 pub mod config;
 #[cfg(feature = "discord")]
 mod directory;
@@ -29,6 +31,8 @@ pub mod format;
 mod ids;
 #[cfg(feature = "discord")]
 pub(crate) mod ingress;
+#[cfg(feature = "discord")]
+mod interactions;
 #[cfg(feature = "discord")]
 mod invite;
 pub mod platform;

@@ -9,6 +9,7 @@
 //! [`AdapterError::RateLimited`], and the core waits and retries.
 
 use crate::bridge::adapter::AdapterError;
+use crate::bridge::controls::Controls;
 use serde::Deserialize;
 use serde_json::json;
 use serenity::http::{Http, LightMethod, Request, Route};
@@ -177,9 +178,15 @@ impl Rest {
     }
 
     /// Posts `content` in `channel`, pinging nobody; returns the new message's id.
-    pub(crate) async fn create_message(&self, channel: u64, content: &str) -> Result<u64, Failure> {
+    pub(crate) async fn create_message(
+        &self,
+        channel: u64,
+        content: &str,
+        controls: &Controls,
+    ) -> Result<u64, Failure> {
         let route = Route::ChannelMessages { channel_id: ChannelId::new(channel) };
-        let req = Request::new(route, LightMethod::Post).body(Some(message_body(content)));
+        let req =
+            Request::new(route, LightMethod::Post).body(Some(message_body(content, controls)));
         let created: Created = self.send_json(req).await?;
         parse_id(&created.id)
     }
@@ -218,12 +225,14 @@ impl Rest {
         channel: u64,
         message: u64,
         content: &str,
+        controls: &Controls,
     ) -> Result<(), Failure> {
         let route = Route::ChannelMessage {
             channel_id: ChannelId::new(channel),
             message_id: MessageId::new(message),
         };
-        let req = Request::new(route, LightMethod::Patch).body(Some(message_body(content)));
+        let req =
+            Request::new(route, LightMethod::Patch).body(Some(message_body(content, controls)));
         self.send(req).await.map(drop)
     }
 
@@ -242,6 +251,15 @@ impl Rest {
             reaction: &emoji,
         };
         self.send(Request::new(route, LightMethod::Put)).await.map(drop)
+    }
+
+    /// Answers a button press with a deferred update (`POST /interactions/{id}/{token}/
+    /// callback`, type 6), within Discord's 3 seconds.
+    pub(crate) async fn ack_press(&self, interaction: u64, token: &str) -> Result<(), Failure> {
+        let route = Route::InteractionResponse { interaction_id: interaction.into(), token };
+        let body = json!({ "type": super::interactions::DEFERRED_UPDATE }).to_string();
+        let req = Request::new(route, LightMethod::Post).body(Some(body.into_bytes()));
+        self.send(req).await.map(drop)
     }
 
     /// Shows "typing…" in `channel` for about 10 seconds.
@@ -280,10 +298,18 @@ impl Rest {
 /// Link previews are suppressed (`SUPPRESS_EMBEDS`): Discord adds a preview under a
 /// message for its links, which made a streaming answer jump each time a link appeared
 /// and buried a short answer under cards for the pages it cites.
-fn message_body(content: &str) -> Vec<u8> {
-    json!({ "content": content, "allowed_mentions": { "parse": [] }, "flags": SUPPRESS_EMBEDS })
-        .to_string()
-        .into_bytes()
+///
+/// `components` is always sent: an edit without buttons removes those a message had
+/// (Stop, once the answer is done).
+fn message_body(content: &str, controls: &Controls) -> Vec<u8> {
+    json!({
+        "content": content,
+        "allowed_mentions": { "parse": [] },
+        "flags": SUPPRESS_EMBEDS,
+        "components": super::components::rows(controls),
+    })
+    .to_string()
+    .into_bytes()
 }
 
 /// Message flag: no embeds (link previews) for this message.
@@ -358,9 +384,10 @@ mod tests {
     #[test]
     fn bodies_never_allow_mentions() {
         let body: serde_json::Value =
-            serde_json::from_slice(&message_body("hi @everyone")).unwrap();
+            serde_json::from_slice(&message_body("hi @everyone", &Controls::NONE)).unwrap();
         assert_eq!(body["allowed_mentions"], json!({ "parse": [] }));
         assert_eq!(body["content"], "hi @everyone");
         assert_eq!(body["flags"], 4, "link previews suppressed");
+        assert_eq!(body["components"], json!([]), "buttons removed");
     }
 }

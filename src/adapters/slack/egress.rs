@@ -2,6 +2,7 @@
 
 use super::ids;
 use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter};
+use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -131,15 +132,15 @@ impl SlackWeb {
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
+        controls: &Controls,
     ) -> Result<String, AdapterError> {
-        let req = SlackApiChatPostMessageRequest::new(
-            SlackChannelId(channel.to_string()),
-            SlackMessageContent::new().with_text(text.to_string()),
-        )
-        .opt_thread_ts(thread_ts.map(|t| SlackTs(t.to_string())))
-        // Link previews would push the answer off screen and change as it is edited.
-        .with_unfurl_links(false)
-        .with_unfurl_media(false);
+        let mut content = SlackMessageContent::new().with_text(text.to_string());
+        content.blocks = super::blocks::for_message(text, controls);
+        let req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_string()), content)
+            .opt_thread_ts(thread_ts.map(|t| SlackTs(t.to_string())))
+            // Link previews would push the answer off screen and change as it is edited.
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
         let r = self
             .client
             .open_session(&self.token)
@@ -201,10 +202,20 @@ impl SlackWeb {
         }
     }
 
-    async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), AdapterError> {
+    async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<(), AdapterError> {
+        // Without blocks, an empty list: `chat.update` keeps a message's old blocks
+        // unless told otherwise, and buttons must not outlive what they belong to.
+        let blocks = super::blocks::for_message(text, controls).unwrap_or_default();
+        let content = SlackMessageContent::new().with_text(text.to_string()).with_blocks(blocks);
         let req = SlackApiChatUpdateRequest::new(
             SlackChannelId(channel.to_string()),
-            SlackMessageContent::new().with_text(text.to_string()),
+            content,
             SlackTs(ts.to_string()),
         );
         self.client.open_session(&self.token).chat_update(&req).await.map_err(classify)?;
@@ -298,17 +309,27 @@ impl ChatAdapter for SlackEgress {
         super::format::sources_line(sources)
     }
 
-    async fn post(&self, thread: &ThreadKey, text: &str) -> Result<MessageRef, AdapterError> {
+    async fn post(
+        &self,
+        thread: &ThreadKey,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<MessageRef, AdapterError> {
         let (team, channel, thread_ts) = ids::parse_thread(thread)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Slack thread: {thread}")))?;
-        let ts = self.web.post(channel, thread_ts, text).await?;
+        let ts = self.web.post(channel, thread_ts, text, controls).await?;
         Ok(ids::message(team, channel, &ts))
     }
 
-    async fn edit(&self, message: &MessageRef, text: &str) -> Result<(), AdapterError> {
+    async fn edit(
+        &self,
+        message: &MessageRef,
+        text: &str,
+        controls: &Controls,
+    ) -> Result<(), AdapterError> {
         let (channel, ts) = ids::parse_message(message)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {message}")))?;
-        self.web.update(channel, ts, text).await
+        self.web.update(channel, ts, text, controls).await
     }
 
     async fn mark_delivered(

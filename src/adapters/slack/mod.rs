@@ -2,6 +2,8 @@
 //! reactions give feedback. The config section and the (pure) formatter build without the
 //! `slack` feature; everything that talks to Slack needs it.
 
+#[cfg(feature = "slack")]
+mod blocks;
 pub mod config;
 #[cfg(feature = "slack")]
 mod egress;
