@@ -4,6 +4,8 @@
 
 mod fake_discord;
 mod support;
+#[path = "discord_e2e/context.rs"]
+mod thread_context;
 
 use fake_discord::harness::{self, reply_shown, Running, WAIT};
 use fake_discord::payloads::{self, Msg};

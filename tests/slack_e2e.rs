@@ -5,6 +5,8 @@
 
 mod fake_slack;
 mod support;
+#[path = "slack_e2e/context.rs"]
+mod thread_context;
 
 use fake_slack::{FailKind, FakeSlack, SlackLimits};
 use siteassist_bridge::adapters::slack::config::SlackMode;

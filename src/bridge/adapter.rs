@@ -144,4 +144,20 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// makes sure the thread can be posted in (a run killed before opening it left
     /// nothing to post into). The default does nothing.
     async fn resume_thread(&self, _thread: &ThreadKey, _question: &MessageRef) {}
+
+    /// Up to `limit` messages of `thread` written before `before` (the question), oldest
+    /// first, for the [thread context](super::context) of the first question the bot is
+    /// asked in a thread it was not part of. The core calls it only for a question it is
+    /// about to answer, once per such question, never for ignored messages. Read-only
+    /// and idempotent; the adapter decides whose messages count (its own are left out
+    /// on Slack and Discord, which the conversation does not need). The default: no
+    /// history, and the question goes without.
+    async fn thread_history(
+        &self,
+        _thread: &ThreadKey,
+        _before: &MessageRef,
+        _limit: usize,
+    ) -> Result<Vec<super::context::HistoryLine>, AdapterError> {
+        Ok(Vec::new())
+    }
 }

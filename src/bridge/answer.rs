@@ -134,6 +134,7 @@ async fn relay(
     handled_by: Option<Option<String>>,
 ) -> (Option<ReplyLink>, Outcome) {
     let asker = SaVid::for_user(msg.author.as_str());
+    let history = super::context::gather(inner, msg).await;
     let request = NewMessage {
         content: msg.text.trim().to_string(),
         page_context: Some(PageContext {
@@ -143,7 +144,7 @@ async fn relay(
                 msg.facts.place.kind,
                 msg.author_name.as_deref(),
             )),
-            content: None,
+            content: history,
             text_selection: None,
         }),
     };

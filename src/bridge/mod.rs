@@ -13,6 +13,7 @@
 pub mod adapter;
 mod answer;
 pub mod channels;
+pub mod context;
 pub mod decide;
 pub mod event;
 pub mod feedback;
@@ -76,6 +77,9 @@ pub struct BridgeConfig {
     pub places: decide::PlaceRules,
     /// Human handoff: sockets, windows and bounds.
     pub handoff: HandoffConfig,
+    /// How many earlier messages of a thread the first question there carries
+    /// ([`context`]); 0: none.
+    pub context_messages: usize,
 }
 
 /// How the core follows human handoffs (see [`handoff`]).
@@ -118,6 +122,7 @@ impl Default for BridgeConfig {
             channel_questions_per_minute: 60,
             places: decide::PlaceRules::default(),
             handoff: HandoffConfig::default(),
+            context_messages: 20,
         }
     }
 }

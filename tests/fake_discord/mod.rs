@@ -143,6 +143,9 @@ pub struct Record {
     pub calls: Vec<Call>,
     /// Bot messages in posting order.
     pub messages: Vec<BotMessage>,
+    /// People's (and other bots') messages dispatched by the test (MESSAGE_CREATE), as
+    /// the REST API lists them: the channels' history besides the bot's own.
+    pub user_messages: Vec<Value>,
     /// The bot's reactions: `(channel, message, emoji)` (emoji percent-decoded).
     pub reactions: Vec<(u64, u64, String)>,
     /// Channels the fake knows (`GET /channels/{id}`), as Discord channel objects.
@@ -353,6 +356,9 @@ impl FakeDiscord {
     /// logs it on the newest session for its resume when none is live (Discord keeps a
     /// session's events while its client reconnects).
     pub fn dispatch(&self, t: &str, d: Value) {
+        if t == "MESSAGE_CREATE" {
+            self.remember(&d);
+        }
         let sent = self.state.with(|r| {
             let newest_live = r.gateway.iter().rposition(gateway::Session::is_live);
             let at = newest_live.or(r.gateway.len().checked_sub(1))?;
@@ -360,6 +366,21 @@ impl FakeDiscord {
             Some(())
         });
         assert!(sent.is_some(), "no gateway session to dispatch {t} on");
+    }
+
+    /// Keeps a MESSAGE_CREATE's message as its channel's history (once per id), in
+    /// the REST API's shape (no `guild_id`, no `member`). The bot's own are kept apart.
+    pub fn remember(&self, d: &Value) {
+        let mut listed = d.clone();
+        if let Some(o) = listed.as_object_mut() {
+            o.remove("guild_id");
+            o.remove("member");
+        }
+        self.state.with(|r| {
+            if !r.user_messages.iter().any(|m| m["id"] == listed["id"]) {
+                r.user_messages.push(listed);
+            }
+        });
     }
 
     /// Sends the same dispatch on every resumable session (used after the bot's own

@@ -285,8 +285,9 @@ async fn create_message(
     })
 }
 
-/// `GET /channels/{id}/messages?after=…&limit=…`: the bot's messages there (the fake
-/// keeps no others) newer than `after`, newest first as Discord lists them.
+/// `GET /channels/{id}/messages?after=…|before=…&limit=…`: the bot's messages there and
+/// the people's the test dispatched, newer than `after` or older than `before`, newest
+/// first as Discord lists them.
 async fn list_messages(
     AxState(st): S,
     Path(c): Path<String>,
@@ -301,16 +302,25 @@ async fn list_messages(
             .split('&')
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok())
     };
-    let (after, limit) = (param("after").unwrap_or(0), param("limit").unwrap_or(50).min(100));
+    let (after, before) = (param("after").unwrap_or(0), param("before").unwrap_or(u64::MAX));
+    let limit = param("limit").unwrap_or(50).min(100);
     let exists = has_messages(&st, c);
     let listed: Vec<Value> = st.with(|r| {
-        let mut own: Vec<&BotMessage> =
-            r.messages.iter().filter(|msg| msg.channel == c && msg.id > after).collect();
-        own.sort_by_key(|msg| std::cmp::Reverse(msg.id));
-        own.iter()
-            .take(limit as usize)
-            .map(|msg| payloads::rest_message(msg.id, c, msg.text()))
-            .collect()
+        let mut all: Vec<(u64, Value)> = r
+            .messages
+            .iter()
+            .filter(|msg| msg.channel == c)
+            .map(|msg| (msg.id, payloads::rest_message(msg.id, c, msg.text())))
+            .collect();
+        all.extend(
+            r.user_messages
+                .iter()
+                .filter(|msg| msg["channel_id"].as_str().and_then(|s| s.parse().ok()) == Some(c))
+                .map(|msg| (id(msg["id"].as_str().unwrap()), msg.clone())),
+        );
+        all.retain(|(id, _)| *id > after && *id < before);
+        all.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        all.into_iter().take(limit as usize).map(|(_, msg)| msg).collect()
     });
     answer(&st, Op::ListMessages, (&m, &u, &h), (Some(c), None), b"", move || {
         if !exists {

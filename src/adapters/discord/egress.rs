@@ -200,6 +200,36 @@ impl ChatAdapter for DiscordAdapter {
         Ok(self.rest.typing(channel).await?)
     }
 
+    /// People's and other bots' messages in the thread before the question (not the
+    /// bot's own, nor system messages), authors by display name (a server nickname
+    /// needs the member, which the message list does not carry), markup made readable.
+    async fn thread_history(
+        &self,
+        thread: &ThreadKey,
+        before: &MessageRef,
+        limit: usize,
+    ) -> Result<Vec<crate::bridge::context::HistoryLine>, AdapterError> {
+        let (Some(channel), Some((_, before))) =
+            (ids::thread_channel(thread), ids::parse_message(before))
+        else {
+            return Ok(Vec::new());
+        };
+        let listed = self.rest.messages_before(channel, before, limit).await?;
+        let bot = self.bot_user.to_string();
+        Ok(listed
+            .into_iter()
+            .rev()
+            .filter(|m| m.author.id != bot && matches!(m.kind, 0 | 19))
+            .map(|m| {
+                let user =
+                    |id: u64| m.mentions.iter().find(|u| u.id == id.to_string()).map(|u| u.shown());
+                let channel = |id| self.directory.channel(id).and_then(|c| c.name);
+                let text = super::reading::readable(&m.content, user, channel);
+                crate::bridge::context::HistoryLine::new(m.author.shown(), text)
+            })
+            .collect())
+    }
+
     async fn find_unrecorded(
         &self,
         thread: &ThreadKey,
