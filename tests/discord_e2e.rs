@@ -3,6 +3,8 @@
 #![cfg(feature = "discord")]
 
 mod fake_discord;
+#[path = "discord_e2e/files.rs"]
+mod files;
 mod support;
 #[path = "discord_e2e/context.rs"]
 mod thread_context;

@@ -4,6 +4,8 @@
 #![cfg(feature = "slack")]
 
 mod fake_slack;
+#[path = "slack_e2e/files.rs"]
+mod files;
 mod support;
 #[path = "slack_e2e/context.rs"]
 mod thread_context;

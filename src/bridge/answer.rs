@@ -54,7 +54,15 @@ pub(super) async fn answer(
             }
         }
     }
-    let (link, outcome) = relay(inner, &msg, &mut reply, handled_by).await;
+    let question = super::files::prepare(inner, &msg).await;
+    if question.content.trim().is_empty() {
+        // Files alone, none of them readable: what became of them is the reply.
+        reply.show_final(&question.notes.join("\n")).await;
+        metrics::reply_finished(platform, "noted", reply.actions);
+        reply.finish(None).await;
+        return None;
+    }
+    let (link, outcome) = relay(inner, &msg, &question, &mut reply, handled_by).await;
     if let Outcome::Failed(failure) = &outcome {
         metrics::reply_failed(platform, failure.cause());
     }
@@ -130,13 +138,14 @@ impl Outcome {
 async fn relay(
     inner: &Inner,
     msg: &InboundMessage,
+    question: &super::files::Prepared,
     reply: &mut Reply<'_>,
     handled_by: Option<Option<String>>,
 ) -> (Option<ReplyLink>, Outcome) {
     let asker = SaVid::for_user(msg.author.as_str());
     let history = super::context::gather(inner, msg).await;
     let request = NewMessage {
-        content: msg.text.trim().to_string(),
+        content: question.content.clone(),
         page_context: Some(PageContext {
             url: msg.context.url.clone(),
             title: Some(msg.context.title(
@@ -216,6 +225,11 @@ async fn relay(
         Outcome::Failed(failure)
     } else {
         let (body, cited) = super::sources::cite(&end.text, &end.sources);
+        // What became of the files the answer did not see, under it.
+        let body = match question.notes.is_empty() {
+            true => body,
+            false => format!("{}\n\n{}", body.trim_end(), question.notes.join("\n")),
+        };
         let footer = sources_line(inner, cited);
         match notice::cut_short_note(&end.outcome) {
             Some(note) => {

@@ -17,6 +17,7 @@ pub mod context;
 pub mod decide;
 pub mod event;
 pub mod feedback;
+pub mod files;
 mod handoff;
 pub mod ids;
 mod ingress;

@@ -146,6 +146,10 @@ pub struct Record {
     /// People's (and other bots') messages dispatched by the test (MESSAGE_CREATE), as
     /// the REST API lists them: the channels' history besides the bot's own.
     pub user_messages: Vec<Value>,
+    /// Attachments served at `/attachments/{name}`: bytes and content type.
+    pub files: HashMap<String, (Vec<u8>, String)>,
+    /// Every attachment download: `(name, Authorization header)`.
+    pub file_fetches: Vec<(String, Option<String>)>,
     /// The bot's reactions: `(channel, message, emoji)` (emoji percent-decoded).
     pub reactions: Vec<(u64, u64, String)>,
     /// Channels the fake knows (`GET /channels/{id}`), as Discord channel objects.
@@ -262,6 +266,28 @@ impl FakeDiscord {
         *state.gateway_url.lock().unwrap() = gateway_url.clone();
         let api_url = rest::spawn(Arc::clone(&state)).await;
         Self { state, api_url, gateway_url }
+    }
+
+    /// `http://127.0.0.1:PORT/attachments/`: what `discord.cdn_url` is set to.
+    pub fn cdn_url(&self) -> String {
+        format!("{}/attachments/", self.api_url)
+    }
+
+    /// Serves `bytes` as attachment `name` and returns Discord's attachment object for a
+    /// message's `attachments`.
+    pub fn add_attachment(&self, name: &str, content_type: &str, bytes: Vec<u8>) -> Value {
+        let size = bytes.len();
+        let id = self.next_id();
+        self.state.with(|r| r.files.insert(name.to_owned(), (bytes, content_type.to_owned())));
+        let url = format!("{}{name}?ex=65f1&is=65de&hm=abc123", self.cdn_url());
+        serde_json::json!({
+            "id": id.to_string(),
+            "filename": name,
+            "size": size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        })
     }
 
     /// Waits until `pred` holds for the record, failing the test after `timeout`.

@@ -28,6 +28,7 @@ pub async fn spawn(state: Arc<State>) -> String {
             "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
             put(add_reaction),
         )
+        .route("/attachments/{name}", get(attachment))
         .fallback(other)
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -435,6 +436,21 @@ async fn add_reaction(
         });
         (StatusCode::NO_CONTENT, Value::Null)
     })
+}
+
+/// `GET /attachments/{name}`: Discord's CDN, which needs no token (its URLs are signed).
+async fn attachment(AxState(st): S, Path(name): Path<String>, h: HeaderMap) -> Response {
+    let auth = h.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let found = st.with(|r| {
+        r.file_fetches.push((name.clone(), auth));
+        r.files.get(&name).cloned()
+    });
+    match found {
+        Some((bytes, content_type)) => {
+            ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn other(AxState(st): S, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {

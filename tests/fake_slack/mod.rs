@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod events;
+mod history;
 pub mod signing;
 mod socket;
 mod state;
@@ -98,7 +99,40 @@ impl FakeSlack {
             deny_channels: vec![],
             max_message_chars: 3900,
             edit_budget_per_minute: 50,
+            files_url: self.files_url(),
         }
+    }
+
+    /// `http://127.0.0.1:PORT/files/`: what `slack.files_url` is set to.
+    pub fn files_url(&self) -> String {
+        format!("http://{}/files/", self.addr)
+    }
+
+    /// Serves `bytes` as a shared file named `name` and returns Slack's file object for
+    /// an event's `files` (its `url_private` on this fake).
+    pub fn add_file(&self, name: &str, mimetype: &str, bytes: Vec<u8>) -> Value {
+        let size = bytes.len();
+        self.shared.lock().files.insert(name.to_owned(), (bytes, mimetype.to_owned()));
+        let filetype = name.rsplit_once('.').map_or("text", |(_, e)| e);
+        serde_json::json!({
+            "id": format!("F{}", name.len()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": filetype.to_uppercase(),
+            "user": "U0ALICE",
+            "mode": "hosted",
+            "is_external": false,
+            "size": size,
+            "url_private": format!("{}{name}", self.files_url()),
+            "url_private_download": format!("{}{name}", self.files_url()),
+        })
+    }
+
+    /// Every file download so far: `(name, Authorization header)`.
+    pub fn file_fetches(&self) -> Vec<(String, Option<String>)> {
+        self.shared.lock().file_fetches.clone()
     }
 
     /// `ws://127.0.0.1:PORT/socket` (without a ticket; clients get theirs from

@@ -160,6 +160,10 @@ pub(crate) struct State {
     /// People's messages the fake saw in events it delivered (Slack keeps them as the
     /// channel's history): `conversations.replies` and `.history` list them too.
     pub user_messages: Vec<UserMessage>,
+    /// Files served at `/files/{name}` (`url_private`): bytes and content type.
+    pub files: HashMap<String, (Vec<u8>, String)>,
+    /// Every file download: `(name, Authorization header)`.
+    pub file_fetches: Vec<(String, Option<String>)>,
     pub ts_counter: u64,
     pub failures: HashMap<String, VecDeque<FailKind>>,
     /// Failures that took effect, in order: `(method, channel of the call)`.

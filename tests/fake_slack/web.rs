@@ -20,25 +20,28 @@ use std::time::Instant;
 const MAX_TEXT_CHARS: usize = 40_000;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().route("/api/{method}", any(handle)).with_state(shared)
+    Router::new()
+        .route("/api/{method}", any(handle))
+        .route("/files/{name}", axum::routing::get(file))
+        .with_state(shared)
 }
 
 /// What one call answers.
-struct Reply {
+pub(super) struct Reply {
     status: StatusCode,
     retry_after: Option<u64>,
     body: Value,
 }
 
 impl Reply {
-    fn ok(mut body: Value) -> Self {
+    pub(super) fn ok(mut body: Value) -> Self {
         if let Value::Object(map) = &mut body {
             map.insert("ok".into(), Value::Bool(true));
         }
         Self { status: StatusCode::OK, retry_after: None, body }
     }
 
-    fn error(code: &str) -> Self {
+    pub(super) fn error(code: &str) -> Self {
         Self {
             status: StatusCode::OK,
             retry_after: None,
@@ -76,6 +79,30 @@ async fn handle(
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
     response
+}
+
+/// `GET /files/{name}`: a shared file's `url_private`, which Slack serves only with the
+/// bot token as a Bearer credential (without it, a login page; here a 404 so a test
+/// sees it).
+async fn file(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorised = auth.as_deref() == Some(&format!("Bearer {}", shared.cfg.bot_token));
+    let found = {
+        let mut state = shared.lock();
+        state.file_fetches.push((name.clone(), auth));
+        state.files.get(&name).cloned()
+    };
+    shared.notify();
+    match (authorised, found) {
+        (true, Some((bytes, content_type))) => {
+            ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Merges query, JSON or form parameters into one object and pulls out the token.
@@ -241,14 +268,16 @@ fn answer(
                 None => Reply::error("channel_not_found"),
             }
         }
-        "conversations.replies" | "conversations.history" => history(cfg, state, method, params),
+        "conversations.replies" | "conversations.history" => {
+            super::history::history(cfg, state, method, params)
+        }
         "reactions.add" | "reactions.remove" => react(state, params, method == "reactions.add"),
         _ => Reply::error("unknown_method"),
     }
 }
 
 /// A non-empty string parameter (numbers are accepted as their text, as Slack does).
-fn param(params: &Value, key: &str) -> Option<String> {
+pub(super) fn param(params: &Value, key: &str) -> Option<String> {
     match params.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -265,81 +294,8 @@ fn blocks_param(params: &Value) -> Option<Value> {
     }
 }
 
-/// `conversations.replies` (a thread: `ts` is its parent) or `conversations.history` (the
-/// channel's top-level messages): the bot's messages and the people's the fake saw in
-/// events, oldest first as Slack sends replies, between `oldest` and `latest` (each
-/// exclusive unless `inclusive=true`), `limit` (default 100) a page, the next page's
-/// offset as `response_metadata.next_cursor`.
-fn history(cfg: &FakeSlackConfig, state: &State, method: &str, params: &Value) -> Reply {
-    let Some(channel) = param(params, "channel") else {
-        return Reply::error("channel_not_found");
-    };
-    let thread = if method == "conversations.replies" {
-        match param(params, "ts") {
-            Some(ts) => Some(ts),
-            None => return Reply::error("thread_not_found"),
-        }
-    } else {
-        None
-    };
-    let oldest = param(params, "oldest").unwrap_or_default();
-    let latest = param(params, "latest");
-    let inclusive = matches!(params.get("inclusive"), Some(Value::Bool(true)))
-        || param(params, "inclusive").as_deref() == Some("true");
-    let in_place = |m_ts: &str, m_thread: Option<&String>| match &thread {
-        Some(ts) => m_thread == Some(ts) || m_ts == ts,
-        None => m_thread.is_none(),
-    };
-    let in_range = |ts: &str| {
-        let after = if inclusive { ts >= oldest.as_str() } else { ts > oldest.as_str() };
-        let before = latest.as_deref().is_none_or(|l| if inclusive { ts <= l } else { ts < l });
-        after && before
-    };
-    let mut listed: Vec<(String, Value)> = state
-        .messages
-        .iter()
-        .filter(|m| m.channel == channel && in_place(&m.ts, m.thread_ts.as_ref()))
-        .filter(|m| in_range(&m.ts))
-        .map(|m| (m.ts.clone(), message_json(cfg, m)))
-        .collect();
-    listed.extend(
-        state
-            .user_messages
-            .iter()
-            .filter(|m| m.channel == channel && in_place(&m.ts, m.thread_ts.as_ref()))
-            .filter(|m| in_range(&m.ts))
-            .map(|m| (m.ts.clone(), user_message_json(cfg, m))),
-    );
-    listed.sort_by(|a, b| a.0.cmp(&b.0));
-    let limit = param(params, "limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).max(1);
-    let start: usize = param(params, "cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let page: Vec<Value> = listed.iter().skip(start).take(limit).map(|(_, m)| m.clone()).collect();
-    let more = start + limit < listed.len();
-    let next = if more { (start + limit).to_string() } else { String::new() };
-    Reply::ok(json!({
-        "messages": page,
-        "has_more": more,
-        "response_metadata": {"next_cursor": next},
-    }))
-}
-
-/// A person's message as history lists it.
-fn user_message_json(cfg: &FakeSlackConfig, m: &super::state::UserMessage) -> Value {
-    let mut msg = json!({
-        "type": "message",
-        "user": m.user,
-        "text": m.text,
-        "ts": m.ts,
-        "team": cfg.team_id,
-    });
-    if let Some(thread_ts) = &m.thread_ts {
-        msg["thread_ts"] = json!(thread_ts);
-    }
-    msg
-}
-
 /// The message object Slack returns for a bot post or update.
-fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
+pub(super) fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
     let mut msg = json!({
         "type": "message",
         "user": cfg.bot_user_id,

@@ -44,6 +44,8 @@ pub(crate) struct DiscordAdapter {
     directory: Arc<Directory>,
     /// Thread id → what is needed to create it.
     pending: Mutex<HashMap<u64, PendingThread>>,
+    /// Discord's attachment host (no credential: its URLs are signed).
+    files: crate::adapters::file_fetch::FileHost,
 }
 
 impl DiscordAdapter {
@@ -54,8 +56,10 @@ impl DiscordAdapter {
         directory: Arc<Directory>,
         bot_user: u64,
         max_message_chars: usize,
+        files: crate::adapters::file_fetch::FileHost,
     ) -> Self {
         Self {
+            files,
             bot_user,
             caps: Capabilities {
                 max_message_chars,
@@ -198,6 +202,14 @@ impl ChatAdapter for DiscordAdapter {
         let channel = channel_of(thread)?;
         self.ensure_thread(channel).await?;
         Ok(self.rest.typing(channel).await?)
+    }
+
+    async fn fetch_file(
+        &self,
+        file: &crate::bridge::files::Attachment,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, crate::bridge::adapter::FileError> {
+        self.files.fetch(&file.url, max_bytes).await
     }
 
     /// People's and other bots' messages in the thread before the question (not the

@@ -246,6 +246,8 @@ pub(crate) struct SlackEgress {
     /// The bot's user id (from `auth.test`): the author of the messages it may adopt.
     bot_user: String,
     caps: Capabilities,
+    /// Slack's file host, with the bot token.
+    files: crate::adapters::file_fetch::FileHost,
 }
 
 impl SlackEgress {
@@ -254,10 +256,12 @@ impl SlackEgress {
         bot_user: String,
         max_message_chars: usize,
         edits_per_minute: u32,
+        files: crate::adapters::file_fetch::FileHost,
     ) -> Self {
         Self {
             web,
             bot_user,
+            files,
             caps: Capabilities {
                 max_message_chars,
                 min_edit_interval: Duration::from_millis(1000),
@@ -324,6 +328,14 @@ impl ChatAdapter for SlackEgress {
     fn thread_root(&self, thread: &ThreadKey) -> Option<MessageRef> {
         let (team, channel, thread_ts) = ids::parse_thread(thread)?;
         Some(ids::message(team, channel, thread_ts?))
+    }
+
+    async fn fetch_file(
+        &self,
+        file: &crate::bridge::files::Attachment,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, crate::bridge::adapter::FileError> {
+        self.files.fetch(&file.url, max_bytes).await
     }
 
     async fn thread_history(
