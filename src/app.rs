@@ -79,6 +79,7 @@ pub fn bridge_config(s: &BridgeSettings, h: &HandoffSettings) -> BridgeConfig {
         thread_queue: s.thread_queue,
         user_questions_per_minute: s.user_questions_per_minute,
         channel_questions_per_minute: s.channel_questions_per_minute,
+        context_messages: s.context_messages,
         handoff: HandoffConfig {
             watch: Duration::from_secs(h.watch_minutes * 60),
             idle: Duration::from_secs(h.idle_hours * 3600),

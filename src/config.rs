@@ -188,6 +188,8 @@ pub struct BridgeSettings {
     pub user_questions_per_minute: u32,
     /// Questions per minute per channel (0: no limit).
     pub channel_questions_per_minute: u32,
+    /// Earlier messages of a thread the first question there carries (0: none).
+    pub context_messages: usize,
 }
 
 /// `[handoff]`.
@@ -424,6 +426,10 @@ impl Settings {
         }
         if self.bridge.placeholder.trim().is_empty() {
             return invalid("bridge.placeholder", "must not be empty");
+        }
+        if self.bridge.context_messages > 100 {
+            // Discord lists at most 100 messages a call; 4,000 characters hold fewer anyway.
+            return invalid("bridge.context_messages", "must be between 0 and 100");
         }
         if self.bridge.thread_queue == 0 || self.bridge.thread_queue > 1000 {
             return invalid("bridge.thread_queue", "must be between 1 and 1000");

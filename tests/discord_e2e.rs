@@ -3,7 +3,11 @@
 #![cfg(feature = "discord")]
 
 mod fake_discord;
+#[path = "discord_e2e/files.rs"]
+mod files;
 mod support;
+#[path = "discord_e2e/context.rs"]
+mod thread_context;
 
 use fake_discord::harness::{self, reply_shown, Running, WAIT};
 use fake_discord::payloads::{self, Msg};

@@ -4,7 +4,11 @@
 #![cfg(feature = "slack")]
 
 mod fake_slack;
+#[path = "slack_e2e/files.rs"]
+mod files;
 mod support;
+#[path = "slack_e2e/context.rs"]
+mod thread_context;
 
 use fake_slack::{FailKind, FakeSlack, SlackLimits};
 use siteassist_bridge::adapters::slack::config::SlackMode;

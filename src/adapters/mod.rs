@@ -17,7 +17,15 @@ use crate::platform::Platform;
 
 pub mod console;
 pub mod discord;
+#[cfg(any(feature = "slack", feature = "discord"))]
+pub(crate) mod file_fetch;
 pub mod slack;
 
 /// Every chat platform this build knows, in the order they start and are checked.
 pub static PLATFORMS: &[&dyn Platform] = &[&slack::platform::Slack, &discord::platform::Discord];
+
+/// Whether `s` parses as an `http` or `https` URL with a host (for the platforms' base
+/// URL settings).
+pub(crate) fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}

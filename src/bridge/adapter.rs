@@ -50,6 +50,25 @@ pub enum AdapterError {
     Permanent(String),
 }
 
+/// Why an attached file could not be had, with what the core tells the asker.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file is larger than the core reads: it is named as too large.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit it went past.
+        limit: usize,
+    },
+    /// Its address is not the platform's file host (or this platform has no files):
+    /// nothing is fetched, and it is named as not readable.
+    #[error("not a file address of this platform: {0}")]
+    NotAllowed(String),
+    /// Fetching failed (network, status): it is named as not readable. Not retried:
+    /// the question goes without it rather than wait.
+    #[error("fetching the file failed: {0}")]
+    Failed(String),
+}
+
 /// A chat platform as the core sees it: post and edit messages in threads.
 ///
 /// Implementations are thin translators: they turn these calls into platform API
@@ -157,4 +176,33 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// makes sure the thread can be posted in (a run killed before opening it left
     /// nothing to post into). The default does nothing.
     async fn resume_thread(&self, _thread: &ThreadKey, _question: &MessageRef) {}
+
+    /// The bytes of an attached `file` this adapter described, at most `max_bytes`
+    /// ([`FileError::TooLarge`] past that, without reading further), fetched with the
+    /// platform's credentials only from the platform's own file host. Called by the
+    /// core for the text files of a question it is about to answer. The default: no
+    /// files ([`FileError::NotAllowed`]).
+    async fn fetch_file(
+        &self,
+        _file: &super::files::Attachment,
+        _max_bytes: usize,
+    ) -> Result<Vec<u8>, FileError> {
+        Err(FileError::NotAllowed(format!("{} has no files", self.name())))
+    }
+
+    /// Up to `limit` messages of `thread` written before `before` (the question), oldest
+    /// first, for the [thread context](super::context) of the first question the bot is
+    /// asked in a thread it was not part of. The core calls it only for a question it is
+    /// about to answer, once per such question, never for ignored messages. Read-only
+    /// and idempotent; the adapter decides whose messages count (its own are left out
+    /// on Slack and Discord, which the conversation does not need). The default: no
+    /// history, and the question goes without.
+    async fn thread_history(
+        &self,
+        _thread: &ThreadKey,
+        _before: &MessageRef,
+        _limit: usize,
+    ) -> Result<Vec<super::context::HistoryLine>, AdapterError> {
+        Ok(Vec::new())
+    }
 }

@@ -59,7 +59,15 @@ pub(super) async fn answer(
             }
         }
     }
-    let (link, outcome) = relay(inner, &msg, &mut reply, handled_by, &stop).await;
+    let question = super::files::prepare(inner, &msg).await;
+    if question.content.trim().is_empty() {
+        // Files alone, none of them readable: what became of them is the reply.
+        reply.show_final(&question.notes.join("\n")).await;
+        metrics::reply_finished(platform, "noted", reply.actions);
+        reply.finish(None).await;
+        return None;
+    }
+    let (link, outcome) = relay(inner, &msg, &question, &mut reply, handled_by, &stop).await;
     drop(stop);
     if let Outcome::Failed(failure) = &outcome {
         metrics::reply_failed(platform, failure.cause());
@@ -136,13 +144,15 @@ impl Outcome {
 async fn relay(
     inner: &Inner,
     msg: &InboundMessage,
+    question: &super::files::Prepared,
     reply: &mut Reply<'_>,
     handled_by: Option<Option<String>>,
     stop: &StopGuard,
 ) -> (Option<ReplyLink>, Outcome) {
     let asker = SaVid::for_user(msg.author.as_str());
+    let history = super::context::gather(inner, msg).await;
     let request = NewMessage {
-        content: msg.text.trim().to_string(),
+        content: question.content.clone(),
         page_context: Some(PageContext {
             url: msg.context.url.clone(),
             title: Some(msg.context.title(
@@ -150,7 +160,7 @@ async fn relay(
                 msg.facts.place.kind,
                 msg.author_name.as_deref(),
             )),
-            content: None,
+            content: history,
             text_selection: None,
         }),
     };
@@ -222,6 +232,11 @@ async fn relay(
         Outcome::Failed(failure)
     } else {
         let (body, cited) = super::sources::cite(&end.text, &end.sources);
+        // What became of the files the answer did not see, under it.
+        let body = match question.notes.is_empty() {
+            true => body,
+            false => format!("{}\n\n{}", body.trim_end(), question.notes.join("\n")),
+        };
         let footer = sources_line(inner, cited);
         let controls = Controls::answered(&end.actions, end.message_id.is_some());
         match notice::cut_short_note(&end.outcome) {

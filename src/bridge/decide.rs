@@ -23,7 +23,8 @@
 //! 5. Commands (`/new`, `!new`, `/help`, `!help`) where the bot would answer: `new` starts
 //!    a new conversation in a DM or thread (a channel's top level always starts one, so
 //!    there it gets help), `help` gets help.
-//! 6. A question with no text is ignored; one longer than SiteAssist accepts is refused
+//! 6. A question with no text and no file is ignored (files alone are a question: the
+//!    asker hears what was read of them); one longer than SiteAssist accepts is refused
 //!    with a notice before anything is created.
 
 use super::channels::ChannelPolicy;
@@ -126,6 +127,8 @@ pub struct Facts {
     pub opens_thread: bool,
     /// The command it is, from [`Command::parse`] on its text.
     pub command: Option<Command>,
+    /// How many files are attached: a message of files alone is still a question.
+    pub attachments: usize,
 }
 
 impl Facts {
@@ -139,6 +142,7 @@ impl Facts {
             addresses_others: false,
             opens_thread: false,
             command: None,
+            attachments: 0,
         }
     }
 }
@@ -197,7 +201,7 @@ pub enum Ignored {
     AddressedToOthers,
     /// A message in a channel that the allow and deny lists exclude.
     ChannelNotAllowed,
-    /// Nothing to ask: the bot's mention alone, or only attachments.
+    /// Nothing to ask: the bot's mention alone.
     Empty,
     /// Longer than SiteAssist accepts; the asker was told so.
     TooLong,
@@ -309,7 +313,7 @@ pub fn decide(f: &Facts, text: &str, rules: &PlaceRules, in_thread_of_bot: bool)
         Some(Command::Help) => return Decision::Help,
         None => {}
     }
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && f.attachments == 0 {
         return Decision::Ignore(Ignored::Empty);
     }
     let chars = text.chars().count();

@@ -32,6 +32,7 @@ struct Row {
     opens_thread: bool,
     text: &'static str,
     in_thread_of_bot: bool,
+    attachments: usize,
     expected: Decision,
 }
 
@@ -61,6 +62,7 @@ fn row(place: Place, text: &'static str, expected: Decision) -> Row {
         opens_thread: false,
         text,
         in_thread_of_bot: false,
+        attachments: 0,
         expected,
     }
 }
@@ -78,6 +80,9 @@ impl Row {
     fn bots_thread(self) -> Self {
         Self { in_thread_of_bot: true, ..self }
     }
+    fn with_files(self) -> Self {
+        Self { attachments: 1, ..self }
+    }
     fn by(self, speaker: Speaker) -> Self {
         Self { speaker, ..self }
     }
@@ -89,6 +94,7 @@ impl Row {
             addresses_others: self.addresses_others,
             opens_thread: self.opens_thread,
             command: Command::parse(self.text),
+            attachments: self.attachments,
         }
     }
 }
@@ -162,6 +168,11 @@ fn the_rules_table() {
         row(thread(PLAIN), "", ignore(Ignored::Empty)).mention(),
         row(thread(PLAIN), "", ignore(Ignored::Empty)).bots_thread(),
         row(post(FORUM), "", ignore(Ignored::Empty)).opening(),
+        // Files alone are a question where text would be one, and nothing more.
+        row(dm(), "", Answer(Direct)).with_files(),
+        row(thread(PLAIN), "", Answer(Mention)).mention().with_files(),
+        row(thread(PLAIN), "", Answer(FollowUp)).bots_thread().with_files(),
+        row(channel(PLAIN), "", ignore(Ignored::NotForBot)).with_files(),
         row(dm(), long, TooLong { chars: 21 }),
         row(group(), long, TooLong { chars: 21 }).mention(),
         row(channel(AUTO), long, TooLong { chars: 21 }),

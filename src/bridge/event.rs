@@ -40,6 +40,8 @@ pub struct InboundMessage {
     pub text: String,
     /// Where the question was asked, for the SiteAssist dashboard.
     pub context: MessageContext,
+    /// The files attached to it, in the order the platform lists them.
+    pub attachments: Vec<super::files::Attachment>,
 }
 
 /// Where a question came from, as people name it; sent to SiteAssist as `pageContext`

@@ -13,10 +13,12 @@
 pub mod adapter;
 mod answer;
 pub mod channels;
+pub mod context;
 pub mod controls;
 pub mod decide;
 pub mod event;
 pub mod feedback;
+pub mod files;
 mod handoff;
 pub mod ids;
 mod ingress;
@@ -31,6 +33,7 @@ mod reply;
 pub mod sources;
 /// Runs a platform call as replies do: rate limits waited out, transient failures
 /// retried (for adapters' own calls, such as identifying the bot at start).
+#[cfg(any(feature = "slack", feature = "discord"))]
 pub(crate) use reply::retry as platform_call;
 pub mod split;
 mod stop;
@@ -78,6 +81,9 @@ pub struct BridgeConfig {
     pub places: decide::PlaceRules,
     /// Human handoff: sockets, windows and bounds.
     pub handoff: HandoffConfig,
+    /// How many earlier messages of a thread the first question there carries
+    /// ([`context`]); 0: none.
+    pub context_messages: usize,
 }
 
 /// How the core follows human handoffs (see [`handoff`]).
@@ -120,6 +126,7 @@ impl Default for BridgeConfig {
             channel_questions_per_minute: 60,
             places: decide::PlaceRules::default(),
             handoff: HandoffConfig::default(),
+            context_messages: 20,
         }
     }
 }

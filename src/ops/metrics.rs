@@ -17,7 +17,7 @@ pub const EVENTS_IGNORED: &str = "siteassist_bridge_events_ignored_total";
 /// Replies started, by `platform`.
 pub const REPLIES_STARTED: &str = "siteassist_bridge_replies_started_total";
 /// Replies finished, by `platform` and `outcome` (`answered`, `partial`, `failed`,
-/// `human_handled`).
+/// `human_handled`, `noted`: files alone, none readable, and the reply says so).
 pub const REPLIES_FINISHED: &str = "siteassist_bridge_replies_finished_total";
 /// Replies that failed, by `platform` and `cause`.
 pub const REPLIES_FAILED: &str = "siteassist_bridge_replies_failed_total";
@@ -142,7 +142,7 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
             counter!(EVENTS_IGNORED, "platform" => platform, "reason" => reason).increment(0);
         }
         counter!(REPLIES_STARTED, "platform" => platform).increment(0);
-        for outcome in ["answered", "partial", "failed", "human_handled"] {
+        for outcome in ["answered", "partial", "failed", "human_handled", "noted"] {
             counter!(REPLIES_FINISHED, "platform" => platform, "outcome" => outcome).increment(0);
         }
         counter!(PLATFORM_RATE_LIMITED, "platform" => platform).increment(0);

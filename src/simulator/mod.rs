@@ -89,6 +89,17 @@ pub struct FeedbackRecord {
     pub value: Option<String>,
 }
 
+/// A question the simulator stored, as the bridge sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedQuestion {
+    /// `content`: the question.
+    pub content: String,
+    /// `pageContext.title`.
+    pub page_title: Option<String>,
+    /// `pageContext.content`: the page text (the bridge's thread context).
+    pub page_content: Option<String>,
+}
+
 /// A simulated SiteAssist API. Cheap to clone; clones share state.
 #[derive(Clone)]
 pub struct Simulator {
@@ -209,6 +220,12 @@ impl Simulator {
                 })
                 .collect()
         })
+    }
+
+    /// Every question stored (all conversations), in arrival order: what SiteAssist
+    /// got, including the page text it does not echo back on messages.
+    pub fn questions(&self) -> Vec<ReceivedQuestion> {
+        self.read(|s| s.questions.clone())
     }
 
     /// Hands a conversation to a human agent, or back to the AI. False for an unknown id.

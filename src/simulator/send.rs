@@ -65,10 +65,10 @@ pub(crate) fn parse_send(body: Option<Value>) -> Result<SendRequest, ApiError> {
                     Some(&format!("pageContext.{name}")),
                 )),
             };
-            field("content")?;
             PageContext {
                 url: field("url")?,
                 title: field("title")?,
+                content: field("content")?,
                 text_selection: field("textSelection")?,
             }
         }
@@ -129,6 +129,11 @@ async fn handle(
             conv.is_human_handled = true;
         }
         let human = conv.is_human_handled;
+        s.questions.push(super::ReceivedQuestion {
+            content: req.content.clone(),
+            page_title: req.page.title.clone(),
+            page_content: req.page.content.clone(),
+        });
         let asked = s.add_message(&conversation_id, Role::User, &req.content, None, req.page, now);
         if human {
             return Ok((asked, None));

@@ -106,6 +106,9 @@ impl MsgStatus {
 pub(crate) struct PageContext {
     pub url: Option<String>,
     pub title: Option<String>,
+    /// The page's text: recorded so tests can see what the bridge sent (the API does
+    /// not echo it back on messages).
+    pub content: Option<String>,
     pub text_selection: Option<String>,
 }
 
@@ -137,6 +140,8 @@ pub(crate) struct State {
     pub messages: HashMap<String, Message>,
     pub feedback_log: Vec<FeedbackRecord>,
     pub message_posts: usize,
+    /// Questions stored, in arrival order.
+    pub questions: Vec<super::ReceivedQuestion>,
     pub init_count: usize,
     pub faults: FaultPlan,
     /// Faults that took effect, in order, with the question each hit.

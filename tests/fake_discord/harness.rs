@@ -26,6 +26,7 @@ pub fn settings(fake: &FakeDiscord) -> DiscordSettings {
         max_message_chars: 1900,
         api_url: fake.api_url.clone(),
         gateway_url: String::new(),
+        cdn_url: fake.cdn_url(),
         shards: String::new(),
     }
 }

@@ -148,6 +148,13 @@ pub struct Record {
     pub messages: Vec<BotMessage>,
     /// Button presses sent, with their answers.
     pub interactions: Vec<interactions::Interaction>,
+    /// People's (and other bots') messages dispatched by the test (MESSAGE_CREATE), as
+    /// the REST API lists them: the channels' history besides the bot's own.
+    pub user_messages: Vec<Value>,
+    /// Attachments served at `/attachments/{name}`: bytes and content type.
+    pub files: HashMap<String, (Vec<u8>, String)>,
+    /// Every attachment download: `(name, Authorization header)`.
+    pub file_fetches: Vec<(String, Option<String>)>,
     /// The bot's reactions: `(channel, message, emoji)` (emoji percent-decoded).
     pub reactions: Vec<(u64, u64, String)>,
     /// Channels the fake knows (`GET /channels/{id}`), as Discord channel objects.
@@ -266,6 +273,28 @@ impl FakeDiscord {
         Self { state, api_url, gateway_url }
     }
 
+    /// `http://127.0.0.1:PORT/attachments/`: what `discord.cdn_url` is set to.
+    pub fn cdn_url(&self) -> String {
+        format!("{}/attachments/", self.api_url)
+    }
+
+    /// Serves `bytes` as attachment `name` and returns Discord's attachment object for a
+    /// message's `attachments`.
+    pub fn add_attachment(&self, name: &str, content_type: &str, bytes: Vec<u8>) -> Value {
+        let size = bytes.len();
+        let id = self.next_id();
+        self.state.with(|r| r.files.insert(name.to_owned(), (bytes, content_type.to_owned())));
+        let url = format!("{}{name}?ex=65f1&is=65de&hm=abc123", self.cdn_url());
+        serde_json::json!({
+            "id": id.to_string(),
+            "filename": name,
+            "size": size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        })
+    }
+
     /// Waits until `pred` holds for the record, failing the test after `timeout`.
     #[track_caller]
     pub fn wait_until<'a>(
@@ -358,6 +387,9 @@ impl FakeDiscord {
     /// logs it on the newest session for its resume when none is live (Discord keeps a
     /// session's events while its client reconnects).
     pub fn dispatch(&self, t: &str, d: Value) {
+        if t == "MESSAGE_CREATE" {
+            self.remember(&d);
+        }
         let sent = self.state.with(|r| {
             let newest_live = r.gateway.iter().rposition(gateway::Session::is_live);
             let at = newest_live.or(r.gateway.len().checked_sub(1))?;
@@ -365,6 +397,21 @@ impl FakeDiscord {
             Some(())
         });
         assert!(sent.is_some(), "no gateway session to dispatch {t} on");
+    }
+
+    /// Keeps a MESSAGE_CREATE's message as its channel's history (once per id), in
+    /// the REST API's shape (no `guild_id`, no `member`). The bot's own are kept apart.
+    pub fn remember(&self, d: &Value) {
+        let mut listed = d.clone();
+        if let Some(o) = listed.as_object_mut() {
+            o.remove("guild_id");
+            o.remove("member");
+        }
+        self.state.with(|r| {
+            if !r.user_messages.iter().any(|m| m["id"] == listed["id"]) {
+                r.user_messages.push(listed);
+            }
+        });
     }
 
     /// Sends the same dispatch on every resumable session (used after the bot's own

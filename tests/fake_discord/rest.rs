@@ -29,6 +29,7 @@ pub async fn spawn(state: Arc<State>) -> String {
             put(add_reaction),
         )
         .route("/api/v10/interactions/{id}/{token}/callback", post(super::interactions::callback))
+        .route("/attachments/{name}", get(attachment))
         .fallback(other)
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -302,8 +303,9 @@ async fn create_message(
     })
 }
 
-/// `GET /channels/{id}/messages?after=…&limit=…`: the bot's messages there (the fake
-/// keeps no others) newer than `after`, newest first as Discord lists them.
+/// `GET /channels/{id}/messages?after=…|before=…&limit=…`: the bot's messages there and
+/// the people's the test dispatched, newer than `after` or older than `before`, newest
+/// first as Discord lists them.
 async fn list_messages(
     AxState(st): S,
     Path(c): Path<String>,
@@ -318,16 +320,25 @@ async fn list_messages(
             .split('&')
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok())
     };
-    let (after, limit) = (param("after").unwrap_or(0), param("limit").unwrap_or(50).min(100));
+    let (after, before) = (param("after").unwrap_or(0), param("before").unwrap_or(u64::MAX));
+    let limit = param("limit").unwrap_or(50).min(100);
     let exists = has_messages(&st, c);
     let listed: Vec<Value> = st.with(|r| {
-        let mut own: Vec<&BotMessage> =
-            r.messages.iter().filter(|msg| msg.channel == c && msg.id > after).collect();
-        own.sort_by_key(|msg| std::cmp::Reverse(msg.id));
-        own.iter()
-            .take(limit as usize)
-            .map(|msg| payloads::rest_message(msg.id, c, msg.text()))
-            .collect()
+        let mut all: Vec<(u64, Value)> = r
+            .messages
+            .iter()
+            .filter(|msg| msg.channel == c)
+            .map(|msg| (msg.id, payloads::rest_message(msg.id, c, msg.text())))
+            .collect();
+        all.extend(
+            r.user_messages
+                .iter()
+                .filter(|msg| msg["channel_id"].as_str().and_then(|s| s.parse().ok()) == Some(c))
+                .map(|msg| (id(msg["id"].as_str().unwrap()), msg.clone())),
+        );
+        all.retain(|(id, _)| *id > after && *id < before);
+        all.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        all.into_iter().take(limit as usize).map(|(_, msg)| msg).collect()
     });
     answer(&st, Op::ListMessages, (&m, &u, &h), (Some(c), None), b"", move || {
         if !exists {
@@ -452,6 +463,21 @@ async fn add_reaction(
         });
         (StatusCode::NO_CONTENT, Value::Null)
     })
+}
+
+/// `GET /attachments/{name}`: Discord's CDN, which needs no token (its URLs are signed).
+async fn attachment(AxState(st): S, Path(name): Path<String>, h: HeaderMap) -> Response {
+    let auth = h.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let found = st.with(|r| {
+        r.file_fetches.push((name.clone(), auth));
+        r.files.get(&name).cloned()
+    });
+    match found {
+        Some((bytes, content_type)) => {
+            ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn other(AxState(st): S, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {

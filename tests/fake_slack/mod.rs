@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod events;
+mod history;
 pub mod signing;
 mod socket;
 mod state;
@@ -16,7 +17,7 @@ mod web;
 
 pub use events::*;
 pub use signing::{post_event, post_signed_body, sign, unix_now};
-pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall, SlackLimits};
+pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall, SlackLimits, UserMessage};
 
 use serde_json::Value;
 use state::{Envelope, Outgoing, Shared};
@@ -98,7 +99,40 @@ impl FakeSlack {
             deny_channels: vec![],
             max_message_chars: 3900,
             edit_budget_per_minute: 50,
+            files_url: self.files_url(),
         }
+    }
+
+    /// `http://127.0.0.1:PORT/files/`: what `slack.files_url` is set to.
+    pub fn files_url(&self) -> String {
+        format!("http://{}/files/", self.addr)
+    }
+
+    /// Serves `bytes` as a shared file named `name` and returns Slack's file object for
+    /// an event's `files` (its `url_private` on this fake).
+    pub fn add_file(&self, name: &str, mimetype: &str, bytes: Vec<u8>) -> Value {
+        let size = bytes.len();
+        self.shared.lock().files.insert(name.to_owned(), (bytes, mimetype.to_owned()));
+        let filetype = name.rsplit_once('.').map_or("text", |(_, e)| e);
+        serde_json::json!({
+            "id": format!("F{}", name.len()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": filetype.to_uppercase(),
+            "user": "U0ALICE",
+            "mode": "hosted",
+            "is_external": false,
+            "size": size,
+            "url_private": format!("{}{name}", self.files_url()),
+            "url_private_download": format!("{}{name}", self.files_url()),
+        })
+    }
+
+    /// Every file download so far: `(name, Authorization header)`.
+    pub fn file_fetches(&self) -> Vec<(String, Option<String>)> {
+        self.shared.lock().file_fetches.clone()
     }
 
     /// `ws://127.0.0.1:PORT/socket` (without a ticket; clients get theirs from
@@ -180,12 +214,39 @@ impl FakeSlack {
     /// Sends an Events API body (e.g. `app_mention(..)`) as an `events_api` envelope on
     /// the newest connection (or the next one to open); returns the envelope id.
     pub fn send_socket_event(&self, payload: Value) -> String {
+        self.remember(&payload);
         let envelope_id = uuid::Uuid::new_v4().to_string();
         let envelope = Envelope { payload, retry_attempt: 0 };
         let frame = envelope_frame(&envelope_id, &envelope, "");
         self.shared.lock().envelopes.insert(envelope_id.clone(), envelope);
         self.deliver(frame);
         envelope_id
+    }
+
+    /// Keeps a person's message from an event body (`message` or `app_mention`) as the
+    /// channel's history, once per ts, as Slack would have it. Events sent over Socket
+    /// Mode are remembered already; a test posting to the Events API calls this itself.
+    pub fn remember(&self, payload: &Value) {
+        let event = &payload["event"];
+        let kind = event["type"].as_str().unwrap_or_default();
+        let field = |k: &str| event[k].as_str().map(str::to_owned);
+        let (Some(channel), Some(user), Some(ts)) = (field("channel"), field("user"), field("ts"))
+        else {
+            return;
+        };
+        if !matches!(kind, "message" | "app_mention") || event.get("bot_id").is_some() {
+            return;
+        }
+        {
+            let mut state = self.shared.lock();
+            if state.user_messages.iter().any(|m| m.channel == channel && m.ts == ts) {
+                return;
+            }
+            let text = field("text").unwrap_or_default();
+            let thread_ts = field("thread_ts");
+            state.user_messages.push(UserMessage { channel, user, text, ts, thread_ts });
+        }
+        self.shared.notify();
     }
 
     /// Sends envelope `envelope_id` again with `retry_attempt` + 1 and

@@ -127,6 +127,16 @@ pub struct PostedMessage {
     pub edits: usize,
 }
 
+/// A person's message, as history lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserMessage {
+    pub channel: String,
+    pub user: String,
+    pub text: String,
+    pub ts: String,
+    pub thread_ts: Option<String>,
+}
+
 /// A frame queued for one socket connection's writer task.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
@@ -147,6 +157,13 @@ pub(crate) struct State {
     pub calls: Vec<RecordedCall>,
     pub messages: Vec<PostedMessage>,
     pub reactions: Vec<(String, String, String)>,
+    /// People's messages the fake saw in events it delivered (Slack keeps them as the
+    /// channel's history): `conversations.replies` and `.history` list them too.
+    pub user_messages: Vec<UserMessage>,
+    /// Files served at `/files/{name}` (`url_private`): bytes and content type.
+    pub files: HashMap<String, (Vec<u8>, String)>,
+    /// Every file download: `(name, Authorization header)`.
+    pub file_fetches: Vec<(String, Option<String>)>,
     pub ts_counter: u64,
     pub failures: HashMap<String, VecDeque<FailKind>>,
     /// Failures that took effect, in order: `(method, channel of the call)`.

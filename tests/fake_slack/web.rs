@@ -20,25 +20,28 @@ use std::time::Instant;
 const MAX_TEXT_CHARS: usize = 40_000;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().route("/api/{method}", any(handle)).with_state(shared)
+    Router::new()
+        .route("/api/{method}", any(handle))
+        .route("/files/{name}", axum::routing::get(file))
+        .with_state(shared)
 }
 
 /// What one call answers.
-struct Reply {
+pub(super) struct Reply {
     status: StatusCode,
     retry_after: Option<u64>,
     body: Value,
 }
 
 impl Reply {
-    fn ok(mut body: Value) -> Self {
+    pub(super) fn ok(mut body: Value) -> Self {
         if let Value::Object(map) = &mut body {
             map.insert("ok".into(), Value::Bool(true));
         }
         Self { status: StatusCode::OK, retry_after: None, body }
     }
 
-    fn error(code: &str) -> Self {
+    pub(super) fn error(code: &str) -> Self {
         Self {
             status: StatusCode::OK,
             retry_after: None,
@@ -76,6 +79,30 @@ async fn handle(
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
     response
+}
+
+/// `GET /files/{name}`: a shared file's `url_private`, which Slack serves only with the
+/// bot token as a Bearer credential (without it, a login page; here a 404 so a test
+/// sees it).
+async fn file(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorised = auth.as_deref() == Some(&format!("Bearer {}", shared.cfg.bot_token));
+    let found = {
+        let mut state = shared.lock();
+        state.file_fetches.push((name.clone(), auth));
+        state.files.get(&name).cloned()
+    };
+    shared.notify();
+    match (authorised, found) {
+        (true, Some((bytes, content_type))) => {
+            ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Merges query, JSON or form parameters into one object and pulls out the token.
@@ -241,14 +268,16 @@ fn answer(
                 None => Reply::error("channel_not_found"),
             }
         }
-        "conversations.replies" | "conversations.history" => history(cfg, state, method, params),
+        "conversations.replies" | "conversations.history" => {
+            super::history::history(cfg, state, method, params)
+        }
         "reactions.add" | "reactions.remove" => react(state, params, method == "reactions.add"),
         _ => Reply::error("unknown_method"),
     }
 }
 
 /// A non-empty string parameter (numbers are accepted as their text, as Slack does).
-fn param(params: &Value, key: &str) -> Option<String> {
+pub(super) fn param(params: &Value, key: &str) -> Option<String> {
     match params.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -273,39 +302,7 @@ fn has_blocks(blocks: &Option<Value>) -> bool {
 }
 
 /// The message object Slack returns for a bot post or update.
-/// `conversations.replies` (a thread: `ts` is its parent) or `conversations.history` (the
-/// channel's top-level messages), bot messages only (the fake keeps no others), oldest
-/// first as Slack sends replies, newer than `oldest` (inclusive with `inclusive=true`).
-fn history(cfg: &FakeSlackConfig, state: &State, method: &str, params: &Value) -> Reply {
-    let Some(channel) = param(params, "channel") else {
-        return Reply::error("channel_not_found");
-    };
-    let thread = if method == "conversations.replies" {
-        match param(params, "ts") {
-            Some(ts) => Some(ts),
-            None => return Reply::error("thread_not_found"),
-        }
-    } else {
-        None
-    };
-    let oldest = param(params, "oldest").unwrap_or_default();
-    let inclusive = matches!(params.get("inclusive"), Some(Value::Bool(true)))
-        || param(params, "inclusive").as_deref() == Some("true");
-    let messages: Vec<Value> = state
-        .messages
-        .iter()
-        .filter(|m| m.channel == channel)
-        .filter(|m| match &thread {
-            Some(ts) => m.thread_ts.as_ref() == Some(ts) || &m.ts == ts,
-            None => m.thread_ts.is_none(),
-        })
-        .filter(|m| if inclusive { m.ts >= oldest } else { m.ts > oldest })
-        .map(|m| message_json(cfg, m))
-        .collect();
-    Reply::ok(json!({"messages": messages, "has_more": false}))
-}
-
-fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
+pub(super) fn message_json(cfg: &FakeSlackConfig, m: &PostedMessage) -> Value {
     let mut msg = json!({
         "type": "message",
         "user": cfg.bot_user_id,

@@ -114,6 +114,7 @@ impl ConsoleSession {
             },
             text: line.to_string(),
             context: MessageContext::default(),
+            attachments: Vec::new(),
         };
         let disposition = self.bridge.handle(InboundEvent::Message(Box::new(message))).await?;
         if disposition != Disposition::Queued {

@@ -198,6 +198,7 @@ impl DiscordBot {
             Arc::clone(&directory),
             bot,
             settings.max_message_chars,
+            crate::adapters::file_fetch::FileHost::new(&settings.cdn_url, None),
         ));
         bridge_cfg.places = PlaceRules {
             auto_respond: auto_respond.iter().map(u64::to_string).collect(),

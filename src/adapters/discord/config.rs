@@ -27,6 +27,9 @@ pub struct DiscordSettings {
     pub api_url: String,
     /// Gateway URL; empty to ask the REST API (tests point it at a fake).
     pub gateway_url: String,
+    /// Where Discord serves attachments: the only host files are fetched from (tests
+    /// point it at a fake).
+    pub cdn_url: String,
     /// Shards this process runs: empty for one shard, or `FIRST-LAST/TOTAL` (e.g. `0-1/4`)
     /// to split guilds across processes.
     pub shards: String,
@@ -46,6 +49,9 @@ impl DiscordSettings {
         }
         if !(100..=2000).contains(&self.max_message_chars) {
             return Err(("discord.max_message_chars", "must be between 100 and 2000".into()));
+        }
+        if !crate::adapters::is_http_url(&self.cdn_url) {
+            return Err(("discord.cdn_url", format!("{:?} is not an http(s) URL", self.cdn_url)));
         }
         if !self.shards.trim().is_empty() && parse_shards(&self.shards).is_none() {
             return Err((

@@ -45,6 +45,8 @@ pub(crate) struct DiscordAdapter {
     directory: Arc<Directory>,
     /// Thread id → what is needed to create it.
     pending: Mutex<HashMap<u64, PendingThread>>,
+    /// Discord's attachment host (no credential: its URLs are signed).
+    files: crate::adapters::file_fetch::FileHost,
 }
 
 impl DiscordAdapter {
@@ -55,8 +57,10 @@ impl DiscordAdapter {
         directory: Arc<Directory>,
         bot_user: u64,
         max_message_chars: usize,
+        files: crate::adapters::file_fetch::FileHost,
     ) -> Self {
         Self {
+            files,
             bot_user,
             caps: Capabilities {
                 max_message_chars,
@@ -209,6 +213,44 @@ impl ChatAdapter for DiscordAdapter {
         let channel = channel_of(thread)?;
         self.ensure_thread(channel).await?;
         Ok(self.rest.typing(channel).await?)
+    }
+
+    async fn fetch_file(
+        &self,
+        file: &crate::bridge::files::Attachment,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, crate::bridge::adapter::FileError> {
+        self.files.fetch(&file.url, max_bytes).await
+    }
+
+    /// People's and other bots' messages in the thread before the question (not the
+    /// bot's own, nor system messages), authors by display name (a server nickname
+    /// needs the member, which the message list does not carry), markup made readable.
+    async fn thread_history(
+        &self,
+        thread: &ThreadKey,
+        before: &MessageRef,
+        limit: usize,
+    ) -> Result<Vec<crate::bridge::context::HistoryLine>, AdapterError> {
+        let (Some(channel), Some((_, before))) =
+            (ids::thread_channel(thread), ids::parse_message(before))
+        else {
+            return Ok(Vec::new());
+        };
+        let listed = self.rest.messages_before(channel, before, limit).await?;
+        let bot = self.bot_user.to_string();
+        Ok(listed
+            .into_iter()
+            .rev()
+            .filter(|m| m.author.id != bot && matches!(m.kind, 0 | 19))
+            .map(|m| {
+                let user =
+                    |id: u64| m.mentions.iter().find(|u| u.id == id.to_string()).map(|u| u.shown());
+                let channel = |id| self.directory.channel(id).and_then(|c| c.name);
+                let text = super::reading::readable(&m.content, user, channel);
+                crate::bridge::context::HistoryLine::new(m.author.shown(), text)
+            })
+            .collect())
     }
 
     async fn find_unrecorded(

@@ -14,6 +14,7 @@ use super::reading;
 use super::rest::Rest;
 use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
 use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, ReactionEvent};
+use crate::bridge::files::Attachment;
 use crate::bridge::{Bridge, Disposition, Ignored};
 use serenity::all::{
     ComponentInteraction, ConnectionStage, Context, EventHandler, Guild, GuildChannel, Interaction,
@@ -227,6 +228,8 @@ pub(crate) struct MessageReading {
     pub mentions_others: bool,
     /// The name to show for the author: server nickname, display name, or user name.
     pub author_name: String,
+    /// The files attached.
+    pub attachments: Vec<Attachment>,
 }
 
 impl MessageReading {
@@ -240,6 +243,7 @@ impl MessageReading {
             addresses_others: self.mentions_others,
             opens_thread,
             command: Command::parse(&self.text),
+            attachments: self.attachments.len(),
         }
     }
 }
@@ -277,6 +281,16 @@ pub(crate) fn read_message(
             .and_then(|m| m.nick.clone())
             .or_else(|| msg.author.global_name.clone())
             .unwrap_or_else(|| msg.author.name.clone()),
+        attachments: msg
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                name: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: Some(u64::from(a.size)),
+                url: a.url.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -399,6 +413,7 @@ impl Ingress {
                 place_name: channel_name,
                 workspace_name: guild.map(|_| guild_info.name.clone()).filter(|n| !n.is_empty()),
             },
+            attachments: read.attachments.clone(),
         };
         let expected = new_thread
             && !self.bridge.will_ignore(&inbound)

@@ -91,6 +91,44 @@ pub(crate) struct RawChannel {
     pub name: Option<String>,
 }
 
+/// A message as `GET /channels/{id}/messages` lists it (only what history reads).
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ListedMessage {
+    /// Message type (0 default, 19 reply; others are system messages).
+    #[serde(rename = "type", default)]
+    pub kind: u8,
+    /// The author.
+    pub author: ListedUser,
+    /// The text, with Discord's markup.
+    #[serde(default)]
+    pub content: String,
+    /// The users it mentions, to show their names.
+    #[serde(default)]
+    pub mentions: Vec<ListedUser>,
+}
+
+/// A user as messages carry them.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ListedUser {
+    /// The user id.
+    pub id: String,
+    /// The account name.
+    pub username: String,
+    /// The display name, when set.
+    #[serde(default)]
+    pub global_name: Option<String>,
+}
+
+impl ListedUser {
+    /// The name people see: the display name, else the account name.
+    pub(crate) fn shown(&self) -> String {
+        self.global_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| self.username.clone())
+    }
+}
+
 #[derive(Deserialize)]
 struct Created {
     id: String,
@@ -217,6 +255,20 @@ impl Rest {
             .into_iter()
             .map(|m| Ok((parse_id(&m.id)?, parse_id(&m.author.id)?, m.content)))
             .collect()
+    }
+
+    /// Up to `limit` (at most 100) messages of `channel` older than `before`
+    /// (`GET /channels/{id}/messages?before=…`), newest first as Discord lists them.
+    pub(crate) async fn messages_before(
+        &self,
+        channel: u64,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<ListedMessage>, Failure> {
+        let route = Route::ChannelMessages { channel_id: ChannelId::new(channel) };
+        let params = vec![("before", before.to_string()), ("limit", limit.min(100).to_string())];
+        let req = Request::new(route, LightMethod::Get).params(Some(params));
+        self.send_json(req).await
     }
 
     /// Replaces a message's content, pinging nobody.

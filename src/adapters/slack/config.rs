@@ -43,6 +43,9 @@ pub struct SlackSettings {
     pub max_message_chars: usize,
     /// `chat.update` calls allowed per minute per workspace.
     pub edit_budget_per_minute: u32,
+    /// Where Slack serves shared files (`url_private`): the only host the bot token is
+    /// sent to for a file (tests point it at a fake).
+    pub files_url: String,
 }
 
 impl SlackSettings {
@@ -80,6 +83,9 @@ impl SlackSettings {
         }
         if !(100..=40_000).contains(&self.max_message_chars) {
             return Err(("slack.max_message_chars", "must be between 100 and 40000".into()));
+        }
+        if !crate::adapters::is_http_url(&self.files_url) {
+            return Err(("slack.files_url", format!("{:?} is not an http(s) URL", self.files_url)));
         }
         if self.edit_budget_per_minute == 0 {
             return Err(("slack.edit_budget_per_minute", "must be at least 1".into()));

@@ -41,8 +41,8 @@ pub(crate) fn client(api_url: &str) -> std::io::Result<Client> {
 
 /// The Slack Web API calls the bridge makes, with the bot token.
 pub(crate) struct SlackWeb {
-    client: Arc<Client>,
-    token: SlackApiToken,
+    pub(super) client: Arc<Client>,
+    pub(super) token: SlackApiToken,
     channel_names: Mutex<HashMap<String, String>>,
     user_names: Mutex<HashMap<String, Option<String>>>,
 }
@@ -224,7 +224,7 @@ impl SlackWeb {
 }
 
 /// Slack errors as the core's policy needs them.
-fn classify(err: SlackClientError) -> AdapterError {
+pub(super) fn classify(err: SlackClientError) -> AdapterError {
     match err {
         SlackClientError::RateLimitError(e) => {
             AdapterError::RateLimited { retry_after: e.retry_after.unwrap_or(DEFAULT_RETRY_AFTER) }
@@ -257,6 +257,8 @@ pub(crate) struct SlackEgress {
     /// The bot's user id (from `auth.test`): the author of the messages it may adopt.
     bot_user: String,
     caps: Capabilities,
+    /// Slack's file host, with the bot token.
+    files: crate::adapters::file_fetch::FileHost,
 }
 
 impl SlackEgress {
@@ -265,10 +267,12 @@ impl SlackEgress {
         bot_user: String,
         max_message_chars: usize,
         edits_per_minute: u32,
+        files: crate::adapters::file_fetch::FileHost,
     ) -> Self {
         Self {
             web,
             bot_user,
+            files,
             caps: Capabilities {
                 max_message_chars,
                 min_edit_interval: Duration::from_millis(1000),
@@ -345,6 +349,36 @@ impl ChatAdapter for SlackEgress {
     fn thread_root(&self, thread: &ThreadKey) -> Option<MessageRef> {
         let (team, channel, thread_ts) = ids::parse_thread(thread)?;
         Some(ids::message(team, channel, thread_ts?))
+    }
+
+    async fn fetch_file(
+        &self,
+        file: &crate::bridge::files::Attachment,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, crate::bridge::adapter::FileError> {
+        self.files.fetch(&file.url, max_bytes).await
+    }
+
+    async fn thread_history(
+        &self,
+        thread: &ThreadKey,
+        before: &MessageRef,
+        limit: usize,
+    ) -> Result<Vec<crate::bridge::context::HistoryLine>, AdapterError> {
+        let (Some((_, channel, Some(thread_ts))), Some((_, before_ts))) =
+            (ids::parse_thread(thread), ids::parse_message(before))
+        else {
+            return Ok(Vec::new());
+        };
+        super::history::thread_history(
+            &self.web,
+            &self.bot_user,
+            channel,
+            thread_ts,
+            before_ts,
+            limit,
+        )
+        .await
     }
 
     async fn find_unrecorded(

@@ -11,6 +11,7 @@
 use super::ids;
 use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
 use crate::bridge::event::{InboundMessage, MessageContext, ReactionEvent};
+use crate::bridge::files::Attachment;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -76,6 +77,25 @@ struct MessageFields {
     thread_ts: Option<String>,
     #[serde(default)]
     channel_type: Option<String>,
+    #[serde(default)]
+    files: Vec<FileFields>,
+}
+
+/// A file shared with a message (`files[]`; a file hidden by the workspace's plan has
+/// no `url_private` and is left out). Socket Mode payloads come through slack-morphism's
+/// types, which drop `size`: there the fetch's own limit refuses a big file.
+#[derive(Deserialize)]
+struct FileFields {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    mimetype: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    url_private: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +186,18 @@ fn message(team: &str, event_id: &str, event: &Value, bot: &BotIdentity) -> Tran
         (Place::new(kind, &channel), ids::thread(team, &channel, Some(&ts)))
     };
     let text = plain_text(&raw_text, &bot.user_id);
+    let attachments: Vec<Attachment> = m
+        .files
+        .iter()
+        .filter_map(|f| {
+            Some(Attachment {
+                name: f.name.clone().or_else(|| f.title.clone())?,
+                content_type: f.mimetype.clone(),
+                size: f.size,
+                url: f.url_private.clone()?,
+            })
+        })
+        .collect();
     let facts = Facts {
         place,
         speaker: speaker(&user, m.bot_id.as_deref(), bot),
@@ -173,6 +205,7 @@ fn message(team: &str, event_id: &str, event: &Value, bot: &BotIdentity) -> Tran
         addresses_others: addresses_others(&raw_text, &bot.user_id),
         opens_thread: false,
         command: Command::parse(&text),
+        attachments: attachments.len(),
     };
     let msg = InboundMessage {
         event_id: if event_id.is_empty() { format!("{channel}:{ts}") } else { event_id.into() },
@@ -185,6 +218,7 @@ fn message(team: &str, event_id: &str, event: &Value, bot: &BotIdentity) -> Tran
         facts,
         text,
         context: MessageContext::default(),
+        attachments,
     };
     Translated::Message { msg: Box::new(msg), channel, user, ts, thread_ts: m.thread_ts }
 }

@@ -9,6 +9,8 @@ pub mod config;
 mod egress;
 pub mod format;
 #[cfg(feature = "slack")]
+mod history;
+#[cfg(feature = "slack")]
 mod ids;
 #[cfg(feature = "slack")]
 pub(crate) mod ingress;

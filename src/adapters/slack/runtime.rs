@@ -4,6 +4,7 @@
 use super::config::{SlackMode, SlackSettings};
 use super::egress::{self, Client, SlackEgress, SlackWeb};
 use super::ingress::{self, BotIdentity, Translated};
+use crate::adapters::file_fetch::FileHost;
 use crate::bridge::channels::ChannelPolicy;
 use crate::bridge::decide::PlaceRules;
 use crate::bridge::event::{InboundEvent, MessageContext};
@@ -93,6 +94,7 @@ impl SlackBridge {
             auth.user_id.clone(),
             settings.max_message_chars,
             settings.edit_budget_per_minute,
+            FileHost::new(&settings.files_url, Some(settings.bot_token.clone())),
         );
         bridge_cfg.places = PlaceRules {
             auto_respond: settings.auto_respond_channels.iter().cloned().collect(),
