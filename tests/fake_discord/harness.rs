@@ -28,6 +28,8 @@ pub fn settings(fake: &FakeDiscord) -> DiscordSettings {
         gateway_url: String::new(),
         cdn_url: fake.cdn_url(),
         shards: String::new(),
+        message_content: true,
+        command_guilds: vec![],
     }
 }
 
@@ -111,6 +113,22 @@ impl Running {
             }
         };
         tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| panic!("reaction not handled"))
+    }
+
+    /// What became of command `interaction` (waits for it).
+    pub async fn command_outcome(&mut self, interaction: u64) -> Outcome {
+        let wait = async {
+            loop {
+                match self.reports.recv().await {
+                    Ok(Handled::Command { interaction: got, outcome }) if got == interaction => {
+                        return outcome
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("reports ended: {e}"),
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| panic!("command not handled"))
     }
 
     /// What became of the next button press on `message` (waits for it).

@@ -27,8 +27,16 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(3);
 pub struct Interaction {
     pub id: u64,
     pub token: String,
-    pub message: u64,
+    /// Where it was sent.
+    pub channel: u64,
+    /// The message a pressed button is on (`None` for a command).
+    pub message: Option<u64>,
+    /// The button's `custom_id`, or the command's name.
     pub custom_id: String,
+    /// The message the first answer created (a type 4 answer to a command).
+    pub shown: Option<u64>,
+    /// What private (ephemeral or deferred) replies said, in order.
+    pub private: Vec<String>,
     pub sent_at: Instant,
     /// `(type, when)` of each accepted answer (at most one).
     pub answers: Vec<(u64, Instant)>,
@@ -133,7 +141,9 @@ pub async fn callback(
     body: Bytes,
 ) -> Response {
     let id: u64 = id.parse().unwrap_or(0);
-    let kind = serde_json::from_slice::<Value>(&body).ok().and_then(|b| b["type"].as_u64());
+    let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let kind = sent["type"].as_u64();
+    let with_response = u.query().is_some_and(|q| q.contains("with_response=true"));
     let st2 = Arc::clone(&st);
     // Interaction callbacks need no bot token; the fake's `answer` wants one.
     let mut h = h;
@@ -154,18 +164,186 @@ pub async fn callback(
                 r.violations.push(format!("interaction {id} answered after {:?}", i.sent_at.elapsed()));
                 return (StatusCode::NOT_FOUND, json!({ "message": "Unknown interaction", "code": 10062 }));
             }
-            match kind {
-                Some(k @ (4..=7 | 9)) => {
-                    i.answers.push((k, Instant::now()));
-                    (StatusCode::NO_CONTENT, Value::Null)
-                }
-                _ => (StatusCode::BAD_REQUEST, json!({ "message": "Invalid Form Body", "code": 50035 })),
+            let Some(k @ (4..=7 | 9)) = kind else {
+                return (StatusCode::BAD_REQUEST, json!({ "message": "Invalid Form Body", "code": 50035 }));
+            };
+            let data = &sent["data"];
+            let flags = data["flags"].as_u64().unwrap_or(0);
+            let content = data["content"].as_str().unwrap_or("").to_string();
+            if flags & !(4 | 64 | 4096) != 0 || content.chars().count() > 2000 {
+                r.violations.push(format!("interaction {id} answered with {sent}"));
+                return (StatusCode::BAD_REQUEST, json!({ "message": "Invalid Form Body", "code": 50035 }));
+            }
+            i.answers.push((k, Instant::now()));
+            let channel = i.channel;
+            let mut resource = json!({ "type": k });
+            // A public message answer is a message in the channel, by the bot.
+            if k == 4 && flags & 64 == 0 {
+                let shown = r.next_id();
+                let i = r.interactions.iter_mut().find(|i| i.id == id).expect("found above");
+                i.shown = Some(shown);
+                r.messages.push(super::BotMessage {
+                    id: shown,
+                    channel,
+                    texts: vec![content.clone()],
+                    components: json!([]),
+                });
+                resource["message"] = payloads::rest_message(shown, channel, &content);
+            } else if k == 4 {
+                i.private.push(content);
+            }
+            if with_response {
+                (StatusCode::OK, json!({ "interaction": { "id": id.to_string(), "type": 2 }, "resource": resource }))
+            } else {
+                (StatusCode::NO_CONTENT, Value::Null)
             }
         })
     })
 }
 
+/// `PATCH /webhooks/{app}/{token}/messages/@original`: edits the message a command's
+/// answer created, or fills in its private (deferred) reply.
+pub async fn edit_original(
+    AxState(st): AxState<Arc<State>>,
+    Path((app, token)): Path<(String, String)>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["content"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let st2 = Arc::clone(&st);
+    let mut h = h;
+    h.insert("authorization", format!("Bot {}", super::TOKEN).parse().unwrap());
+    super::rest::answer(&st, Op::Other, (&m, &u, &h), (None, None), &body, move || {
+        if app != BOT.to_string() {
+            return (StatusCode::NOT_FOUND, json!({ "message": "Unknown Webhook", "code": 10015 }));
+        }
+        st2.with(|r| {
+            let Some(i) = r.interactions.iter_mut().find(|i| i.token == token) else {
+                return (
+                    StatusCode::NOT_FOUND,
+                    json!({ "message": "Unknown Webhook", "code": 10015 }),
+                );
+            };
+            if i.answers.is_empty() {
+                return (
+                    StatusCode::NOT_FOUND,
+                    json!({ "message": "Unknown Message", "code": 10008 }),
+                );
+            }
+            match i.shown {
+                Some(shown) => {
+                    let channel = i.channel;
+                    if let Some(m) = r.messages.iter_mut().find(|m| m.id == shown) {
+                        m.texts.push(content.clone());
+                    }
+                    (StatusCode::OK, payloads::rest_message(shown, channel, &content))
+                }
+                None => {
+                    i.private.push(content.clone());
+                    (StatusCode::OK, payloads::rest_message(0, i.channel, &content))
+                }
+            }
+        })
+    })
+}
+
+/// `PUT /applications/{app}/commands` and `…/guilds/{guild}/commands`: replaces the
+/// command set (global, or the guild's), as recorded in [`super::Record::commands`].
+pub async fn put_commands(
+    AxState(st): AxState<Arc<State>>,
+    Path(params): Path<Vec<(String, String)>>,
+    m: Method,
+    u: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let guild = params.iter().find(|(k, _)| k == "guild").and_then(|(_, v)| v.parse::<u64>().ok());
+    let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let st2 = Arc::clone(&st);
+    super::rest::answer(&st, Op::Other, (&m, &u, &h), (None, None), &body, move || {
+        let Some(commands) = sent.as_array() else {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({ "message": "Invalid Form Body", "code": 50035 }),
+            );
+        };
+        let bad = commands.iter().find(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            let description = c["description"].as_str().unwrap_or("");
+            name.is_empty()
+                || name.len() > 32
+                || name != name.to_lowercase()
+                || description.is_empty()
+                || description.len() > 100
+        });
+        if let Some(bad) = bad {
+            st2.with(|r| r.violations.push(format!("an invalid command: {bad}")));
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({ "message": "Invalid Form Body", "code": 50035 }),
+            );
+        }
+        st2.with(|r| r.commands.insert(guild, sent.clone()));
+        (StatusCode::OK, sent.clone())
+    })
+}
+
+/// The `d` of an INTERACTION_CREATE for `user` running chat command `name` with
+/// `options` (`[{"name","type","value"}]`) in `channel`.
+pub fn command_interaction(
+    id: u64,
+    token: &str,
+    channel: u64,
+    user: &Value,
+    name: &str,
+    options: Value,
+) -> Value {
+    let dm = channel == super::DM;
+    let message = json!(null);
+    let mut d = component_interaction(id, token, channel, dm, user, message, "");
+    let object = d.as_object_mut().unwrap();
+    object.remove("message");
+    object.insert("type".into(), json!(2));
+    object.insert(
+        "data".into(),
+        json!({ "id": "1300000000000000001", "name": name, "type": 1, "options": options }),
+    );
+    d
+}
+
 impl FakeDiscord {
+    /// `user` runs the chat command `name` with `options` in `channel`: INTERACTION_CREATE
+    /// on the gateway. Returns the interaction id.
+    pub fn command(&self, channel: u64, name: &str, options: Value, user: &Value) -> u64 {
+        let (id, token) = self.state.with(|r| {
+            let id = r.next_id();
+            let token = format!("token-{id}");
+            r.interactions.push(Interaction {
+                id,
+                token: token.clone(),
+                channel,
+                message: None,
+                custom_id: name.to_string(),
+                shown: None,
+                private: Vec::new(),
+                sent_at: Instant::now(),
+                answers: Vec::new(),
+                answered_again: 0,
+            });
+            (id, token)
+        });
+        self.dispatch(
+            "INTERACTION_CREATE",
+            command_interaction(id, &token, channel, user, name, options),
+        );
+        id
+    }
+
     /// `user` presses the button `custom_id` on bot message `message` in `channel`, as
     /// the client does: INTERACTION_CREATE on the gateway. Returns the interaction id.
     pub fn press(&self, channel: u64, message: u64, custom_id: &str, user: &Value) -> u64 {
@@ -203,8 +381,11 @@ impl FakeDiscord {
                 r.interactions.push(Interaction {
                     id,
                     token: token.to_string(),
-                    message,
+                    channel,
+                    message: Some(message),
                     custom_id: custom_id.to_string(),
+                    shown: None,
+                    private: Vec::new(),
                     sent_at: Instant::now(),
                     answers: Vec::new(),
                     answered_again: 0,

@@ -146,8 +146,10 @@ pub struct Record {
     pub calls: Vec<Call>,
     /// Bot messages in posting order.
     pub messages: Vec<BotMessage>,
-    /// Button presses sent, with their answers.
+    /// Button presses and commands sent, with their answers.
     pub interactions: Vec<interactions::Interaction>,
+    /// Registered slash commands: global (`None`) or per guild.
+    pub commands: HashMap<Option<u64>, Value>,
     /// People's (and other bots') messages dispatched by the test (MESSAGE_CREATE), as
     /// the REST API lists them: the channels' history besides the bot's own.
     pub user_messages: Vec<Value>,

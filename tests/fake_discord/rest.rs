@@ -29,6 +29,15 @@ pub async fn spawn(state: Arc<State>) -> String {
             put(add_reaction),
         )
         .route("/api/v10/interactions/{id}/{token}/callback", post(super::interactions::callback))
+        .route(
+            "/api/v10/webhooks/{app}/{token}/messages/@original",
+            patch(super::interactions::edit_original),
+        )
+        .route("/api/v10/applications/{app}/commands", put(super::interactions::put_commands))
+        .route(
+            "/api/v10/applications/{app}/guilds/{guild}/commands",
+            put(super::interactions::put_commands),
+        )
         .route("/attachments/{name}", get(attachment))
         .fallback(other)
         .with_state(state);

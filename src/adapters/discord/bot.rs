@@ -5,7 +5,7 @@ use super::config::{parse_channel_id, parse_shards, DiscordSettings};
 use super::directory::Directory;
 use super::egress::DiscordAdapter;
 use super::ingress::{Forwarder, Handled, Ingress};
-use super::invite::INTENT_BITS;
+use super::invite::intent_bits;
 use super::rest::Rest;
 use crate::bridge::channels::ChannelPolicy;
 use crate::bridge::decide::PlaceRules;
@@ -80,6 +80,29 @@ pub(crate) fn proxy_base(api_url: &str) -> Result<Option<String>, DiscordError> 
 }
 
 /// Channel ids from `discord.auto_respond_channels`.
+/// Registers `/ask`, `/new` and `/help` (the application id is the bot's user id),
+/// globally or in each of `guilds`. A failure is logged, not fatal: mentions and DMs
+/// work without commands.
+async fn register_commands(rest: &Rest, application: u64, guilds: &[String]) {
+    let definitions = super::commands::definitions();
+    let guilds: Vec<Option<u64>> =
+        match guilds.iter().filter_map(|g| g.trim().parse().ok()).collect::<Vec<u64>>() {
+            ids if ids.is_empty() => vec![None],
+            ids => ids.into_iter().map(Some).collect(),
+        };
+    for guild in guilds {
+        let put = || async {
+            rest.put_commands(application, guild, &definitions).await.map_err(|f| f.error)
+        };
+        match crate::bridge::platform_call("discord", put).await {
+            Ok(()) => tracing::info!(?guild, "slash commands registered"),
+            Err(e) => {
+                tracing::warn!(?guild, error = %e, "could not register the slash commands; mentions and DMs still work")
+            }
+        }
+    }
+}
+
 pub(crate) fn auto_respond_ids(raw: &[String]) -> Result<HashSet<u64>, DiscordError> {
     raw.iter()
         .map(|s| {
@@ -161,7 +184,7 @@ impl DiscordBot {
             http = http.proxy(base).ratelimiter_disabled(true);
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let intents = GatewayIntents::from_bits_truncate(INTENT_BITS);
+        let intents = GatewayIntents::from_bits_truncate(intent_bits(settings.message_content));
         let ack_rest = Arc::new(std::sync::OnceLock::new());
         let forwarder = Forwarder { tx, rest: Arc::clone(&ack_rest) };
         let gateway = ClientBuilder::new_with_http(http.build(), intents)
@@ -192,6 +215,7 @@ impl DiscordBot {
                 other => DiscordError::Unreachable(other.to_string()),
             })?;
         tracing::info!(bot = %name, id = bot, "Discord bot identified");
+        register_commands(&rest, bot, &settings.command_guilds).await;
         let directory = Arc::new(Directory::default());
         let adapter = Arc::new(DiscordAdapter::new(
             Arc::clone(&rest),

@@ -33,6 +33,11 @@ pub struct DiscordSettings {
     /// Shards this process runs: empty for one shard, or `FIRST-LAST/TOTAL` (e.g. `0-1/4`)
     /// to split guilds across processes.
     pub shards: String,
+    /// Ask for the privileged Message Content intent (needed for auto-respond channels;
+    /// mentions, DMs, commands and buttons work without it).
+    pub message_content: bool,
+    /// Server ids to register the slash commands in; empty for global commands.
+    pub command_guilds: Vec<String>,
 }
 
 impl DiscordSettings {
@@ -52,6 +57,21 @@ impl DiscordSettings {
         }
         if !crate::adapters::is_http_url(&self.cdn_url) {
             return Err(("discord.cdn_url", format!("{:?} is not an http(s) URL", self.cdn_url)));
+        }
+        if !self.message_content && self.auto_respond_channels.iter().any(|c| !c.trim().is_empty())
+        {
+            return Err((
+                "discord.auto_respond_channels",
+                "needs discord.message_content = true: without the Message Content intent \
+                 Discord sends the bot no text of messages that do not mention it"
+                    .into(),
+            ));
+        }
+        if let Some(bad) = self.command_guilds.iter().find(|s| parse_channel_id(s) == Some(None)) {
+            return Err((
+                "discord.command_guilds",
+                format!("{bad:?} is not a server id (right-click the server → Copy Server ID)"),
+            ));
         }
         if !self.shards.trim().is_empty() && parse_shards(&self.shards).is_none() {
             return Err((
@@ -119,6 +139,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("discord.shards"), "{err}");
+    }
+
+    #[test]
+    fn auto_respond_needs_the_message_content_intent() {
+        let vars = [
+            ("SITEASSIST_BRIDGE__DISCORD__ENABLED", "true"),
+            ("DISCORD_TOKEN", "t"),
+            ("SITEASSIST_BRIDGE__DISCORD__MESSAGE_CONTENT", "false"),
+        ];
+        let s = load(None, &vars).unwrap();
+        assert!(!s.message_content && s.command_guilds.is_empty());
+        let mut with_auto = vars.to_vec();
+        with_auto.push(("SITEASSIST_BRIDGE__DISCORD__AUTO_RESPOND_CHANNELS", "123456789012345678"));
+        let err = load(None, &with_auto).unwrap_err().to_string();
+        assert!(
+            err.contains("discord.auto_respond_channels") && err.contains("message_content"),
+            "{err}"
+        );
+        let guilds = [("SITEASSIST_BRIDGE__DISCORD__COMMAND_GUILDS", "111,222")];
+        assert_eq!(load(None, &guilds).unwrap().command_guilds, ["111", "222"]);
     }
 
     #[test]

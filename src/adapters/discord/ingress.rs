@@ -17,9 +17,9 @@ use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, Reactio
 use crate::bridge::files::Attachment;
 use crate::bridge::{Bridge, Disposition, Ignored};
 use serenity::all::{
-    ComponentInteraction, ConnectionStage, Context, EventHandler, Guild, GuildChannel, Interaction,
-    Message, MessageType, PartialGuildChannel, Reaction, ReactionType, Ready,
-    ShardStageUpdateEvent,
+    CommandInteraction, ComponentInteraction, ConnectionStage, Context, EventHandler, Guild,
+    GuildChannel, Interaction, Message, MessageType, PartialGuildChannel, Reaction, ReactionType,
+    Ready, ShardStageUpdateEvent,
 };
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -41,6 +41,13 @@ pub enum Handled {
     Message {
         /// Its id.
         id: u64,
+        /// What became of it.
+        outcome: Outcome,
+    },
+    /// A slash command was run (and answered or deferred).
+    Command {
+        /// The interaction's id.
+        interaction: u64,
         /// What became of it.
         outcome: Outcome,
     },
@@ -77,18 +84,23 @@ pub enum Outcome {
 /// A gateway event the loop handles.
 pub(crate) enum GatewayEvent {
     Ready,
-    Stage { up: bool, stage: String },
+    Stage {
+        up: bool,
+        stage: String,
+    },
     Guild(Box<Guild>),
     Channel(Box<GuildChannel>),
     ChannelGone(u64),
     Message(Box<Message>),
     Reaction(Box<Reaction>, bool),
     Button(Box<ComponentInteraction>),
+    /// A command, what it invokes, and the message the `/ask` reply created.
+    Command(Box<CommandInteraction>, super::commands::Invocation, Option<u64>),
 }
 
 /// Whether the core posts into the message's thread for `disposition`, so a thread
 /// the egress was told to expect must stay expected.
-fn posts_in_thread(disposition: Disposition) -> bool {
+pub(crate) fn posts_in_thread(disposition: Disposition) -> bool {
     matches!(
         disposition,
         Disposition::Queued
@@ -96,6 +108,18 @@ fn posts_in_thread(disposition: Disposition) -> bool {
             | Disposition::Help
             | Disposition::Ignored(Ignored::TooLong)
     )
+}
+
+/// Where a message or command was given (see [`Ingress::locate`]).
+pub(crate) struct Located {
+    pub(crate) place: Place,
+    /// An answer here goes into a new thread started on the question.
+    pub(crate) new_thread: bool,
+    /// The channel's (or thread's) own name.
+    pub(crate) name: Option<String>,
+    /// The name people know the place by: a thread's parent channel, else its own.
+    pub(crate) channel_name: Option<String>,
+    pub(crate) guild: GuildInfo,
 }
 
 /// serenity's event handler: forwards into the loop's queue and returns at once.
@@ -160,14 +184,23 @@ impl EventHandler for Forwarder {
         self.send(GatewayEvent::Reaction(Box::new(reaction), false));
     }
     async fn interaction_create(&self, _: Context, interaction: Interaction) {
-        let Interaction::Component(press) = interaction else { return };
+        let Some(rest) = self.rest.get() else { return };
         // Answered before anything else: Discord gives 3 seconds.
-        if let Some(rest) = self.rest.get() {
-            if let Err(e) = rest.ack_press(press.id.get(), &press.token).await {
-                tracing::info!(error = %e.error, "could not acknowledge a button press");
+        match interaction {
+            Interaction::Component(press) => {
+                if let Err(e) = rest.ack_press(press.id.get(), &press.token).await {
+                    tracing::info!(error = %e.error, "could not acknowledge a button press");
+                }
+                self.send(GatewayEvent::Button(Box::new(press)));
             }
+            Interaction::Command(command) => {
+                if let Some((invocation, shown)) = super::interactions::answer(rest, &command).await
+                {
+                    self.send(GatewayEvent::Command(Box::new(command), invocation, shown));
+                }
+            }
+            _ => {}
         }
-        self.send(GatewayEvent::Button(Box::new(press)));
     }
 }
 
@@ -322,6 +355,10 @@ impl Ingress {
                 let outcome = self.message(&message).await;
                 self.report(Handled::Message { id: message.id.get(), outcome });
             }
+            GatewayEvent::Command(command, invocation, shown) => {
+                let outcome = self.command(&command, invocation, shown).await;
+                self.report(Handled::Command { interaction: command.id.get(), outcome });
+            }
             GatewayEvent::Button(press) => {
                 let message = press.message.id.get();
                 let outcome = match super::interactions::press(&press) {
@@ -372,9 +409,9 @@ impl Ingress {
         self.directory.learn(channel.id.get(), ChannelInfo::from_raw(&raw));
     }
 
-    async fn message(&self, msg: &Message) -> Outcome {
-        let guild = msg.guild_id.map(|g| g.get());
-        let channel = msg.channel_id.get();
+    /// Where `channel` is, as the rules see it: the place, whether an answer there
+    /// opens a new thread (a text channel's top level), and the names people see.
+    pub(crate) async fn locate(&self, guild: Option<u64>, channel: u64) -> Located {
         let info = match guild {
             Some(_) => self.directory.resolve(&self.rest, channel).await,
             None => None,
@@ -385,19 +422,25 @@ impl Ingress {
             (Some(_), Some(info)) => info.place(channel, parent.as_ref()),
             (Some(_), None) => (Place::new(PlaceKind::Channel, channel.to_string()), false),
         };
+        let name = info.as_ref().and_then(|i| i.name.clone());
+        let channel_name = parent.and_then(|p| p.name).or_else(|| name.clone());
+        let guild_info = guild.and_then(|g| self.directory.guild(g)).unwrap_or_default();
+        Located { place, new_thread, name, channel_name, guild: guild_info }
+    }
+
+    async fn message(&self, msg: &Message) -> Outcome {
+        let guild = msg.guild_id.map(|g| g.get());
+        let channel = msg.channel_id.get();
+        let Located { place, new_thread, name, channel_name, guild: guild_info } =
+            self.locate(guild, channel).await;
         // A thread's or forum post's first message has the thread's id.
         let opens_thread = matches!(place.kind, PlaceKind::Thread | PlaceKind::ForumPost)
             && msg.id.get() == channel;
-        let guild_info = guild.and_then(|g| self.directory.guild(g)).unwrap_or_default();
-        let title = info.as_ref().and_then(|i| i.name.as_deref()).filter(|_| opens_thread);
+        let title = name.as_deref().filter(|_| opens_thread);
         let read = read_message(msg, self.bot, &guild_info.bot_roles, title);
         // A top-level message in a text channel is answered in a thread started on it,
         // which the egress creates before the first post into it.
         let post_channel = if new_thread { msg.id.get() } else { channel };
-        let channel_name = match &parent {
-            Some(p) => p.name.clone().or_else(|| info.as_ref().and_then(|i| i.name.clone())),
-            None => info.as_ref().and_then(|i| i.name.clone()),
-        };
         let inbound = InboundMessage {
             event_id: msg.id.get().to_string(),
             message: ids::message(channel, msg.id.get()),

@@ -23,13 +23,27 @@ pub const PERMISSIONS: u64 = VIEW_CHANNEL
     | READ_MESSAGE_HISTORY
     | ADD_REACTIONS;
 
-/// The OAuth2 scope: a bot user (no slash commands are registered).
-pub const SCOPE: &str = "bot";
+/// The OAuth2 scopes: a bot user, and its slash commands (`/ask`, `/new`, `/help`),
+/// space-separated as OAuth2 wants them (`%20` in the URL).
+pub const SCOPE: &str = "bot applications.commands";
 
 /// Gateway intents: Guilds (channels, threads and forums reach the bot's directory),
 /// Guild Messages, Guild Message Reactions, Direct Messages, Direct Message Reactions and
 /// the privileged Message Content (without it, messages arrive without text).
-pub const INTENT_BITS: u64 = 1 | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 13) | (1 << 15);
+pub const INTENT_BITS: u64 = 1 | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 13) | MESSAGE_CONTENT;
+
+/// The privileged Message Content intent (1 << 15).
+pub const MESSAGE_CONTENT: u64 = 1 << 15;
+
+/// The intents to identify with: [`INTENT_BITS`], without Message Content when
+/// `discord.message_content` is off.
+pub fn intent_bits(message_content: bool) -> u64 {
+    if message_content {
+        INTENT_BITS
+    } else {
+        INTENT_BITS & !MESSAGE_CONTENT
+    }
+}
 
 /// The URL a server admin opens to add the bot with exactly [`PERMISSIONS`].
 ///
@@ -39,7 +53,8 @@ pub const INTENT_BITS: u64 = 1 | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 13) | 
 /// in base64.
 pub fn invite_url(application_id: u64) -> String {
     format!(
-        "https://discord.com/oauth2/authorize?client_id={application_id}&scope={SCOPE}&permissions={PERMISSIONS}"
+        "https://discord.com/oauth2/authorize?client_id={application_id}&scope={}&permissions={PERMISSIONS}",
+        SCOPE.replace(' ', "%20")
     )
 }
 
@@ -98,7 +113,7 @@ mod tests {
         assert_eq!(PERMISSIONS, 309_237_713_984);
         assert_eq!(
             invite_url(1234),
-            "https://discord.com/oauth2/authorize?client_id=1234&scope=bot&permissions=309237713984"
+            "https://discord.com/oauth2/authorize?client_id=1234&scope=bot%20applications.commands&permissions=309237713984"
         );
     }
 

@@ -19,6 +19,8 @@
 #[cfg(feature = "discord")]
 mod bot;
 #[cfg(feature = "discord")]
+mod commands;
+#[cfg(feature = "discord")]
 mod components;
 pub mod config;
 #[cfg(feature = "discord")]
@@ -46,7 +48,10 @@ pub use bot::{DiscordBot, DiscordError, MESSAGE_CONTENT_HELP};
 #[cfg(feature = "discord")]
 pub use ingress::{Handled, Outcome};
 #[cfg(feature = "discord")]
-pub use invite::{application_id_from_token, invite_url, INTENT_BITS, PERMISSIONS, SCOPE};
+pub use invite::{
+    application_id_from_token, intent_bits, invite_url, INTENT_BITS, MESSAGE_CONTENT, PERMISSIONS,
+    SCOPE,
+};
 #[cfg(feature = "discord")]
 pub use reading::MAX_THREAD_NAME_CHARS;
 

@@ -25,7 +25,7 @@ impl Platform for Discord {
     }
 
     fn list_keys(&self) -> &'static [&'static str] {
-        &["auto_respond_channels", "allow_channels", "deny_channels"]
+        &["auto_respond_channels", "allow_channels", "deny_channels", "command_guilds"]
     }
 
     fn configure(&self, section: config::Value) -> Result<Arc<dyn PlatformConfig>, SectionError> {

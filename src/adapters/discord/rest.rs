@@ -314,6 +314,71 @@ impl Rest {
         self.send(req).await.map(drop)
     }
 
+    /// Answers a command with `response` (an interaction response object) and returns
+    /// the message it created, if any (`?with_response=true` returns it; API docs,
+    /// "Create Interaction Response", checked 2026-12).
+    pub(crate) async fn respond(
+        &self,
+        interaction: u64,
+        token: &str,
+        response: &serde_json::Value,
+    ) -> Result<Option<u64>, Failure> {
+        #[derive(Deserialize)]
+        struct Created {
+            resource: Option<Resource>,
+        }
+        #[derive(Deserialize)]
+        struct Resource {
+            message: Option<Listed>,
+        }
+        #[derive(Deserialize)]
+        struct Listed {
+            id: String,
+        }
+        let route = Route::InteractionResponse { interaction_id: interaction.into(), token };
+        let req = Request::new(route, LightMethod::Post)
+            .params(Some(vec![("with_response", "true".to_string())]))
+            .body(Some(response.to_string().into_bytes()));
+        let created: Created = self.send_json(req).await?;
+        match created.resource.and_then(|r| r.message) {
+            Some(message) => parse_id(&message.id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the text of a command's first reply (`PATCH /webhooks/{app}/{token}/
+    /// messages/@original`), e.g. a deferred private reply once the core has decided.
+    pub(crate) async fn edit_reply(
+        &self,
+        application: u64,
+        token: &str,
+        content: &str,
+    ) -> Result<(), Failure> {
+        let route =
+            Route::WebhookOriginalInteractionResponse { application_id: application.into(), token };
+        let body = json!({ "content": content, "allowed_mentions": { "parse": [] } });
+        let req = Request::new(route, LightMethod::Patch).body(Some(body.to_string().into_bytes()));
+        self.send(req).await.map(drop)
+    }
+
+    /// Registers the bot's commands (`PUT`, which replaces the whole set), globally or
+    /// in one server.
+    pub(crate) async fn put_commands(
+        &self,
+        application: u64,
+        guild: Option<u64>,
+        commands: &serde_json::Value,
+    ) -> Result<(), Failure> {
+        let application_id = application.into();
+        let route = match guild {
+            Some(g) => Route::GuildCommands { application_id, guild_id: g.into() },
+            None => Route::Commands { application_id },
+        };
+        let req =
+            Request::new(route, LightMethod::Put).body(Some(commands.to_string().into_bytes()));
+        self.send(req).await.map(drop)
+    }
+
     /// Shows "typing…" in `channel` for about 10 seconds.
     pub(crate) async fn typing(&self, channel: u64) -> Result<(), Failure> {
         let route = Route::ChannelTyping { channel_id: ChannelId::new(channel) };
