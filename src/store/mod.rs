@@ -13,6 +13,7 @@ pub mod codec;
 #[cfg(test)]
 pub(crate) mod contract;
 mod memory;
+pub mod migrate;
 mod postgres;
 mod sled_store;
 pub mod sweeper;
