@@ -178,12 +178,15 @@ async fn run_platforms(
         settings.enabled_platforms().map(|p| p.platform.name()).collect();
     let reasons = crate::bridge::Ignored::ALL.map(crate::bridge::Ignored::as_str);
     crate::ops::metrics::register(&names, &reasons);
-    let ops = OpsState {
-        readiness: readiness.clone(),
-        store: store.clone(),
-        client: client.clone(),
-        metrics,
-    };
+    let ops = OpsState { readiness: readiness.clone(), client: client.clone(), metrics };
+    let store_probe = crate::ops::store_probe::StoreProbe::default();
+    store_probe.register(&readiness);
+    let (probed, stop) = (store.clone(), stopped());
+    tasks.spawn(async move {
+        let every = crate::ops::store_probe::PROBE_EVERY;
+        crate::ops::store_probe::run(probed, store_probe, every, stop).await;
+        Ok(())
+    });
     let stop = stopped();
     tasks.spawn(async move {
         crate::ops::server::serve(listener, ops, stop).await.map_err(AppError::Ops)

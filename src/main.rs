@@ -48,6 +48,18 @@ enum Command {
         #[arg(long)]
         application_id: Option<u64>,
     },
+    /// Copy a store into another, empty one (e.g. sled into PostgreSQL for several
+    /// replicas): thread links, reply links, feedback, handoffs and unfinished replies.
+    /// Stop the bridge first (sled is locked while it runs).
+    MigrateStore {
+        /// The store to read: `sled:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The empty store to fill: `postgres:URL`, or `postgres` for the URL in
+        /// DATABASE_URL (or store.url), which keeps the password out of `ps`.
+        #[arg(long)]
+        to: String,
+    },
     /// Print the effective configuration, secrets masked.
     PrintConfig {
         /// Print the built-in defaults, with comments, instead.
@@ -96,6 +108,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Healthcheck => runtime.block_on(healthcheck(&settings)),
+        Command::MigrateStore { from, to } => {
+            runtime.block_on(migrate_store(&settings, &from, &to))
+        }
         Command::DiscordInvite { application_id } => discord_invite(&settings, application_id),
         Command::Simulator { listen, word_delay_ms } => {
             init_logging(&settings, false);
@@ -125,6 +140,31 @@ async fn simulator(listen: SocketAddr, word_delay_ms: u64) -> anyhow::Result<()>
     });
     eprintln!("SiteAssist simulator on http://{}/v2", listener.local_addr()?);
     sim.serve(listener, shutdown_signal()).await.context("simulator failed")
+}
+
+/// Copies `from` into the empty store `to` and prints what it copied.
+async fn migrate_store(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
+    use siteassist_bridge::store::migrate::{copy, StoreLocation};
+    let (from, to) = (StoreLocation::parse(from)?, StoreLocation::parse(to)?);
+    let (source, source_name) = from.open(&settings.store, true).await?;
+    let (target, target_name) = to.open(&settings.store, false).await?;
+    let copied = copy(source.as_ref(), target.as_ref(), &target_name).await?;
+    println!("copied the {source_name} into the {target_name}:");
+    for (count, what) in [
+        (copied.thread_links, "thread links (threads continue their conversations)"),
+        (copied.reply_links, "reply links (reactions on earlier answers give feedback)"),
+        (copied.feedback, "feedback records"),
+        (copied.handoffs, "handoffs (relays to a person re-open)"),
+        (copied.in_flight, "replies in flight (the next start closes them)"),
+    ] {
+        println!("  {count:>8} {what}");
+    }
+    println!(
+        "  {:>8} event claims, not copied (short-lived duplicate guards, not needed once \
+         the bridge that acknowledged those events has stopped)",
+        copied.claims_not_copied
+    );
+    Ok(())
 }
 
 /// GETs `/healthz` on the configured server port, on loopback.

@@ -61,9 +61,39 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A connection URL fit to print: scheme, user, host, port and database, without the
+/// password or the query (whose `options` or `password` can carry one). Text that is not
+/// such a URL (a libpq `key=value` string, a typo) is not shown at all.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_host() => {
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        _ => "(a connection string, not shown)".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_urls_keep_where_but_not_the_password() {
+        let cases = [
+            ("postgres://bot:pw1@db:5432/bridge?sslmode=require", "postgres://bot@db:5432/bridge"),
+            ("postgresql://db/bridge?password=pw1", "postgresql://db/bridge"),
+            ("postgres://bot@127.0.0.1/test#pw1", "postgres://bot@127.0.0.1/test"),
+            ("host=db password=pw1", "(a connection string, not shown)"),
+            ("pw1", "(a connection string, not shown)"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_url(url), shown);
+            assert!(!redact_url(url).contains("pw1"));
+        }
+    }
 
     #[test]
     fn debug_display_and_serialize_mask_the_value() {

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Barrier;
 
+mod pages;
+pub(crate) use pages::pages_list_each_record_once;
+
 /// A fixed instant, so that expiry is tested by passing `now`, never by sleeping.
 fn t0() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -373,6 +376,7 @@ macro_rules! all_contract_tests {
             in_flight_put_update_remove_list,
             feedback_put_get_clear,
             handoffs_put_refresh_remove_list,
+            pages_list_each_record_once,
         );
     };
 }

@@ -18,6 +18,19 @@ pub(super) fn oldest_first(a: &InFlightReply, b: &InFlightReply) -> Ordering {
     a.started_at.cmp(&b.started_at).then_with(|| a.id.cmp(&b.id))
 }
 
+/// One page of `map`'s entries after `after`, in key order (see
+/// [`Store::thread_links_after`]). Sorts the whole map per page: fine for a store that
+/// lives in memory, and only `migrate-store` lists.
+fn page_after<K: Ord + Clone, V: Clone>(
+    map: &HashMap<K, V>,
+    after: Option<&K>,
+    limit: usize,
+) -> Vec<(K, V)> {
+    let mut all: Vec<(&K, &V)> = map.iter().filter(|(k, _)| after.is_none_or(|a| *k > a)).collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.into_iter().take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// The store's maps, all behind one lock so every method is trivially atomic.
 #[derive(Debug, Default)]
 struct Maps {
@@ -177,5 +190,29 @@ impl Store for MemoryStore {
             None => maps.feedback.remove(message),
         };
         Ok(())
+    }
+
+    async fn thread_links_after(
+        &self,
+        after: Option<&ThreadKey>,
+        limit: usize,
+    ) -> Result<Vec<(ThreadKey, ThreadLink)>, StoreError> {
+        Ok(page_after(&self.maps().threads, after, limit))
+    }
+
+    async fn reply_links_after(
+        &self,
+        after: Option<&MessageRef>,
+        limit: usize,
+    ) -> Result<Vec<(MessageRef, ReplyLink)>, StoreError> {
+        Ok(page_after(&self.maps().replies, after, limit))
+    }
+
+    async fn feedback_after(
+        &self,
+        after: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, Feedback)>, StoreError> {
+        Ok(page_after(&self.maps().feedback, after, limit))
     }
 }

@@ -13,6 +13,7 @@ pub mod codec;
 #[cfg(test)]
 pub(crate) mod contract;
 mod memory;
+pub mod migrate;
 mod postgres;
 mod sled_store;
 pub mod sweeper;
@@ -227,6 +228,33 @@ pub trait Store: Send + Sync + 'static {
         message: &MessageId,
         feedback: Option<Feedback>,
     ) -> Result<(), StoreError>;
+
+    /// Up to `limit` thread links whose thread comes after `after` (from the first when
+    /// `None`), in the backend's key order; an empty page means there are no more.
+    ///
+    /// Paged by key rather than listed whole or by offset, because that is what a
+    /// networked store serves from its index in one round trip per page, and pages
+    /// neither overlap nor skip a record. Only `migrate-store` lists: the bridge itself
+    /// looks records up by key.
+    async fn thread_links_after(
+        &self,
+        after: Option<&ThreadKey>,
+        limit: usize,
+    ) -> Result<Vec<(ThreadKey, ThreadLink)>, StoreError>;
+
+    /// Up to `limit` reply links after `after`, as [`Store::thread_links_after`].
+    async fn reply_links_after(
+        &self,
+        after: Option<&MessageRef>,
+        limit: usize,
+    ) -> Result<Vec<(MessageRef, ReplyLink)>, StoreError>;
+
+    /// Up to `limit` feedback records after `after`, as [`Store::thread_links_after`].
+    async fn feedback_after(
+        &self,
+        after: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, Feedback)>, StoreError>;
 }
 
 /// How much a store holds.

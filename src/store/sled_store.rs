@@ -114,6 +114,26 @@ impl SledStore {
     }
 }
 
+/// One page of `tree`'s records after `after`, in sled's (byte) key order, each key
+/// wrapped by `id` (see [`Store::thread_links_after`]).
+fn page_after<K, T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    after: Option<&str>,
+    limit: usize,
+    id: impl Fn(String) -> K,
+) -> Result<Vec<(K, T)>, StoreError> {
+    use std::ops::Bound;
+    let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_bytes()));
+    let mut page = Vec::new();
+    for entry in tree.range::<&[u8], _>((start, Bound::Unbounded)).take(limit) {
+        let (key, bytes) = entry.map_err(|e| backend("range", e))?;
+        let key = String::from_utf8_lossy(&key).into_owned();
+        let value = decode(&key, &bytes)?;
+        page.push((id(key), value));
+    }
+    Ok(page)
+}
+
 /// The error text for a failed open. Pure, so the wording is tested without two
 /// processes: sled reports a held lock as an I/O error saying "could not acquire lock".
 /// How long [`SledStore::open`] waits for the directory's lock. A store dropped in this
@@ -377,6 +397,30 @@ impl Store for SledStore {
         }
         .map_err(|e| backend("write", e))?;
         self.flush().await
+    }
+
+    async fn thread_links_after(
+        &self,
+        after: Option<&ThreadKey>,
+        limit: usize,
+    ) -> Result<Vec<(ThreadKey, ThreadLink)>, StoreError> {
+        page_after(&self.threads, after.map(ThreadKey::as_str), limit, ThreadKey::new)
+    }
+
+    async fn reply_links_after(
+        &self,
+        after: Option<&MessageRef>,
+        limit: usize,
+    ) -> Result<Vec<(MessageRef, ReplyLink)>, StoreError> {
+        page_after(&self.replies, after.map(MessageRef::as_str), limit, MessageRef::new)
+    }
+
+    async fn feedback_after(
+        &self,
+        after: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, Feedback)>, StoreError> {
+        page_after(&self.feedback, after.map(MessageId::as_str), limit, MessageId::new)
     }
 }
 

@@ -18,14 +18,16 @@
 //! tokio-postgres: no compile-time query checking, which keeps the build small), with
 //! TLS by rustls (ring) as libpq does it (see [`tls`]).
 
+mod tls;
+
 use super::codec::{decode, encode, unix_millis, ClaimRecord};
 use super::{Handoff, InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tls::tls;
 
 /// The schema, one migration per entry (never edit one that has shipped; add another).
 const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS sab_records (
@@ -231,6 +233,36 @@ impl PostgresStore {
             .map_err(|e| backend("list", e))?;
         rows.iter().map(|r| decode(r.get::<_, &str>(0), r.get::<_, &[u8]>(1))).collect()
     }
+
+    /// One page of `kind`'s records after `after` in the primary key's order (the
+    /// database's collation: consistent between `>` and `ORDER BY`, which is all paging
+    /// needs), each key wrapped by `id`.
+    async fn page_after<K, T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+        id: impl Fn(String) -> K,
+    ) -> Result<Vec<(K, T)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT key, value FROM sab_records
+                 WHERE kind = $1 AND ($2::TEXT IS NULL OR key > $2)
+                 ORDER BY key LIMIT $3",
+                &[&kind, &after, &limit],
+            )
+            .await
+            .map_err(|e| backend("list a page", e))?;
+        rows.iter()
+            .map(|r| {
+                let key: &str = r.get(0);
+                Ok((id(key.to_owned()), decode(key, r.get::<_, &[u8]>(1))?))
+            })
+            .collect()
+    }
 }
 
 /// The claim statement: takes `key` unless an unexpired claim holds it; a row comes
@@ -419,82 +451,32 @@ impl Store for PostgresStore {
             None => self.delete("feedback", message.as_str()).await,
         }
     }
+
+    async fn thread_links_after(
+        &self,
+        after: Option<&ThreadKey>,
+        limit: usize,
+    ) -> Result<Vec<(ThreadKey, ThreadLink)>, StoreError> {
+        self.page_after("thread", after.map(ThreadKey::as_str), limit, ThreadKey::new).await
+    }
+
+    async fn reply_links_after(
+        &self,
+        after: Option<&MessageRef>,
+        limit: usize,
+    ) -> Result<Vec<(MessageRef, ReplyLink)>, StoreError> {
+        self.page_after("reply", after.map(MessageRef::as_str), limit, MessageRef::new).await
+    }
+
+    async fn feedback_after(
+        &self,
+        after: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, Feedback)>, StoreError> {
+        self.page_after("feedback", after.map(MessageId::as_str), limit, MessageId::new).await
+    }
 }
 
 fn sort_of(reply: &InFlightReply) -> i64 {
     i64::try_from(reply.started_at).unwrap_or(i64::MAX)
-}
-
-/// TLS as libpq does it: with `sslmode=prefer` (the default) or `require` the
-/// connection is encrypted when the server offers it, and the server's certificate is
-/// verified only against a CA the operator names (`store.ca_file`: managed databases
-/// such as RDS or Cloud SQL sign with their own CA, which no public root list holds).
-/// Without one, as libpq's `require`, any certificate is accepted (its signature on the
-/// handshake still checked): encryption, not authentication.
-fn tls(ca_file: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| backend("TLS versions", e))?;
-    let config = match ca_file {
-        Some(path) => {
-            let pem =
-                std::fs::read(path).map_err(|e| backend(&format!("store.ca_file {path}"), e))?;
-            let mut roots = rustls::RootCertStore::empty();
-            use rustls_pki_types::pem::PemObject;
-            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-                let cert =
-                    cert.map_err(|e| backend("store.ca_file holds no PEM certificate", e))?;
-                roots.add(cert).map_err(|e| backend("store.ca_file", e))?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-        None => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-            .with_no_client_auth(),
-    };
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
-/// Accepts the server's certificate without a CA (libpq's `sslmode=require`), checking
-/// only that the server holds its key.
-#[derive(Debug)]
-struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls_pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
-        _server_name: &rustls_pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
