@@ -308,3 +308,44 @@ async fn events_mode_presses_are_signature_checked() {
     assert_eq!(sim.sim.feedback_log().len(), 1, "only the signed press counted");
     bridge.stop().await;
 }
+
+/// Interactions that are not presses of the bridge's buttons (an envelope slack-morphism
+/// cannot read, another app's button) are acknowledged and go no further: the next
+/// press the core sees is the real one, and Socket Mode still counts as healthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_and_malformed_interactions_are_acked_and_change_nothing() {
+    use siteassist_bridge::ops::health::Readiness;
+    use std::time::Instant;
+    let slack = FakeSlack::start().await;
+    let sim = support::simulator(1).await;
+    let mut bridge = Bridge::start(&slack, &sim, SlackMode::Socket).await;
+    let readiness = Readiness::default();
+    readiness.adapter_up("slack");
+    bridge.app.report_to(readiness.clone());
+    let ts = "1700100300.000100";
+    ask(&slack, "EvOdd1", "How do I reset my password?", ts);
+    slack
+        .wait_until("the answer with its buttons", |f| {
+            f.messages().iter().any(|m| {
+                m.thread_ts.as_deref() == Some(ts) && action_ids(m).contains(&LIKE.to_string())
+            })
+        })
+        .await;
+    let answer = reply(&slack, ts).ts;
+
+    let malformed = slack.send_socket_interaction(serde_json::json!({"type": "block_actions"}));
+    slack.wait_for_ack(&malformed).await;
+    let mut foreign = slack.press_payload(CHANNEL, &answer, ALICE, LIKE);
+    foreign["actions"][0]["type"] = "button".into();
+    foreign["actions"][0]["action_id"] = "another-app:approve".into();
+    let foreign = slack.send_socket_interaction(foreign);
+    slack.wait_for_ack(&foreign).await;
+    slack.press_socket(CHANNEL, &answer, ALICE, LIKE);
+    assert_eq!(bridge.next_press().await, Ok(Disposition::Queued), "the real press comes next");
+    assert_eq!(feedback(&sim, 1).await, ["like"]);
+
+    // Long after any reconnect grace: a malformed envelope is no lost connection.
+    let later = Instant::now() + Duration::from_secs(3600);
+    assert_eq!(readiness.check(later, Ok(()), Some(later)), Ok(()));
+    bridge.stop().await;
+}
