@@ -581,6 +581,18 @@ fn every_yaml_file_parses_and_the_slack_manifests_match_the_bridge() {
     assert!(url.starts_with("https://") && url.ends_with("/slack/events"), "{url}");
     let scopes = |m: &Value| m["oauth_config"]["scopes"]["bot"].clone();
     assert_eq!(scopes(&socket), scopes(&events), "both modes ask for the same scopes");
+    // Stop and 👍 / 👎 are buttons: without interactivity Slack shows them but never
+    // sends a press.
+    for manifest in [&socket, &events] {
+        assert_eq!(manifest["settings"]["interactivity"]["is_enabled"].as_bool(), Some(true));
+    }
+    let presses = events["settings"]["interactivity"]["request_url"].as_str().expect("url");
+    assert!(
+        presses.starts_with("https://") && presses.ends_with("/slack/interactions"),
+        "{presses}"
+    );
+    let host = |u: &str| u.trim_start_matches("https://").split('/').next().map(str::to_owned);
+    assert_eq!(host(presses), host(url), "events and presses go to the same listener");
 }
 
 #[test]

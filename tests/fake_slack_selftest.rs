@@ -358,6 +358,50 @@ async fn post_event_sends_slacks_headers() {
     server.abort();
 }
 
+/// A bot message with a Stop button under its text, posted as the bridge posts one.
+async fn post_with_stop(fake: &FakeSlack) -> String {
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Thinking…", "verbatim": true}},
+        {"type": "actions", "elements": [{
+            "type": "button", "action_id": "siteassist:stop", "value": "siteassist:stop",
+            "style": "danger", "text": {"type": "plain_text", "text": "Stop"},
+        }]},
+    ]);
+    let body = json!({"channel": "C1", "text": "Thinking…", "blocks": blocks});
+    let posted = call(fake, "chat.postMessage", Some(BOT_TOKEN), body).await;
+    posted["ts"].as_str().unwrap().to_string()
+}
+
+/// Presses are built from what the message shows: a new click each time, naming the
+/// message, the user and the button as Slack does.
+#[tokio::test]
+async fn a_press_names_the_button_the_message_shows() {
+    let fake = FakeSlack::start().await;
+    let ts = post_with_stop(&fake).await;
+    let first = fake.press_payload("C1", &ts, "U0ALICE", "siteassist:stop");
+    let second = fake.press_payload("C1", &ts, "U0ALICE", "siteassist:stop");
+    assert_eq!(first["type"], "block_actions");
+    assert_eq!(first["container"]["message_ts"], ts.as_str());
+    assert_eq!(first["container"]["channel_id"], "C1");
+    assert_eq!(first["user"]["id"], "U0ALICE");
+    let action = &first["actions"][0];
+    assert_eq!(
+        (action["type"].as_str(), action["action_id"].as_str()),
+        (Some("button"), Some("siteassist:stop"))
+    );
+    assert_eq!(action["block_id"], first["message"]["blocks"][1]["block_id"]);
+    assert_ne!(action["action_ts"], second["actions"][0]["action_ts"], "each click is new");
+    assert!(fake_slack::form_body(&first).starts_with("payload=%7B"), "form-encoded JSON");
+}
+
+#[tokio::test]
+#[should_panic(expected = "shows no button siteassist:like")]
+async fn a_button_the_message_does_not_show_cannot_be_pressed() {
+    let fake = FakeSlack::start().await;
+    let ts = post_with_stop(&fake).await;
+    fake.press_payload("C1", &ts, "U0ALICE", "siteassist:like");
+}
+
 /// The adapter's client against the fake: proves the fake speaks what slack-morphism sends.
 #[cfg(feature = "slack")]
 mod with_slack_morphism {
@@ -556,5 +600,38 @@ mod with_slack_morphism {
             .iter()
             .all(|c| c.token.as_deref() == Some(APP_TOKEN)));
         listener.shutdown().await;
+    }
+
+    /// slack-morphism reads the fake's presses (Socket Mode hands the adapter this
+    /// type), the feedback element's click included.
+    #[tokio::test]
+    async fn presses_parse_as_slack_morphism_interactions() {
+        let fake = FakeSlack::start().await;
+        let blocks = json!([{"type": "context_actions", "elements": [{
+            "type": "feedback_buttons", "action_id": "siteassist:feedback",
+            "positive_button": {"text": {"type": "plain_text", "text": "👍"}, "value": "siteassist:like"},
+            "negative_button": {"text": {"type": "plain_text", "text": "👎"}, "value": "siteassist:dislike"},
+        }]}]);
+        let body = json!({"channel": "C1", "text": "Done.", "blocks": blocks});
+        let ts = call(&fake, "chat.postMessage", Some(BOT_TOKEN), body).await["ts"].clone();
+        let ts = ts.as_str().unwrap();
+        for (n, button) in ["siteassist:stop", "siteassist:dislike"].into_iter().enumerate() {
+            let payload = if n == 0 {
+                let ts = post_with_stop(&fake).await;
+                fake.press_payload("C1", &ts, "U1", button)
+            } else {
+                fake.press_payload("C1", ts, "U1", button)
+            };
+            let event: SlackInteractionEvent = serde_json::from_value(payload.clone())
+                .unwrap_or_else(|e| panic!("{e}: {payload}"));
+            let SlackInteractionEvent::BlockActions(press) = event else { panic!("{payload}") };
+            let action = &press.actions.expect("actions")[0];
+            let expected_type = if n == 0 { "button" } else { "feedback_buttons" };
+            assert_eq!(action.action_type.0, expected_type);
+            let read =
+                if n == 0 { action.action_id.0.as_str() } else { action.value.as_deref().unwrap() };
+            assert_eq!(read, button);
+            assert!(action.action_ts.is_some() && press.message.is_some());
+        }
     }
 }

@@ -750,7 +750,9 @@ async fn an_answer_ends_with_its_sources_each_once() {
     let message = slack.messages().into_iter().find(|m| m.thread_ts.as_deref() == Some(ts));
     let blocks = message.and_then(|m| m.blocks).expect("the answer has blocks");
     let blocks = blocks.as_array().unwrap();
-    let (actions, sections) = blocks.split_last().unwrap();
+    let [sections @ .., actions, feedback] = blocks.as_slice() else {
+        panic!("sections, links and feedback: {blocks:?}")
+    };
     let text: String = sections.iter().map(|b| b["text"]["text"].as_str().unwrap()).collect();
     assert_eq!(text, expected, "the sections show the answer");
     assert_eq!(actions["type"], "actions");
@@ -758,9 +760,17 @@ async fn an_answer_ends_with_its_sources_each_once() {
     assert_eq!(buttons.len(), 1, "{buttons:?}");
     assert_eq!(buttons[0]["url"], "https://example.com/orders");
     assert_eq!(buttons[0]["text"]["text"], "Track your order");
-    // While it streamed, the reply was plain text (no Stop without interactivity).
+    assert_eq!(feedback["type"], "context_actions", "then Slack's 👍 / 👎");
+    assert_eq!(feedback["elements"][0]["type"], "feedback_buttons");
+    // While it streamed, the reply carried Stop and nothing else.
     let first = &slack.calls_to("chat.postMessage")[0];
-    assert!(first.params.get("blocks").is_none(), "{:?}", first.params);
+    let posted: serde_json::Value = match &first.params["blocks"] {
+        serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
+        other => other.clone(),
+    };
+    let elements = &posted.as_array().unwrap().last().unwrap()["elements"];
+    assert_eq!(elements.as_array().map(Vec::len), Some(1), "{posted}");
+    assert_eq!(elements[0]["action_id"], "siteassist:stop");
     bridge.stop().await;
 }
 

@@ -79,7 +79,7 @@ impl MessageContext {
 }
 
 /// A press on a button under a bot message (see [`super::controls`]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ButtonPress {
     /// The platform's id for this press (Discord's interaction id, Slack's action
     /// timestamp with the message), for de-duplication: a replayed press is ignored.

@@ -1,4 +1,5 @@
-//! A fake Slack for integration tests: Web API, Socket Mode and signed Events API posts.
+//! A fake Slack for integration tests: Web API, Socket Mode and signed Events API posts,
+//! and button presses in both modes.
 //!
 //! It answers with the JSON shapes from Slack's documentation and checks what the real
 //! service checks (token kind, required parameters, single-use socket tickets), so an
@@ -10,12 +11,14 @@
 
 pub mod events;
 mod history;
+pub mod interactions;
 pub mod signing;
 mod socket;
 mod state;
 mod web;
 
 pub use events::*;
+pub use interactions::{action_ids, form_body, post_interaction};
 pub use signing::{post_event, post_signed_body, sign, unix_now};
 pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall, SlackLimits, UserMessage};
 

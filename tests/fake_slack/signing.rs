@@ -1,4 +1,5 @@
-//! Sending Events API requests the way Slack does: signed with the app's signing secret.
+//! Sending Events API requests (and interactions) the way Slack does: signed with the
+//! app's signing secret.
 //!
 //! Slack signs `v0:{timestamp}:{raw body}` with HMAC-SHA256 and sends
 //! `X-Slack-Signature: v0=<hex>` plus `X-Slack-Request-Timestamp`; a retry after a slow or
@@ -76,5 +77,29 @@ pub async fn post_signed_body(
     // Slack retries an event whose answer takes longer than 3 s.
     let took = sent.elapsed();
     assert!(took <= Duration::from_secs(3), "the Events API answered after {took:?}");
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// POSTs a form-encoded body (an interaction's `payload=…`) with the given timestamp and
+/// signature headers, as Slack sends interactions; a test can pass a wrong signature.
+/// Like events, Slack wants the answer within 3 s.
+pub async fn post_form(
+    url: &str,
+    raw_body: &str,
+    timestamp: i64,
+    signature: &str,
+) -> (StatusCode, String) {
+    let request = reqwest::Client::new()
+        .post(url)
+        .timeout(POST_TIMEOUT)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Slack-Request-Timestamp", timestamp.to_string())
+        .header("X-Slack-Signature", signature)
+        .body(raw_body.to_owned());
+    let sent = std::time::Instant::now();
+    let response = request.send().await.expect("interaction POST reaches the listener");
+    let status = response.status();
+    let took = sent.elapsed();
+    assert!(took <= Duration::from_secs(3), "the interaction was answered after {took:?}");
     (status, response.text().await.unwrap_or_default())
 }

@@ -182,6 +182,8 @@ pub(crate) struct State {
     pub limits: SlackLimits,
     /// When the last minute's `chat.update` calls were accepted.
     pub updates: VecDeque<Instant>,
+    /// Button presses made so far (each gets its own `action_ts` and `trigger_id`).
+    pub presses: u64,
     /// When each envelope was last written to a connection, to time its ack.
     pub written_at: HashMap<String, Instant>,
     /// What Slack would refuse or the bridge must never do (a text over the limit, an

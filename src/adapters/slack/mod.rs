@@ -1,6 +1,7 @@
 //! Slack: threads become SiteAssist conversations, answers stream by `chat.update`,
-//! reactions give feedback. The config section and the (pure) formatter build without the
-//! `slack` feature; everything that talks to Slack needs it.
+//! reactions and 👍 / 👎 buttons give feedback, a Stop button cuts an answer short.
+//! The config section and the (pure) formatter build without the `slack` feature;
+//! everything that talks to Slack needs it.
 
 #[cfg(feature = "slack")]
 mod blocks;
@@ -14,11 +15,17 @@ mod history;
 mod ids;
 #[cfg(feature = "slack")]
 pub(crate) mod ingress;
+#[cfg(feature = "slack")]
+mod interactions;
 pub mod platform;
+#[cfg(feature = "slack")]
+mod presses;
 #[cfg(feature = "slack")]
 mod runtime;
 #[cfg(feature = "slack")]
 pub mod signature;
 
+#[cfg(feature = "slack")]
+pub use presses::PressReport;
 #[cfg(feature = "slack")]
 pub use runtime::{run, Delivered, SlackBridge, SlackError};

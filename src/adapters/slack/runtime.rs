@@ -49,6 +49,28 @@ pub enum SlackError {
     Bridge(#[from] BridgeError),
 }
 
+/// Why a request to the Events API endpoints was refused before it was read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Refused {
+    /// No signature or timestamp header: answered 400 (not a request from Slack).
+    #[error("missing Slack signature headers")]
+    Unsigned,
+    /// The signature does not match, or the timestamp is too far from now: answered
+    /// 401, and the request changes nothing.
+    #[error("invalid Slack signature: {0}")]
+    BadSignature(super::signature::SignatureError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Refused::Unsigned => StatusCode::BAD_REQUEST,
+            Refused::BadSignature(_) => StatusCode::UNAUTHORIZED,
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
 /// What became of one Slack payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Delivered {
@@ -74,6 +96,8 @@ pub struct SlackBridge {
     /// The workspace's name, from `auth.test`, for the page titles SiteAssist shows.
     workspace_name: String,
     settings: SlackSettings,
+    /// Button presses on their way to the core (see `presses`).
+    pub(super) presses: super::presses::Presses,
 }
 
 impl SlackBridge {
@@ -111,6 +135,7 @@ impl SlackBridge {
             workspace_url: auth.url,
             workspace_name: auth.team,
             settings: settings.clone(),
+            presses: super::presses::Presses::new(),
         })
     }
 
@@ -180,10 +205,12 @@ impl SlackBridge {
         }
     }
 
-    /// The Events API endpoint: `POST /slack/events`.
+    /// The Events API endpoints: `POST /slack/events`, and `POST /slack/interactions`
+    /// for button presses.
     pub fn events_router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/slack/events", post(events_endpoint))
+            .route("/slack/interactions", post(super::presses::interactions_endpoint))
             .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
             .with_state(self.clone())
     }
@@ -194,8 +221,25 @@ impl SlackBridge {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %listener.local_addr()?, "Slack Events API listening on /slack/events");
+        tracing::info!(addr = %listener.local_addr()?, "Slack Events API listening on /slack/events and /slack/interactions");
         axum::serve(listener, self.events_router()).with_graceful_shutdown(shutdown).await
+    }
+
+    /// Checks Slack's signature on a request to the Events API endpoints (HMAC of
+    /// `v0:timestamp:body`, within five minutes).
+    pub(super) fn verify_request(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refused> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(signature), Some(timestamp)) =
+            (header("x-slack-signature"), header("x-slack-request-timestamp"))
+        else {
+            return Err(Refused::Unsigned);
+        };
+        let now = chrono::Utc::now().timestamp();
+        let secret = self.settings.signing_secret.expose();
+        super::signature::verify(secret, timestamp, body, signature, now).map_err(|e| {
+            tracing::warn!(error = %e, "refused a Slack request with a bad signature or timestamp");
+            Refused::BadSignature(e)
+        })
     }
 
     /// Runs Socket Mode until `shutdown`.
@@ -220,6 +264,7 @@ impl SlackBridge {
             .with_user_state(Arc::downgrade(&self));
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_push_events(on_push_event)
+            .with_interaction_events(super::presses::on_interaction)
             .with_hello_events(on_hello);
         let listener = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new(),
@@ -283,18 +328,10 @@ async fn events_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(signature), Some(timestamp)) =
-        (header("x-slack-signature"), header("x-slack-request-timestamp"))
-    else {
-        return (StatusCode::BAD_REQUEST, "missing Slack signature headers").into_response();
-    };
-    let now = chrono::Utc::now().timestamp();
-    let secret = app.settings.signing_secret.expose();
-    if let Err(e) = super::signature::verify(secret, timestamp, &body, signature, now) {
-        tracing::warn!(error = %e, "refused a Slack request with a bad signature or timestamp");
-        return (StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response();
+    if let Err(refused) = app.verify_request(&headers, &body) {
+        return refused.into_response();
     }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let Ok(text) = std::str::from_utf8(&body) else {
         return (StatusCode::BAD_REQUEST, "body is not UTF-8").into_response();
     };
@@ -352,6 +389,12 @@ fn on_socket_error(
     if err.is::<NotHandled>() {
         // No acknowledgement: Slack redelivers the envelope.
         return HttpStatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if err.is::<slack_morphism::errors::SlackClientProtocolError>() {
+        // An envelope slack-morphism could not read (it acknowledges it, as a retry
+        // would read no better): a payload problem, not a failing connection.
+        tracing::debug!(error = %err, "Slack sent an envelope the bridge cannot read");
+        return HttpStatusCode::OK;
     }
     tracing::warn!(error = %err, "Slack Socket Mode error");
     // slack-morphism reconnects by itself and tells us of a connection only by its
