@@ -239,6 +239,12 @@ impl Simulator {
         })
     }
 
+    /// When each streamed answer was complete (its last word sent and stored), with the
+    /// page URL of its question (`pageContext.url`), in order.
+    pub fn stream_ends(&self) -> Vec<(Option<String>, std::time::Instant)> {
+        self.read(|s| s.stream_ends.clone())
+    }
+
     /// Answers still being generated (streams whose task has not finished).
     pub fn generations_in_flight(&self) -> usize {
         self.read(|s| s.generating)

@@ -159,6 +159,9 @@ pub(crate) struct State {
     pub socket_attempts: usize,
     /// When set, every socket request is refused with this status (401 or 404).
     pub socket_refusal: Option<u16>,
+    /// When each streamed answer was complete (its last word sent and stored), with the
+    /// page URL of the question it answers (for the load bench's final-text lag).
+    pub stream_ends: Vec<(Option<String>, std::time::Instant)>,
     seq: u64,
 }
 

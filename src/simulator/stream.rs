@@ -7,7 +7,7 @@
 //! mid-stream fetch the final answer later.
 
 use super::faults::Fault;
-use super::state::MsgStatus;
+use super::state::{MsgStatus, Role};
 use super::Simulator;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -276,10 +276,26 @@ pub(crate) async fn run(
                 }
                 wire = false;
             }
-            Step::Finish { status, error } => sim.finish_message(&message_id, status, error),
+            Step::Finish { status, error } => {
+                sim.finish_message(&message_id, status, error);
+                note_stream_end(&sim, &message_id);
+            }
         }
     }
     sim.with_state(|s| s.generating = s.generating.saturating_sub(1));
+}
+
+/// Notes when the answer `message_id` was complete (its last word generated and
+/// stored), with the page URL of the question it answers.
+fn note_stream_end(sim: &Simulator, message_id: &str) {
+    sim.with_state(|s| {
+        let chat = s.messages.get(message_id).map(|m| m.chat_id.clone());
+        let question = chat.and_then(|chat| {
+            let asked = s.messages_of(&chat).into_iter().rev().find(|m| m.role == Role::User);
+            asked.and_then(|m| m.page.url.clone())
+        });
+        s.stream_ends.push((question, std::time::Instant::now()));
+    });
 }
 
 /// Counts an open SSE body until hyper drops it (the client went away or the body

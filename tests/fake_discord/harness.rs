@@ -57,8 +57,19 @@ pub async fn start_with(
     store: Arc<dyn Store>,
     client: Client,
 ) -> Running {
+    start_configured(fake, settings, store, client, bridge_config()).await
+}
+
+/// [`start_with`] with other core settings too.
+pub async fn start_configured(
+    fake: &FakeDiscord,
+    settings: &DiscordSettings,
+    store: Arc<dyn Store>,
+    client: Client,
+    cfg: BridgeConfig,
+) -> Running {
     let sessions = fake.read(|r| r.sessions_opened);
-    let bot = DiscordBot::connect(settings, store, client, bridge_config())
+    let bot = DiscordBot::connect(settings, store, client, cfg)
         .await
         .expect("the bot connects to the fake");
     let mut reports = bot.subscribe();
