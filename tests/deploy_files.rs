@@ -593,6 +593,17 @@ fn every_yaml_file_parses_and_the_slack_manifests_match_the_bridge() {
     );
     let host = |u: &str| u.trim_start_matches("https://").split('/').next().map(str::to_owned);
     assert_eq!(host(presses), host(url), "events and presses go to the same listener");
+    // `/siteassist` in both modes, with the `commands` scope; over HTTP it is posted to
+    // the same listener.
+    for manifest in [&socket, &events] {
+        let command = &manifest["features"]["slash_commands"][0];
+        assert_eq!(command["command"].as_str(), Some("/siteassist"));
+        let scopes = scopes(manifest);
+        assert!(scopes.as_sequence().unwrap().iter().any(|s| s.as_str() == Some("commands")));
+    }
+    assert!(socket["features"]["slash_commands"][0].get("url").is_none(), "Socket Mode needs none");
+    let commands = events["features"]["slash_commands"][0]["url"].as_str().expect("url");
+    assert!(commands.ends_with("/slack/commands") && host(commands) == host(url), "{commands}");
 }
 
 #[test]

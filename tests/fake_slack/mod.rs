@@ -9,6 +9,7 @@
 //! Use it from a test file with `mod fake_slack;`.
 #![allow(dead_code, unused_imports)]
 
+pub mod commands;
 pub mod events;
 mod history;
 pub mod interactions;

@@ -167,6 +167,9 @@ fn record_ack(shared: &Shared, text: &str) {
             state.violations.push(format!("envelope {envelope_id} acknowledged after {late:?}"));
         }
         state.acks.push(envelope_id.to_owned());
+        if let Some(payload) = frame.get("payload") {
+            state.ack_payloads.insert(envelope_id.to_owned(), payload.clone());
+        }
         drop(state);
         shared.notify();
     }

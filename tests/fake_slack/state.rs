@@ -178,6 +178,8 @@ pub(crate) struct State {
     /// Frames waiting for a connection (sent while none was open), delivered after `hello`.
     pub pending_frames: Vec<String>,
     pub acks: Vec<String>,
+    /// The `payload` of acknowledgements that carried one (slash command responses).
+    pub ack_payloads: std::collections::HashMap<String, serde_json::Value>,
     /// The limits in force.
     pub limits: SlackLimits,
     /// When the last minute's `chat.update` calls were accepted.

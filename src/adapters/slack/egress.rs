@@ -127,7 +127,7 @@ impl SlackWeb {
         self.channel_names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn post(
+    pub(super) async fn post(
         &self,
         channel: &str,
         thread_ts: Option<&str>,

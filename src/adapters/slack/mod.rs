@@ -5,6 +5,8 @@
 
 #[cfg(feature = "slack")]
 mod blocks;
+#[cfg(feature = "slack")]
+mod commands;
 pub mod config;
 #[cfg(feature = "slack")]
 mod egress;

@@ -150,6 +150,21 @@ impl SlackBridge {
         &self.bridge
     }
 
+    /// The Web API client, for the adapter's own posts (a slash command's question).
+    pub(super) fn web(&self) -> &SlackWeb {
+        &self.web
+    }
+
+    /// The workspace's URL, for permalinks.
+    pub(super) fn workspace_url(&self) -> &str {
+        &self.workspace_url
+    }
+
+    /// The workspace's name, for the page titles SiteAssist shows.
+    pub(super) fn workspace_name(&self) -> &str {
+        &self.workspace_name
+    }
+
     /// Translates one Events API payload and hands it to the core. Returns what became
     /// of it: the challenge for a `url_verification`, the core's disposition, or why the
     /// translation kept it from the core.
@@ -211,6 +226,7 @@ impl SlackBridge {
         Router::new()
             .route("/slack/events", post(events_endpoint))
             .route("/slack/interactions", post(super::presses::interactions_endpoint))
+            .route("/slack/commands", post(super::commands::commands_endpoint))
             .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
             .with_state(self.clone())
     }
@@ -221,7 +237,7 @@ impl SlackBridge {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %listener.local_addr()?, "Slack Events API listening on /slack/events and /slack/interactions");
+        tracing::info!(addr = %listener.local_addr()?, "Slack Events API listening on /slack/events, /slack/interactions and /slack/commands");
         axum::serve(listener, self.events_router()).with_graceful_shutdown(shutdown).await
     }
 
@@ -265,6 +281,7 @@ impl SlackBridge {
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_push_events(on_push_event)
             .with_interaction_events(super::presses::on_interaction)
+            .with_command_events(super::commands::on_command)
             .with_hello_events(on_hello);
         let listener = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new(),
