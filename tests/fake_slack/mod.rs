@@ -15,6 +15,7 @@ pub mod interactions;
 pub mod signing;
 mod socket;
 mod state;
+mod text_limits;
 mod web;
 
 pub use events::*;
