@@ -240,11 +240,17 @@ fn inline_code_len(text: &str) -> Option<usize> {
     })
 }
 
-/// The splitter: the first byte is the limit, the rest the answer.
+/// The splitter: the first byte is the limit, the rest the answer. Checked once in
+/// characters and once with a byte limit that binds before the characters do.
 pub fn splitter(data: &[u8]) {
     let Some((&max, text)) = data.split_first() else { return };
     let Ok(text) = std::str::from_utf8(text) else { return };
     check_invariants(text, usize::from(max) * 4);
+    let bytes = crate::bridge::split::Limit {
+        chars: usize::from(max) * 4,
+        bytes: Some(usize::from(max) * 2),
+    };
+    crate::bridge::split::invariants::check_invariants_within(text, bytes);
 }
 
 #[cfg(test)]

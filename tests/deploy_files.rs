@@ -581,6 +581,30 @@ fn every_yaml_file_parses_and_the_slack_manifests_match_the_bridge() {
     assert!(url.starts_with("https://") && url.ends_with("/slack/events"), "{url}");
     let scopes = |m: &Value| m["oauth_config"]["scopes"]["bot"].clone();
     assert_eq!(scopes(&socket), scopes(&events), "both modes ask for the same scopes");
+    // Each place the bridge answers needs its message event and that event's scope:
+    // without them Slack never sends a follow-up there (group DMs were missing).
+    let listed = |v: &Value| -> Vec<String> {
+        v.as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    for manifest in [&socket, &events] {
+        let (scopes, bot_events) = (
+            listed(&scopes(manifest)),
+            listed(&manifest["settings"]["event_subscriptions"]["bot_events"]),
+        );
+        for (event, scope) in [
+            ("message.channels", "channels:history"),
+            ("message.groups", "groups:history"),
+            ("message.im", "im:history"),
+            ("message.mpim", "mpim:history"),
+        ] {
+            assert!(bot_events.contains(&event.to_string()), "no {event} in {bot_events:?}");
+            assert!(scopes.contains(&scope.to_string()), "no {scope} for {event} in {scopes:?}");
+        }
+    }
     // Stop and 👍 / 👎 are buttons: without interactivity Slack shows them but never
     // sends a press.
     for manifest in [&socket, &events] {

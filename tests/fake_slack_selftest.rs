@@ -181,6 +181,37 @@ async fn failure_knobs_apply_once() {
     assert_eq!(fake.messages().len(), 1);
 }
 
+/// Multi-byte text reaches the byte limit before the character limit: 1,001 emoji are
+/// 1,001 characters, far under 4,000, and 4,004 bytes, just over. One fewer passes.
+#[tokio::test]
+async fn over_long_text_is_refused_by_bytes_as_well_as_characters() {
+    let fake = FakeSlack::start().await;
+    let post = |text: String| {
+        call(&fake, "chat.postMessage", Some(BOT_TOKEN), json!({"channel": "C1", "text": text}))
+    };
+    let refused = post("😀".repeat(1_001)).await;
+    assert_eq!(refused["error"], "msg_too_long", "{refused}");
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 1);
+    assert!(violations[0].contains("4004 bytes"), "{violations:?}");
+    assert_eq!(post("😀".repeat(1_000)).await["ok"], true, "4,000 bytes fit");
+    // chat.update is measured the same way, and a refused update changes nothing.
+    let ts = fake.messages()[0].ts.clone();
+    let update = call(
+        &fake,
+        "chat.update",
+        Some(BOT_TOKEN),
+        json!({"channel": "C1", "ts": ts, "text": "日本語".repeat(445)}),
+    )
+    .await;
+    assert_eq!(update["error"], "msg_too_long", "4,005 bytes: {update}");
+    assert_eq!(fake.take_violations().len(), 1);
+    assert_eq!(fake.messages()[0].text, "😀".repeat(1_000));
+    // A test may raise the byte limit like the others.
+    fake.set_limits(SlackLimits { max_text_bytes: 40_000, ..SlackLimits::default() });
+    assert_eq!(post("😀".repeat(1_001)).await["ok"], true);
+}
+
 #[tokio::test]
 async fn slacks_limits_are_enforced_with_slacks_answers() {
     let fake = FakeSlack::start().await;

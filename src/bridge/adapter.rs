@@ -11,6 +11,10 @@ pub struct Capabilities {
     /// Longest message the platform accepts, in characters. Longer answers continue in
     /// new messages.
     pub max_message_chars: usize,
+    /// Longest message in UTF-8 bytes, where the platform counts bytes too (Slack's
+    /// `msg_too_long`): emoji and CJK text reach it before the character limit. `None`:
+    /// characters only.
+    pub max_message_bytes: Option<usize>,
     /// Shortest time between two edits of the same reply.
     pub min_edit_interval: Duration,
     /// Edits (and posts) allowed per channel in a window, shared by all replies there.
@@ -21,6 +25,14 @@ pub struct Capabilities {
     /// visible: a little less than the indicator lasts on the platform. `None`: the
     /// platform shows no typing indicator for bots, and the core never calls it.
     pub typing_every: Option<Duration>,
+}
+
+impl Capabilities {
+    /// The limit every message of a reply starts with (a reply lowers its own after a
+    /// [`AdapterError::TooLong`]).
+    pub fn message_limit(&self) -> super::split::Limit {
+        super::split::Limit { chars: self.max_message_chars, bytes: self.max_message_bytes }
+    }
 }
 
 /// A rate budget: at most `actions` in any `window`.
@@ -44,8 +56,16 @@ pub enum AdapterError {
     /// A failure that may pass (network, 5xx): the core retries a few times.
     #[error("platform call failed, may pass: {0}")]
     Transient(String),
+    /// The platform refused the text as too long though it was within
+    /// [`Capabilities`]' limits (Slack's `msg_too_long`, which is not documented
+    /// exactly). Nothing changed on the platform: an edited message still shows its
+    /// previous text. The core halves that reply's limit from this message on and
+    /// splits again, so the message becomes a finished part and the rest follows in new
+    /// ones; it never posts the message anew.
+    #[error("the platform refused the text as too long: {0}")]
+    TooLong(String),
     /// A failure that will not pass (no permission, message deleted): the core gives up
-    /// on this reply and logs it.
+    /// on this reply and logs it (an edit of a message that is gone is posted anew).
     #[error("platform call failed: {0}")]
     Permanent(String),
 }

@@ -257,10 +257,10 @@ async fn relay(
 /// The platform's sources line for `cited`, dropping the last sources until it fits in
 /// one message; `None` without sources (or when not even one fits).
 pub(super) fn sources_line(inner: &Inner, mut cited: Vec<super::sources::Cited>) -> Option<String> {
-    let max = inner.adapter.capabilities().max_message_chars;
+    let limit = inner.adapter.capabilities().message_limit();
     while !cited.is_empty() {
         let line = inner.adapter.render_sources(&cited);
-        if line.chars().count() <= max {
+        if limit.fits(&line) {
             return Some(line);
         }
         cited.pop();

@@ -22,8 +22,8 @@ async fn adopt_unrecorded(inner: &Inner, reply: &mut Reply<'_>) {
     let mut texts = Vec::new();
     if let Some(markdown) = &reply.record.final_markdown {
         let rendered = inner.adapter.render(markdown);
-        let max = inner.adapter.capabilities().max_message_chars;
-        texts.extend(super::split::split_message(&rendered, max).into_iter().next());
+        let limit = inner.adapter.capabilities().message_limit();
+        texts.extend(super::split::split_message_within(&rendered, &|_| limit).into_iter().next());
     }
     texts.push(inner.cfg.placeholder.clone());
     let (thread, question) = (&reply.record.thread, &reply.record.question);

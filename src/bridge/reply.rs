@@ -7,7 +7,7 @@ use super::controls::Controls;
 use super::ids::ThreadKey;
 use super::pacing::BudgetKeys;
 use super::platform_retry;
-use super::split::split_message;
+use super::split::{split_message_within, Limit};
 use super::throttle::EditPacer;
 use super::Inner;
 use crate::store::{InFlightReply, ReplyLink};
@@ -27,6 +27,11 @@ pub(crate) struct Reply<'a> {
     /// The buttons the reply's last message should carry.
     controls: Controls,
     pub(crate) pacer: EditPacer,
+    /// The limit of each message of this reply by index, the last entry for every
+    /// message after it: the platform's limit, lowered from a message on after the
+    /// platform refused that message as too long ([`AdapterError::TooLong`]). Kept per
+    /// index so lowering never rewrites the messages before.
+    limits: Vec<Limit>,
     /// Platform calls made for this reply (posts and edits), for the metrics.
     pub(crate) actions: usize,
     /// When the reply started, and whether answer text has been shown yet.
@@ -50,6 +55,7 @@ impl<'a> Reply<'a> {
             shown_controls: Vec::new(),
             controls: Controls::NONE,
             pacer: EditPacer::new(interval),
+            limits: vec![caps.message_limit()],
             actions: 0,
             started: Instant::now(),
             first_text_shown: false,
@@ -85,9 +91,12 @@ impl<'a> Reply<'a> {
     /// The placeholder does not count for the pacer: the first words must replace it
     /// at once, not one interval later.
     pub(crate) async fn show_raw(&mut self, text: &str) {
-        let max = self.inner.adapter.capabilities().max_message_chars;
-        let parts = split_message(text, max);
-        self.show_parts(parts, false).await;
+        loop {
+            let parts = split_message_within(text, &|i| self.limit_at(i));
+            if !self.show_or_lower(parts, false).await {
+                return;
+            }
+        }
     }
 
     /// Renders `markdown` for the platform and shows it, splitting it over as many
@@ -102,21 +111,51 @@ impl<'a> Reply<'a> {
     /// them.
     pub(crate) async fn show_markdown_with(&mut self, markdown: &str, footer: Option<&str>) {
         let rendered = self.inner.adapter.render(markdown);
-        let max = self.inner.adapter.capabilities().max_message_chars;
-        let mut parts = split_message(&rendered, max);
-        if parts.is_empty() {
-            parts.push(self.inner.cfg.placeholder.clone());
-        }
-        if let Some(footer) = footer.filter(|f| !f.is_empty()) {
-            let last = parts.last_mut().expect("at least one part");
-            if last.chars().count() + 2 + footer.chars().count() <= max {
-                last.push_str("\n\n");
-                last.push_str(footer);
-            } else {
-                parts.push(footer.to_string());
+        loop {
+            let mut parts = split_message_within(&rendered, &|i| self.limit_at(i));
+            if parts.is_empty() {
+                parts.push(self.inner.cfg.placeholder.clone());
+            }
+            if let Some(footer) = footer.filter(|f| !f.is_empty()) {
+                let last_index = parts.len() - 1;
+                let last = parts.last_mut().expect("at least one part");
+                let with_footer = format!("{last}\n\n{footer}");
+                if self.limit_at(last_index).fits(&with_footer) {
+                    *last = with_footer;
+                } else {
+                    parts.push(footer.to_string());
+                }
+            }
+            if !self.show_or_lower(parts, true).await {
+                return;
             }
         }
-        self.show_parts(parts, true).await;
+    }
+
+    /// The limit of the reply's message number `i`.
+    fn limit_at(&self, i: usize) -> Limit {
+        self.limits[i.min(self.limits.len() - 1)]
+    }
+
+    /// Shows `parts`; when the platform refused one as too long, lowers the limit from
+    /// that message on and returns `true`: the caller splits again and shows the new
+    /// parts (the messages before keep their text; the refused one still shows what it
+    /// showed, and becomes a shorter finished part). Gives up on the reply when the
+    /// limit cannot go lower, so this ends.
+    async fn show_or_lower(&mut self, parts: Vec<String>, paced: bool) -> bool {
+        let Some(i) = self.show_parts(parts, paced).await else {
+            return false;
+        };
+        let Some(lower) = self.limit_at(i).halved() else {
+            tracing::warn!(thread = %self.thread, "platform refuses even the shortest message as too long; giving up on this reply");
+            self.broken = true;
+            return false;
+        };
+        tracing::info!(thread = %self.thread, message = i, limit = ?lower, "platform refused a message as too long; splitting again from it");
+        let last = self.limit_at(self.limits.len() - 1);
+        self.limits.resize(i + 1, last);
+        self.limits[i] = lower;
+        true
     }
 
     /// Shows the reply's last state (the whole answer, a partial one with its note, or a
@@ -143,9 +182,11 @@ impl<'a> Reply<'a> {
         self.show_markdown_with(markdown, footer.as_deref()).await;
     }
 
-    async fn show_parts(&mut self, parts: Vec<String>, paced: bool) {
+    /// Shows each part that changed. `Some(i)`: the platform refused part `i` as too
+    /// long, and nothing after it was shown.
+    async fn show_parts(&mut self, parts: Vec<String>, paced: bool) -> Option<usize> {
         if self.broken {
-            return;
+            return None;
         }
         let last = parts.len().saturating_sub(1);
         for (i, part) in parts.into_iter().enumerate() {
@@ -184,6 +225,10 @@ impl<'a> Reply<'a> {
                 }
             }
             match result {
+                Err(AdapterError::TooLong(e)) => {
+                    tracing::debug!(error = %e, "a reply message was refused as too long");
+                    return Some(i);
+                }
                 Ok(()) if i < self.shown.len() => {
                     self.shown[i] = part;
                     self.shown_controls[i] = controls;
@@ -195,10 +240,11 @@ impl<'a> Reply<'a> {
                 Err(e) => {
                     tracing::warn!(thread = %self.thread, error = %e, "platform refused a reply update; giving up on this reply");
                     self.broken = true;
-                    return;
+                    return None;
                 }
             }
         }
+        None
     }
 
     /// Posts `part` as the reply's message number `i` (a new continuation, or a

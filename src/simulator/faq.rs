@@ -39,6 +39,12 @@ const ENTRIES: &[Entry] = &[
         actions: &[("Track your order", "https://example.com/orders")],
     },
     Entry {
+        keywords: &["multilingual", "emoji", "日本語"],
+        answer: MULTILINGUAL,
+        sources: &[],
+        actions: &[],
+    },
+    Entry {
         keywords: &["everything", "long answer", "full guide", "in detail", "overview"],
         answer: LONG_GUIDE,
         sources: &[],
@@ -273,6 +279,12 @@ That is everything you need. If any step is unclear, ask me about it directly, o
 [getting started guide](https://example.com/docs/getting-started) for screenshots of every \
 screen.";
 
+/// About 6,000 characters of Japanese and Chinese with emoji (ZWJ sequences, flags, skin
+/// tones, keycaps) and a code block of about 4,600 UTF-8 bytes: three or four times more
+/// bytes than characters, so a platform counting bytes (Slack's `msg_too_long`) needs
+/// more messages than the characters say, and the code block cannot fit in one.
+const MULTILINGUAL: &str = include_str!("faq/multilingual.md");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +315,17 @@ mod tests {
         for needle in ["\n1. ", "\n- ", "```bash\n", "](https://example.com/", "**"] {
             assert!(joined.contains(needle), "missing {needle:?}");
         }
+    }
+
+    #[test]
+    fn the_multilingual_answer_is_six_thousand_characters_of_multi_byte_text() {
+        let answer = answer_for("an answer with emoji, please");
+        assert_eq!(answer_for("日本語 で"), answer);
+        let n = answer.chars().count();
+        assert!((6_000..=6_200).contains(&n), "{n}");
+        assert!(answer.len() > 2 * n, "{} bytes", answer.len());
+        assert!(answer.contains("👩\u{200D}💻") && answer.contains("🇯🇵"));
+        assert_eq!(answer.matches("```").count(), 2);
     }
 
     #[test]

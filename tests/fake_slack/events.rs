@@ -53,7 +53,7 @@ pub fn event_callback(event_id: &str, event: Value) -> Value {
     })
 }
 
-/// A person's message event; `channel_type` is `channel`, `group` or `im`.
+/// A person's message event; `channel_type` is `channel`, `group`, `im` or `mpim`.
 fn user_message(
     channel: &str,
     channel_type: &str,
@@ -127,6 +127,19 @@ pub fn im_message(
     thread_ts: Option<&str>,
 ) -> Value {
     event_callback(event_id, user_message(channel, "im", user, text, ts, thread_ts))
+}
+
+/// `message.mpim`: a person writing in a group DM (`channel` is `G…` or `C…`), e.g. a
+/// follow-up in a thread there.
+pub fn mpim_message(
+    event_id: &str,
+    channel: &str,
+    user: &str,
+    text: &str,
+    ts: &str,
+    thread_ts: Option<&str>,
+) -> Value {
+    event_callback(event_id, user_message(channel, "mpim", user, text, ts, thread_ts))
 }
 
 /// A classic bot post (`subtype: bot_message`, `bot_id`, no `user`).

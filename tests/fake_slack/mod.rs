@@ -16,6 +16,7 @@ pub mod interactions;
 pub mod signing;
 mod socket;
 mod state;
+mod text_limits;
 mod web;
 
 pub use events::*;
@@ -102,6 +103,7 @@ impl FakeSlack {
             allow_channels: vec![],
             deny_channels: vec![],
             max_message_chars: 3900,
+            max_message_bytes: 3900,
             edit_budget_per_minute: 50,
             files_url: self.files_url(),
         }

@@ -69,12 +69,14 @@ pub struct RecordedCall {
 /// Sources (checked 2026-12): `chat.update` is a Tier 3 method, about 50 calls a
 /// minute per workspace (api.slack.com/methods/chat.update, "Rate limits"), answered
 /// over the limit with HTTP 429 and `Retry-After`; `msg_too_long` comes well below the
-/// documented 40,000 characters, near 4,000 as users report it (the Slack AI-surface
-/// issue has the details).
+/// documented 40,000 characters, near 4,000 as users report it, in a unit Slack does
+/// not document, so the fake counts bytes too (see `text_limits`).
 #[derive(Clone, Copy, Debug)]
 pub struct SlackLimits {
     /// Longest `text` of `chat.postMessage` and `chat.update`, in characters.
     pub max_text_chars: usize,
+    /// Longest `text` of the same, in UTF-8 bytes (emoji are 4, CJK characters 3).
+    pub max_text_bytes: usize,
     /// `chat.update` calls per `update_window` in the workspace.
     pub updates_per_window: usize,
     /// Slack's window is a minute; a test may shorten it to see a 429 without waiting
@@ -86,6 +88,7 @@ impl Default for SlackLimits {
     fn default() -> Self {
         Self {
             max_text_chars: 4_000,
+            max_text_bytes: 4_000,
             updates_per_window: 50,
             update_window: std::time::Duration::from_secs(60),
         }

@@ -16,9 +16,6 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Slack rejects longer message text with `msg_too_long`.
-const MAX_TEXT_CHARS: usize = 40_000;
-
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/{method}", any(handle))
@@ -335,11 +332,7 @@ fn content(state: &mut State, params: &Value) -> Result<(String, Option<Value>),
         return Err(Reply::error("no_text"));
     }
     let text = text.unwrap_or_default();
-    let chars = text.chars().count();
-    if chars > MAX_TEXT_CHARS.min(state.limits.max_text_chars) {
-        state.violations.push(format!("a text of {chars} characters: msg_too_long"));
-        return Err(Reply::error("msg_too_long"));
-    }
+    super::text_limits::check(state, &text)?;
     Ok((text, blocks))
 }
 

@@ -89,6 +89,8 @@ impl ConsoleAdapter {
                 // A terminal has no length limit, but splitting long answers keeps each
                 // redraw within one screen on most terminals.
                 max_message_chars: 4000,
+                // A terminal has no byte limit.
+                max_message_bytes: None,
                 min_edit_interval: Duration::from_millis(100),
                 channel_budget: Budget { actions: 50, window: Duration::from_secs(1) },
                 workspace_budget: None,

@@ -64,6 +64,8 @@ impl DiscordAdapter {
             bot_user,
             caps: Capabilities {
                 max_message_chars,
+                // Discord counts characters only (2,000), never bytes.
+                max_message_bytes: None,
                 min_edit_interval: MIN_EDIT_INTERVAL,
                 channel_budget: CHANNEL_BUDGET,
                 // Discord's global limit (50 requests/s per bot) is far above what the

@@ -202,6 +202,24 @@ mod tests {
     }
 
     #[test]
+    fn byte_heavy_text_within_the_message_budget_fits_in_sections() {
+        // A message at the default byte budget (3,900) of emoji and CJK: few characters,
+        // so the sections (counted in characters, as Block Kit counts them) hold it.
+        let mut text = String::new();
+        while text.len() + "😀日本語\n".len() <= 3_900 {
+            text.push_str("😀日本語\n");
+        }
+        let blocks = for_message(&text, &Controls::streaming()).unwrap();
+        let json = serde_json::to_value(&blocks).unwrap();
+        let sections: Vec<&str> = json.as_array().unwrap()[..json.as_array().unwrap().len() - 1]
+            .iter()
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(sections.concat(), text);
+        assert!(sections.iter().all(|s| s.chars().count() <= MAX_SECTION_CHARS));
+    }
+
+    #[test]
     fn a_line_longer_than_a_section_is_cut() {
         let text = "x".repeat(7_000);
         let parts = sections(&text);

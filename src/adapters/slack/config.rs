@@ -41,6 +41,10 @@ pub struct SlackSettings {
     pub deny_channels: Vec<String>,
     /// Longest message before an answer continues in a new one.
     pub max_message_chars: usize,
+    /// Longest message in UTF-8 bytes before an answer continues in a new one: Slack
+    /// answers `msg_too_long` near 4,000 whatever its documented 40,000 characters
+    /// say, and emoji (4 bytes) or CJK text (3 bytes) reach a byte count first.
+    pub max_message_bytes: usize,
     /// `chat.update` calls allowed per minute per workspace.
     pub edit_budget_per_minute: u32,
     /// Where Slack serves shared files (`url_private`): the only host the bot token is
@@ -83,6 +87,9 @@ impl SlackSettings {
         }
         if !(100..=40_000).contains(&self.max_message_chars) {
             return Err(("slack.max_message_chars", "must be between 100 and 40000".into()));
+        }
+        if !(100..=160_000).contains(&self.max_message_bytes) {
+            return Err(("slack.max_message_bytes", "must be between 100 and 160000".into()));
         }
         if !crate::adapters::is_http_url(&self.files_url) {
             return Err(("slack.files_url", format!("{:?} is not an http(s) URL", self.files_url)));

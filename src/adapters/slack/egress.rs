@@ -22,6 +22,11 @@ pub(crate) type Client = SlackClient<Connector>;
 /// The reaction that marks a question delivered to a person (✅).
 const DELIVERED_REACTION: &str = "white_check_mark";
 
+/// How Slack's own markup is parsed in the bridge's texts: not at all. The text is
+/// already Slack markup (`format`); `parse: full` would turn names and channels into
+/// links the answer never meant, and differently in a post than in its edits.
+const PARSE: &str = "none";
+
 /// Slack asks for this wait when a 429 carries no `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -138,6 +143,7 @@ impl SlackWeb {
         content.blocks = super::blocks::for_message(text, controls);
         let req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_string()), content)
             .opt_thread_ts(thread_ts.map(|t| SlackTs(t.to_string())))
+            .with_parse(PARSE.into())
             // Link previews would push the answer off screen and change as it is edited.
             .with_unfurl_links(false)
             .with_unfurl_media(false);
@@ -217,7 +223,9 @@ impl SlackWeb {
             SlackChannelId(channel.to_string()),
             content,
             SlackTs(ts.to_string()),
-        );
+        )
+        // As on `chat.postMessage`, so a message reads the same after its edits.
+        .with_parse(PARSE.into());
         self.client.open_session(&self.token).chat_update(&req).await.map_err(classify)?;
         Ok(())
     }
@@ -240,6 +248,9 @@ pub(super) fn classify(err: SlackClientError) -> AdapterError {
         {
             AdapterError::Transient(e.code)
         }
+        // Not "message gone": the message (if any) still shows its last text, and the
+        // core splits shorter rather than post it anew (a stale partial plus a copy).
+        SlackClientError::ApiError(e) if e.code == "msg_too_long" => AdapterError::TooLong(e.code),
         SlackClientError::ApiError(e) => AdapterError::Permanent(e.code),
         SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
             AdapterError::Transient(format!("HTTP {}", e.status_code))
@@ -266,6 +277,7 @@ impl SlackEgress {
         web: Arc<SlackWeb>,
         bot_user: String,
         max_message_chars: usize,
+        max_message_bytes: usize,
         edits_per_minute: u32,
         files: crate::adapters::file_fetch::FileHost,
     ) -> Self {
@@ -275,6 +287,11 @@ impl SlackEgress {
             files,
             caps: Capabilities {
                 max_message_chars,
+                // `msg_too_long` comes well before the documented 40,000 characters
+                // (near 4,000, as users report it), and Slack does not say in what
+                // unit. UTF-8 bytes are never fewer than UTF-16 units or characters,
+                // so a budget in bytes holds whichever Slack counts.
+                max_message_bytes: Some(max_message_bytes),
                 min_edit_interval: Duration::from_millis(1000),
                 // chat.postMessage allows about one message per second per channel; edits
                 // share that pace so several answers in one channel stay within it.

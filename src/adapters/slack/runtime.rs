@@ -117,6 +117,7 @@ impl SlackBridge {
             web.clone(),
             auth.user_id.clone(),
             settings.max_message_chars,
+            settings.max_message_bytes,
             settings.edit_budget_per_minute,
             FileHost::new(&settings.files_url, Some(settings.bot_token.clone())),
         );

@@ -1,6 +1,6 @@
 //! The splitter's invariants, checked by its tests and by the `splitter` fuzz target.
 
-use super::{repairable, scan_fences, split_message, split_parts, Part, MIN_MAX_CHARS};
+use super::{repairable, scan_fences, split_message_within, split_parts_within, Limit, Part};
 
 pub(crate) fn chars(s: &str) -> usize {
     s.chars().count()
@@ -22,19 +22,24 @@ fn original_text(part: &Part) -> &str {
     text
 }
 
-/// Every invariant that must hold for any input and limit.
+/// Every invariant that must hold for any input and character limit.
 #[track_caller]
 pub(crate) fn check_invariants(text: &str, max: usize) {
-    let limit = max.max(MIN_MAX_CHARS);
-    let parts = split_parts(text, max);
+    check_invariants_within(text, Limit::chars(max));
+}
+
+/// Every invariant that must hold for any input and [`Limit`] (the same for each part).
+#[track_caller]
+pub(crate) fn check_invariants_within(text: &str, limit: Limit) {
+    let parts = split_parts_within(text, &|_| limit);
     let plain: Vec<String> = parts.iter().map(|p| p.text.clone()).collect();
-    assert_eq!(split_message(text, max), plain);
+    assert_eq!(split_message_within(text, &|_| limit), plain);
     if text.trim().is_empty() {
         assert!(parts.is_empty(), "{parts:?}");
     }
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        assert!(chars(&part.text) <= limit, "part {i} too long: {part:?}");
+        assert!(limit.fits(&part.text), "part {i} over {limit:?}: {part:?}");
         assert!(!part.text.trim().is_empty(), "blank part {i}: {parts:?}");
         // Only a fence too long to repair within the limit may stay open (documented on
         // `repairable`: tiny limits or dozens of backticks; found by the fuzzer at 16).

@@ -1,6 +1,6 @@
 //! Table and property tests for the splitter.
 
-use super::invariants::{chars, check_invariants};
+use super::invariants::{chars, check_invariants, check_invariants_within};
 use super::*;
 use proptest::prelude::*;
 
@@ -122,6 +122,89 @@ fn unicode_counts_chars_not_bytes() {
     assert_eq!(parts.concat(), cjk);
 }
 
+/// A limit of `chars` characters and `bytes` bytes, the same for every part.
+fn both(chars: usize, bytes: usize) -> Limit {
+    Limit { chars, bytes: Some(bytes) }
+}
+
+#[test]
+fn byte_limit_table() {
+    let sentence = "日本語のテキスト。"; // 9 chars, 27 bytes
+    let family = "👨\u{200D}👩\u{200D}👧"; // one grapheme: 5 chars, 18 bytes
+                                           // (text, limit, expected parts)
+    let cases: Vec<(String, Limit, Vec<String>)> = vec![
+        // ASCII: bytes == chars, so a byte limit as large changes nothing.
+        (
+            "alpha beta gamma delta".into(),
+            both(16, 16),
+            vec!["alpha beta gamma".into(), "delta".into()],
+        ),
+        // Emoji are 4 bytes: 64 bytes hold 16 of them, not the 100 characters allowed.
+        ("😀".repeat(20), both(100, 64), vec!["😀".repeat(16), "😀".repeat(4)]),
+        // CJK has no spaces: cut after a full stop, within 100 bytes (3 sentences = 81).
+        (sentence.repeat(4), both(1_000, 100), vec![sentence.repeat(3), sentence.into()]),
+        // CJK commas are word boundaries: no hard cut needed.
+        (
+            "東京、大阪、京都、名古屋、札幌、福岡、那覇、仙台、広島、金沢".into(),
+            both(100, 64),
+            vec!["東京、大阪、京都、名古屋、札幌、福岡、".into(), "那覇、仙台、広島、金沢".into()],
+        ),
+        // ZWJ sequences stay whole: 64 bytes hold 3 families (54 bytes), not 3.5.
+        (family.repeat(5), both(100, 64), vec![family.repeat(3), family.repeat(2)]),
+        // Flags are pairs of regional indicators (8 bytes): never split in the middle.
+        ("🇯🇵🇫🇷🇩🇪🇺🇸🇧🇷🇮🇳🇨🇦🇲🇽🇰🇷".into(), both(100, 68), vec!["🇯🇵🇫🇷🇩🇪🇺🇸🇧🇷🇮🇳🇨🇦🇲🇽".into(), "🇰🇷".into()]),
+        // Skin tones and variation selectors stay with their emoji.
+        ("👍🏽".repeat(10), both(100, 64), vec!["👍🏽".repeat(8), "👍🏽".repeat(2)]),
+        (
+            "❤\u{FE0F}".repeat(20),
+            both(100, 64),
+            vec!["❤\u{FE0F}".repeat(10), "❤\u{FE0F}".repeat(10)],
+        ),
+    ];
+    for (text, limit, want) in cases {
+        assert_eq!(split_message_within(&text, &|_| limit), want, "{text:?} at {limit:?}");
+        check_invariants_within(&text, limit);
+    }
+}
+
+#[test]
+fn a_fence_is_repaired_within_the_byte_limit() {
+    let text = format!("```rust\n{}```\n終わり。", "let 名前 = \"値\"; // 説明\n".repeat(30));
+    let limit = both(1_000, 200);
+    let parts = split_message_within(&text, &|_| limit);
+    assert!(parts.len() > 3, "{parts:?}");
+    for part in &parts {
+        assert!(part.len() <= 200, "{} bytes: {part}", part.len());
+        assert_eq!(scan_fences(None, part), None, "unbalanced: {part}");
+    }
+    check_invariants_within(&text, limit);
+}
+
+#[test]
+fn a_lower_limit_from_one_part_on_leaves_the_parts_before_it() {
+    let text = "The quick brown fox jumps over the lazy dog. ".repeat(20);
+    let before = split_message(&text, 100);
+    let lowered =
+        split_message_within(&text, &|i| if i < 2 { Limit::chars(100) } else { both(50, 50) });
+    assert_eq!(lowered[..2], before[..2]);
+    assert!(lowered[2..].iter().all(|p| p.len() <= 50), "{lowered:?}");
+    assert!(lowered.len() > before.len());
+}
+
+#[test]
+fn halving_a_limit_ends_at_the_minimums() {
+    let mut limit = Limit::chars(3_900);
+    let mut steps = 0;
+    while let Some(lower) = limit.halved() {
+        assert!(lower.chars < limit.chars || lower.bytes < limit.bytes.or(Some(usize::MAX)));
+        limit = lower;
+        steps += 1;
+    }
+    assert_eq!(limit, both(MIN_MAX_CHARS, MIN_MAX_BYTES));
+    assert!(steps < 12, "{steps}");
+    assert_eq!(Limit { chars: 3_900, bytes: Some(3_900) }.halved(), Some(both(1_950, 1_950)));
+}
+
 #[test]
 fn a_ten_thousand_char_url_is_hard_cut() {
     let url = format!("https://example.com/{}", "a1b2c3".repeat(1_663));
@@ -161,6 +244,9 @@ fn answer() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
         6 => "[a-z]{1,9}",
         2 => "[é日本語😀]{1,4}",
+        1 => Just("👩\u{200D}💻".to_owned()),
+        1 => Just("🇯🇵".to_owned()),
+        1 => Just("。".to_owned()),
         4 => Just(" ".to_owned()),
         2 => Just(". ".to_owned()),
         1 => Just("! ".to_owned()),
@@ -182,6 +268,11 @@ proptest! {
     #[test]
     fn invariants_hold(text in answer(), max in 0usize..300) {
         check_invariants(&text, max);
+    }
+
+    #[test]
+    fn invariants_hold_with_bytes(text in answer(), max in 0usize..300, bytes in 0usize..600) {
+        check_invariants_within(&text, Limit { chars: max, bytes: Some(bytes) });
     }
 
     #[test]
