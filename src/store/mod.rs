@@ -12,11 +12,13 @@
 pub mod codec;
 #[cfg(test)]
 pub(crate) mod contract;
+mod group_flush;
 mod memory;
 pub mod migrate;
 mod postgres;
 mod sled_store;
 pub mod sweeper;
+pub use group_flush::FlushMode;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;

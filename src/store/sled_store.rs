@@ -31,6 +31,7 @@
 //! need a networked backend.
 
 use super::codec::{decode, encode, ClaimRecord};
+use super::group_flush::{FlushMode, GroupFlush};
 use super::memory::oldest_first;
 use super::{Handoff, InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
@@ -38,6 +39,7 @@ use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// A [`Store`] in a sled database directory. See the module docs for durability.
@@ -52,6 +54,9 @@ pub struct SledStore {
     in_flight: sled::Tree,
     feedback: sled::Tree,
     handoffs: sled::Tree,
+    /// How writes are made durable, and the shared flusher for grouped flushes.
+    flush_mode: FlushMode,
+    flusher: Arc<GroupFlush>,
 }
 
 impl fmt::Debug for SledStore {
@@ -68,6 +73,11 @@ impl SledStore {
     /// Blocking (sled reads and recovers its log here), so call it at startup rather
     /// than from a busy async task.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, FlushMode::default())
+    }
+
+    /// [`Self::open`] with writes made durable as `flush_mode` says.
+    pub fn open_with(path: impl AsRef<Path>, flush_mode: FlushMode) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let db = open_db(path, LOCK_WAIT)?;
         let tree = |name: &str| {
@@ -86,14 +96,21 @@ impl SledStore {
             feedback: tree("feedback")?,
             handoffs: tree("handoffs")?,
             path: path.to_owned(),
+            flush_mode,
+            flusher: GroupFlush::new(db.clone()),
             db,
         })
     }
 
     /// Makes every write so far durable. Called before each write method returns.
-    /// Runs sled's blocking flush on tokio's blocking pool; see the module docs for
-    /// why not `flush_async`.
+    /// Runs sled's blocking flush on tokio's blocking pool (see the module docs for why
+    /// not `flush_async`), shared by the writes that arrive together
+    /// ([`super::group_flush`]) unless the store was opened with
+    /// [`FlushMode::EachWrite`].
     async fn flush(&self) -> Result<(), StoreError> {
+        if self.flush_mode == FlushMode::Grouped {
+            return self.flusher.flush().await;
+        }
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
