@@ -35,7 +35,8 @@ use siteassist_bridge::siteassist::client::{NewMessage, PageContext};
 use siteassist_bridge::siteassist::ids::{Feedback, MessageId, SaVid};
 use siteassist_bridge::siteassist::{StreamEvent, StreamStart};
 use siteassist_bridge::store::{
-    Handoff, InFlightReply, ReplyLink, SledStore, Store, StoreError, StoreStats, ThreadLink,
+    FlushMode, Handoff, InFlightReply, ReplyLink, SledStore, Store, StoreError, StoreStats,
+    ThreadLink,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The question every thread asks: a list-shaped answer of about 80 words.
 const QUESTION: &str = "How do I reset my password?";
+
+/// The runs per N: the bridge (its sled store grouping concurrent flushes), the bridge
+/// with a flush per store write (the comparison for group commit), the naive bot.
+const MODES: [&str; 3] = ["bridge", "flush-each", "naive"];
 
 /// How long one run may take before it counts what has not finished as errors.
 const RUN_LIMIT: Duration = Duration::from_secs(900);
@@ -94,7 +99,7 @@ fn main() {
     let me = std::env::current_exe().expect("this bench's path");
     let mut rows = Vec::new();
     for n in sweep {
-        for mode in ["bridge", "naive"] {
+        for mode in MODES {
             let out = std::process::Command::new(&me)
                 .args(["--one", &n.to_string(), "--mode", mode, "--word-ms", &word_ms])
                 .stderr(std::process::Stdio::inherit())
@@ -141,8 +146,16 @@ fn main() {
         );
     }
     println!();
-    for pair in rows.chunks(2) {
-        if let [bridge, naive] = pair {
+    for runs in rows.chunks(MODES.len()) {
+        if let [bridge, each, naive] = runs {
+            println!(
+                "N={}: group commit vs a flush per write: first text p99 {:.0} vs {:.0} ms, CPU per reply {:.3} vs {:.3} ms",
+                bridge.n,
+                bridge.first_text_p99_ms,
+                each.first_text_p99_ms,
+                bridge.cpu_ms_per_reply,
+                each.cpu_ms_per_reply,
+            );
             println!(
                 "N={}: platform calls per reply {:.1} vs naive {:.1} (1/{:.1}), CPU per reply {:.3} ms vs {:.3} ms ({:.2}x)",
                 bridge.n,
@@ -167,13 +180,12 @@ async fn one(n: usize, mode: &str, word_ms: u64) -> Row {
     });
     let sim = support::simulator(word_ms).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let counting = Arc::new(Counting {
-        inner: Arc::new(SledStore::open(dir.path().join("store")).expect("sled opens")),
-        ops: AtomicU64::new(0),
-    });
+    let flush = if mode == "flush-each" { FlushMode::EachWrite } else { FlushMode::Grouped };
+    let sled = SledStore::open_with(dir.path().join("store"), flush).expect("sled opens");
+    let counting = Arc::new(Counting { inner: Arc::new(sled), ops: AtomicU64::new(0) });
     let client = support::client(&sim, 3);
     let bot = match mode {
-        "bridge" => {
+        "bridge" | "flush-each" => {
             let cfg = BridgeConfig {
                 edit_interval: Duration::from_millis(100),
                 user_questions_per_minute: 0,
@@ -204,7 +216,9 @@ async fn one(n: usize, mode: &str, word_ms: u64) -> Row {
         let id = fake.next_id();
         asked.insert(id, Instant::now());
         match mode {
-            "bridge" => fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, QUESTION).json()),
+            "bridge" | "flush-each" => {
+                fake.dispatch("MESSAGE_CREATE", Msg::mention(id, SUPPORT, QUESTION).json())
+            }
             _ => {
                 // The bridge opens a thread on the question; the naive bot is given one.
                 fake.add_channel(payloads::thread(id, SUPPORT, "naive", fake_discord::BOT));
