@@ -3,7 +3,7 @@
 //! simulator, each question a new thread with one multi-delta answer.
 //!
 //! ```text
-//! cargo run --release --example load -- [--n 100,1000,10000] [--word-ms 10]
+//! cargo run --release --example load -- [--n 100,1000,10000] [--word-ms 10] [--watch 30]
 //! ```
 //!
 //! Each N runs twice in a fresh child process (so memory figures start from the same
@@ -96,12 +96,14 @@ fn main() {
         .map(|n| n.trim().parse().expect("--n takes numbers"))
         .collect();
     let word_ms = arg("--word-ms").unwrap_or_else(|| "10".into());
+    let watch = arg("--watch").unwrap_or_else(|| "30".into());
     let me = std::env::current_exe().expect("this bench's path");
     let mut rows = Vec::new();
     for n in sweep {
         for mode in MODES {
             let out = std::process::Command::new(&me)
                 .args(["--one", &n.to_string(), "--mode", mode, "--word-ms", &word_ms])
+                .args(["--watch", &watch])
                 .stderr(std::process::Stdio::inherit())
                 .output()
                 .expect("the bench runs itself");
@@ -186,12 +188,18 @@ async fn one(n: usize, mode: &str, word_ms: u64) -> Row {
     let client = support::client(&sim, 3);
     let bot = match mode {
         "bridge" | "flush-each" => {
-            let cfg = BridgeConfig {
+            let mut cfg = BridgeConfig {
                 edit_interval: Duration::from_millis(100),
                 user_questions_per_minute: 0,
                 channel_questions_per_minute: 0,
                 ..BridgeConfig::default()
             };
+            // After each answer the bridge listens on the conversation's socket for a
+            // person taking over (`handoff.watch_minutes`); `--watch 0` measures the
+            // answers alone.
+            if let Some(minutes) = arg("--watch").and_then(|m| m.parse::<u64>().ok()) {
+                cfg.handoff.watch = Duration::from_secs(minutes * 60);
+            }
             let settings = harness::settings(&fake);
             let store: Arc<dyn Store> = counting.clone();
             Some(harness::start_configured(&fake, &settings, store, client.clone(), cfg).await)

@@ -39,19 +39,38 @@ use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-/// A frame for the sockets of one conversation.
-#[derive(Clone, Debug)]
-pub(crate) struct Frame {
-    pub conversation: String,
-    pub text: String,
-}
+/// How many frames a slow socket may fall behind before it misses some.
+const SOCKET_BACKLOG: usize = 256;
 
 impl Simulator {
-    /// Sends `frame` (a JSON object) to every socket of `conversation`.
+    /// Sends `frame` (a JSON object) to every socket of `conversation`. Each
+    /// conversation has its own channel: one channel for all made every socket wake for
+    /// every frame (the load bench's 10,000 listening threads spent most of their CPU
+    /// there) and fall behind into missed frames.
     fn publish(&self, conversation: &str, frame: Value) {
-        let frame = Frame { conversation: conversation.to_string(), text: frame.to_string() };
-        // No receiver (no socket open) is fine: frames are not kept.
-        let _ = self.inner.frames.send(frame);
+        let frames = self.inner.frames.lock().unwrap_or_else(|p| p.into_inner());
+        // No socket open is fine: frames are not kept.
+        if let Some(tx) = frames.get(conversation) {
+            let _ = tx.send(frame.to_string());
+        }
+    }
+
+    /// A receiver of `conversation`'s frames.
+    fn subscribe(&self, conversation: &str) -> tokio::sync::broadcast::Receiver<String> {
+        let mut frames = self.inner.frames.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = frames
+            .entry(conversation.to_string())
+            .or_insert_with(|| tokio::sync::broadcast::Sender::new(SOCKET_BACKLOG));
+        tx.subscribe()
+    }
+
+    /// Forgets `conversation`'s channel when its last socket has gone.
+    fn unsubscribe(&self, conversation: &str, rx: tokio::sync::broadcast::Receiver<String>) {
+        drop(rx);
+        let mut frames = self.inner.frames.lock().unwrap_or_else(|p| p.into_inner());
+        if frames.get(conversation).is_some_and(|tx| tx.receiver_count() == 0) {
+            frames.remove(conversation);
+        }
     }
 
     /// Tells the sockets of the message's conversation about message `id`.
@@ -230,7 +249,7 @@ async fn serve<S>(sim: Simulator, conversation: String, mut ws: WebSocketStream<
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut frames = sim.inner.frames.subscribe();
+    let mut frames = sim.subscribe(&conversation);
     let mut drops = sim.inner.drops.subscribe();
     sim.with_state(|s| {
         s.open_sockets += 1;
@@ -248,18 +267,19 @@ where
                 Some(Ok(_)) => {}
             },
             frame = frames.recv() => match frame {
-                Ok(f) if f.conversation == conversation => {
-                    if ws.send(WsMessage::text(f.text)).await.is_err() {
+                Ok(text) => {
+                    if ws.send(WsMessage::text(text)).await.is_err() {
                         break;
                     }
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
             // Cut without a close frame, as a dropped connection is.
             _ = drops.changed() => break,
         }
     }
+    sim.unsubscribe(&conversation, frames);
     sim.with_state(|s| s.open_sockets -= 1);
 }
 

@@ -113,8 +113,9 @@ struct Inner {
     changed: Notify,
     /// Becomes true when `serve` is shutting down, which ends stalled streams.
     closing: watch::Sender<bool>,
-    /// Frames for the conversation WebSockets (see [`agents`]).
-    frames: tokio::sync::broadcast::Sender<agents::Frame>,
+    /// Frames for the conversation WebSockets, one channel per conversation with a
+    /// socket open (see [`agents`]): a frame wakes only its conversation's sockets.
+    frames: Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<String>>>,
     /// Bumped to cut every open WebSocket.
     drops: watch::Sender<u64>,
 }
@@ -128,7 +129,7 @@ impl Simulator {
                 state: Mutex::new(State::default()),
                 changed: Notify::new(),
                 closing: watch::Sender::new(false),
-                frames: tokio::sync::broadcast::Sender::new(1024),
+                frames: Mutex::default(),
                 drops: watch::Sender::new(0),
             }),
         }
