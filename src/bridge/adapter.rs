@@ -1,7 +1,7 @@
 //! The one interface every chat platform implements, and what it can do.
 
 use super::controls::Controls;
-use super::ids::{MessageRef, ThreadKey};
+use super::ids::{MessageRef, ThreadKey, UserKey};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -70,6 +70,17 @@ pub enum AdapterError {
     Permanent(String),
 }
 
+/// The platform refused a native stream call ([`ChatAdapter::start_stream`] and the
+/// others): method unknown, not allowed in that conversation, rate limited, text refused.
+/// Whatever the reason, the core finishes that reply by post and edit from what the
+/// stream message shows (see [`super::native`]), so no variant needs another policy.
+#[derive(Debug, thiserror::Error)]
+#[error("the platform refused the stream: {reason}")]
+pub struct StreamRefused {
+    /// The platform's reason, for the logs.
+    pub reason: String,
+}
+
 /// Why an attached file could not be had, with what the core tells the asker.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -134,6 +145,50 @@ pub trait ChatAdapter: Send + Sync + 'static {
         text: &str,
         controls: &Controls,
     ) -> Result<(), AdapterError>;
+
+    /// Whether a reply in `thread` may stream natively (the platform grows one message
+    /// as text is appended, instead of being edited): when `true`, the core starts a
+    /// stream with the first words instead of posting a placeholder, and calls only the
+    /// stream methods until the answer is final or the platform refuses one. Decided by
+    /// the adapter from the platform's rules and its config. The default: never, and the
+    /// core never calls the stream methods. Must not make network calls.
+    fn streams_in(&self, _thread: &ThreadKey) -> bool {
+        false
+    }
+
+    /// Starts a natively streamed message in `thread` for `recipient` (the asker)
+    /// showing `markdown` (standard Markdown: not passed through [`Self::render`]),
+    /// and returns its id. Not idempotent: each call starts a message.
+    async fn start_stream(
+        &self,
+        _thread: &ThreadKey,
+        _recipient: Option<&UserKey>,
+        _markdown: &str,
+    ) -> Result<MessageRef, StreamRefused> {
+        Err(StreamRefused { reason: format!("{} has no native streams", self.name()) })
+    }
+
+    /// Appends `markdown_delta` (only the new text) to an open stream. Not idempotent.
+    async fn append_stream(
+        &self,
+        _message: &MessageRef,
+        _markdown_delta: &str,
+    ) -> Result<(), StreamRefused> {
+        Err(StreamRefused { reason: format!("{} has no native streams", self.name()) })
+    }
+
+    /// Ends an open stream, appending `markdown_delta` (possibly empty) and showing
+    /// `footer` (platform text, e.g. the sources line) and `controls` under the text.
+    /// After it the message is an ordinary one that [`Self::edit`] can change.
+    async fn stop_stream(
+        &self,
+        _message: &MessageRef,
+        _markdown_delta: &str,
+        _footer: Option<&str>,
+        _controls: &Controls,
+    ) -> Result<(), StreamRefused> {
+        Err(StreamRefused { reason: format!("{} has no native streams", self.name()) })
+    }
 
     /// Shows a "typing…" indicator in `thread`. The core calls it when a reply starts
     /// and every [`Capabilities::typing_every`] while no text is visible yet, and never

@@ -50,8 +50,10 @@ pub(super) async fn answer(
     let stop = inner.stops.register(&record.id);
     let mut reply = Reply::new(inner, keys, record);
     let handled_by = inner.relays.handled_by(&msg.thread);
+    // A reply streamed natively shows nothing until its first words start the stream.
+    let native = handled_by.is_none() && reply.stream_natively(msg.author.clone());
     let placeholder = async {
-        if handled_by.is_none() {
+        if handled_by.is_none() && !native {
             reply.set_controls(Controls::streaming());
             reply.show_raw(&inner.cfg.placeholder).await;
             if inner.adapter.capabilities().typing_every.is_some() {

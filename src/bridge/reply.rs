@@ -14,6 +14,8 @@ use crate::store::{InFlightReply, ReplyLink};
 use std::future::Future;
 use std::time::Instant;
 
+mod native;
+
 /// A reply being built. Dropped without [`Reply::finish`] only when the task is
 /// aborted, in which case the in-flight record stays for recovery.
 pub(crate) struct Reply<'a> {
@@ -40,6 +42,8 @@ pub(crate) struct Reply<'a> {
     /// Set when the platform refused for good (message deleted, no permission): stop
     /// trying to show anything.
     pub(crate) broken: bool,
+    /// Native streaming ([`native`]): off unless [`Self::stream_natively`] turned it on.
+    native: native::Native,
 }
 
 impl<'a> Reply<'a> {
@@ -60,6 +64,7 @@ impl<'a> Reply<'a> {
             started: Instant::now(),
             first_text_shown: false,
             broken: false,
+            native: native::Native::Off,
         }
     }
 
@@ -71,7 +76,8 @@ impl<'a> Reply<'a> {
 
     /// Whether any text other than the placeholder is visible.
     pub(crate) fn has_text(&self) -> bool {
-        self.shown.first().is_some_and(|s| s != &self.inner.cfg.placeholder)
+        self.streaming_natively()
+            || self.shown.first().is_some_and(|s| s != &self.inner.cfg.placeholder)
     }
 
     /// When the next intermediate edit may go out.
@@ -101,7 +107,11 @@ impl<'a> Reply<'a> {
 
     /// Renders `markdown` for the platform and shows it, splitting it over as many
     /// messages as the platform's length limit needs.
+    /// While the reply streams natively, only the new text is appended.
     pub(crate) async fn show_markdown(&mut self, markdown: &str) {
+        if self.stream_to(markdown).await {
+            return;
+        }
         self.show_markdown_with(markdown, None).await;
     }
 
@@ -179,6 +189,10 @@ impl<'a> Reply<'a> {
         self.record.final_footer = footer;
         self.save().await;
         let footer = self.record.final_footer.clone();
+        let controls = self.controls.clone();
+        if self.stop_with(markdown, footer.as_deref(), &controls).await {
+            return;
+        }
         self.show_markdown_with(markdown, footer.as_deref()).await;
     }
 

@@ -16,6 +16,7 @@ pub mod interactions;
 pub mod signing;
 mod socket;
 mod state;
+mod streams;
 mod text_limits;
 mod web;
 
@@ -23,6 +24,7 @@ pub use events::*;
 pub use interactions::{action_ids, form_body, post_interaction};
 pub use signing::{post_event, post_signed_body, sign, unix_now};
 pub use state::{FailKind, FakeSlackConfig, PostedMessage, RecordedCall, SlackLimits, UserMessage};
+pub use streams::StreamPolicy;
 
 use serde_json::Value;
 use state::{Envelope, Outgoing, Shared};
@@ -106,6 +108,9 @@ impl FakeSlack {
             max_message_bytes: 3900,
             edit_budget_per_minute: 50,
             files_url: self.files_url(),
+            // The tests written before native streams see the edit path they test;
+            // tests/slack_streaming.rs sets `auto` and `native` itself.
+            streaming: siteassist_bridge::adapters::slack::config::StreamingMode::Edit,
         }
     }
 
@@ -301,6 +306,11 @@ impl FakeSlack {
     /// tie an outcome to the failure that hit it.
     pub fn failure_hits(&self) -> Vec<(String, Option<String>)> {
         self.shared.lock().failure_hits.clone()
+    }
+
+    /// Sets what the fake does with native stream calls.
+    pub fn set_stream_policy(&self, policy: StreamPolicy) {
+        self.shared.lock().streams.policy = policy;
     }
 
     /// Replaces the limits (for a test that means to go past Slack's).

@@ -194,6 +194,8 @@ pub(crate) struct State {
     /// What Slack would refuse or the bridge must never do (a text over the limit, an
     /// ack later than 3 s); the test fails when the fake is dropped with any left.
     pub violations: Vec<String>,
+    /// Native streams (`chat.startStream` and the rest).
+    pub streams: super::streams::Streams,
 }
 
 impl State {

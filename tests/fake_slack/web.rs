@@ -38,6 +38,10 @@ impl Reply {
         Self { status: StatusCode::OK, retry_after: None, body }
     }
 
+    pub(super) fn status(status: StatusCode, retry_after: Option<u64>, body: Value) -> Self {
+        Self { status, retry_after, body }
+    }
+
     pub(super) fn error(code: &str) -> Self {
         Self {
             status: StatusCode::OK,
@@ -154,6 +158,9 @@ fn token_kind(method: &str) -> Option<TokenKind> {
         | "chat.update"
         | "chat.delete"
         | "chat.getPermalink"
+        | "chat.startStream"
+        | "chat.appendStream"
+        | "chat.stopStream"
         | "users.info"
         | "conversations.info"
         | "conversations.replies"
@@ -236,6 +243,9 @@ fn answer(
         }
         "chat.postMessage" => post_message(cfg, state, params),
         "chat.update" => update_message(cfg, state, params),
+        "chat.startStream" | "chat.appendStream" | "chat.stopStream" => {
+            super::streams::answer(state, method, params)
+        }
         "chat.delete" => {
             let (channel, ts) = (param(params, "channel"), param(params, "ts"));
             let Some(channel) = channel else { return Reply::error("channel_not_found") };

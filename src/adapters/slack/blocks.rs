@@ -88,6 +88,18 @@ pub(crate) fn for_message(text: &str, controls: &Controls) -> Option<Vec<SlackBl
     Some(blocks)
 }
 
+/// The blocks under a natively streamed answer (`chat.stopStream`): the `footer`
+/// (sources line) as a section, then the buttons; `None` when there is neither.
+pub(crate) fn for_footer(footer: Option<&str>, controls: &Controls) -> Option<Vec<SlackBlock>> {
+    match for_message(footer.unwrap_or(""), controls) {
+        Some(blocks) => Some(blocks),
+        None => footer.filter(|f| !f.trim().is_empty()).map(|f| {
+            let text = SlackBlockMarkDownText::new(f.to_string()).with_verbatim(true);
+            vec![SlackSectionBlock::new().with_text(SlackBlockText::MarkDown(text)).into()]
+        }),
+    }
+}
+
 /// Slack's 👍 / 👎 pair, its values the core's like / dislike ids.
 fn feedback() -> SlackContextActionsBlock {
     let button = |action: ButtonAction, emoji: &str, label: &str| {

@@ -14,6 +14,23 @@ pub enum SlackMode {
     Events,
 }
 
+/// How answers stream into Slack (`slack.streaming`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamingMode {
+    /// Native streams (`chat.startStream` / `appendStream` / `stopStream`) in threads;
+    /// a reply whose stream Slack refuses finishes by post + `chat.update`, and after an
+    /// `unknown_method` or `missing_scope` (a workspace or app without AI-app streaming)
+    /// the bridge stops trying native streams until restarted.
+    #[default]
+    Auto,
+    /// Native streams in threads, tried for every reply whatever Slack refused before
+    /// (a refused reply still finishes by post + `chat.update`).
+    Native,
+    /// Never native: post a placeholder and edit it with `chat.update`.
+    Edit,
+}
+
 /// `[slack]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +67,8 @@ pub struct SlackSettings {
     /// Where Slack serves shared files (`url_private`): the only host the bot token is
     /// sent to for a file (tests point it at a fake).
     pub files_url: String,
+    /// Native streaming or edits.
+    pub streaming: StreamingMode,
 }
 
 impl SlackSettings {

@@ -1,9 +1,9 @@
 //! Posting and editing in Slack through slack-morphism's Web API client.
 
 use super::ids;
-use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter};
+use crate::bridge::adapter::{AdapterError, Budget, Capabilities, ChatAdapter, StreamRefused};
 use crate::bridge::controls::Controls;
-use crate::bridge::ids::{MessageRef, ThreadKey};
+use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use hyper_rustls::HttpsConnector;
@@ -270,6 +270,8 @@ pub(crate) struct SlackEgress {
     caps: Capabilities,
     /// Slack's file host, with the bot token.
     files: crate::adapters::file_fetch::FileHost,
+    /// Native streaming, as `slack.streaming` and Slack's answers allow.
+    streams: super::streams::Streams,
 }
 
 impl SlackEgress {
@@ -280,11 +282,13 @@ impl SlackEgress {
         max_message_bytes: usize,
         edits_per_minute: u32,
         files: crate::adapters::file_fetch::FileHost,
+        streaming: super::config::StreamingMode,
     ) -> Self {
         Self {
             web,
             bot_user,
             files,
+            streams: super::streams::Streams::new(streaming),
             caps: Capabilities {
                 max_message_chars,
                 // `msg_too_long` comes well before the documented 40,000 characters
@@ -351,6 +355,33 @@ impl ChatAdapter for SlackEgress {
         let (channel, ts) = ids::parse_message(message)
             .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {message}")))?;
         self.web.update(channel, ts, text, controls).await
+    }
+
+    fn streams_in(&self, thread: &ThreadKey) -> bool {
+        self.streams.streams_in(thread)
+    }
+
+    async fn start_stream(
+        &self,
+        thread: &ThreadKey,
+        recipient: Option<&UserKey>,
+        markdown: &str,
+    ) -> Result<MessageRef, StreamRefused> {
+        self.streams.start(&self.web, thread, recipient, markdown).await
+    }
+
+    async fn append_stream(&self, message: &MessageRef, delta: &str) -> Result<(), StreamRefused> {
+        self.streams.append(&self.web, message, delta).await
+    }
+
+    async fn stop_stream(
+        &self,
+        message: &MessageRef,
+        delta: &str,
+        footer: Option<&str>,
+        controls: &Controls,
+    ) -> Result<(), StreamRefused> {
+        self.streams.stop(&self.web, message, delta, footer, controls).await
     }
 
     async fn mark_delivered(

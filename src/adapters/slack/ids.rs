@@ -43,6 +43,12 @@ pub(crate) fn parse_thread(key: &ThreadKey) -> Option<(&str, &str, Option<&str>)
     Some((team, channel, parts.next()))
 }
 
+/// `(team, user)` of a user key minted by [`user`].
+pub(crate) fn parse_user(key: &UserKey) -> Option<(&str, &str)> {
+    let mut parts = key.as_str().strip_prefix("slack:")?.splitn(2, ':');
+    Some((parts.next()?, parts.next()?))
+}
+
 /// `(channel, ts)` of a message key minted by [`message`].
 pub(crate) fn parse_message(key: &MessageRef) -> Option<(&str, &str)> {
     let mut parts = key.as_str().strip_prefix("slack:")?.splitn(3, ':');

@@ -1,4 +1,5 @@
-//! Slack: threads become SiteAssist conversations, answers stream by `chat.update`,
+//! Slack: threads become SiteAssist conversations, answers stream natively in threads
+//! (`chat.startStream`, see `streams`) or by `chat.update`,
 //! reactions and 👍 / 👎 buttons give feedback, a Stop button cuts an answer short.
 //! The config section and the (pure) formatter build without the `slack` feature;
 //! everything that talks to Slack needs it.
@@ -26,6 +27,8 @@ mod presses;
 mod runtime;
 #[cfg(feature = "slack")]
 pub mod signature;
+#[cfg(feature = "slack")]
+mod streams;
 
 #[cfg(feature = "slack")]
 pub use presses::PressReport;

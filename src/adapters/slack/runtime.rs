@@ -120,6 +120,7 @@ impl SlackBridge {
             settings.max_message_bytes,
             settings.edit_budget_per_minute,
             FileHost::new(&settings.files_url, Some(settings.bot_token.clone())),
+            settings.streaming,
         );
         bridge_cfg.places = PlaceRules {
             auto_respond: settings.auto_respond_channels.iter().cloned().collect(),

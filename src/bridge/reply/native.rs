@@ -1,0 +1,229 @@
+//! Native streaming for a [`Reply`]: where the adapter offers it
+//! ([`ChatAdapter::streams_in`](crate::bridge::adapter::ChatAdapter::streams_in)), the
+//! answer grows in one message by appends of only the new text, instead of being
+//! edited whole each time (Slack's `chat.update` budget is shared by a whole workspace).
+//!
+//! The rules, decided here once for every platform:
+//! - Nothing is posted before the first words: the stream starts with them (a stream
+//!   cannot take back a placeholder's text, and its message shows no buttons until it
+//!   stops, so there is no Stop button while a native stream runs).
+//! - Appends go out at the reply's edit pace and take a slot of the same channel and
+//!   workspace budgets as posts and edits, so one budget covers both paths.
+//! - The final text stops the stream when it extends what was streamed; the sources
+//!   line and the buttons go under it.
+//! - Any refusal (start, append or stop), or a final text that does not extend what was
+//!   streamed (a stream cannot unsay text), ends native streaming for this reply: the
+//!   stream is stopped as it is (best effort), and the stream message becomes the
+//!   reply's first message for the ordinary path, which edits it to the whole text and
+//!   posts continuations. The user sees one message growing, then corrected in place:
+//!   the streamed text is never shown a second time. A refusal before any stream
+//!   started leaves nothing to correct: the ordinary path posts.
+
+use super::Reply;
+use crate::bridge::controls::Controls;
+use crate::bridge::ids::{MessageRef, UserKey};
+use std::time::Instant;
+
+/// Longest `markdown_text` of one append: Slack's documented limit for
+/// `chat.appendStream` (12,000 characters; docs.slack.dev/reference/methods/chat.appendStream,
+/// checked 2026-12). Longer deltas go out in several appends.
+const MAX_APPEND_CHARS: usize = 12_000;
+
+/// Where a reply stands with native streaming.
+#[derive(Debug, Default)]
+pub(crate) enum Native {
+    /// The reply shows through posts and edits.
+    #[default]
+    Off,
+    /// The reply may stream natively; nothing is shown yet.
+    Ready {
+        /// Who the stream is for (the asker), as some platforms need (Slack, in channels).
+        recipient: UserKey,
+    },
+    /// A stream is open on `message`, which shows `sent` (Markdown).
+    Open {
+        /// The stream message, also the reply's first message in its record.
+        message: MessageRef,
+        /// All the Markdown appended so far.
+        sent: String,
+    },
+}
+
+/// The part of `text` after `sent`, when `text` extends it.
+fn delta<'t>(sent: &str, text: &'t str) -> Option<&'t str> {
+    text.strip_prefix(sent)
+}
+
+/// `text` in pieces of at most [`MAX_APPEND_CHARS`] characters.
+fn pieces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = rest.char_indices().nth(MAX_APPEND_CHARS).map_or(rest.len(), |(i, _)| i);
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out
+}
+
+impl Reply<'_> {
+    /// Lets this reply stream natively for `recipient`, when the adapter offers it in
+    /// the reply's thread. Returns whether it will (then no placeholder is posted).
+    pub(crate) fn stream_natively(&mut self, recipient: UserKey) -> bool {
+        if self.inner.adapter.streams_in(&self.thread) {
+            self.native = Native::Ready { recipient };
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether a native stream is open.
+    pub(super) fn streaming_natively(&self) -> bool {
+        matches!(self.native, Native::Open { .. })
+    }
+
+    /// Shows `markdown` through the native stream. `false`: native streaming is off (or
+    /// just ended), and the caller shows it the ordinary way.
+    pub(super) async fn stream_to(&mut self, markdown: &str) -> bool {
+        match std::mem::take(&mut self.native) {
+            Native::Off => false,
+            Native::Ready { recipient } if markdown.trim().is_empty() => {
+                self.native = Native::Ready { recipient };
+                true
+            }
+            Native::Ready { recipient } => {
+                self.inner.pacing.acquire(&self.keys).await;
+                let adapter = &self.inner.adapter;
+                let started = adapter.start_stream(&self.thread, Some(&recipient), markdown).await;
+                self.counted();
+                match started {
+                    Ok(message) => {
+                        self.record.messages.push(message.clone());
+                        self.save().await;
+                        self.native = Native::Open { message, sent: markdown.to_string() };
+                        true
+                    }
+                    Err(e) => {
+                        tracing::info!(thread = %self.thread, error = %e, "native stream refused at its start; posting and editing instead");
+                        false
+                    }
+                }
+            }
+            Native::Open { message, sent } => {
+                let Some(new) = delta(&sent, markdown) else {
+                    self.fall_back(&message, "the text changed before its end").await;
+                    return false;
+                };
+                if new.is_empty() {
+                    self.native = Native::Open { message, sent };
+                    return true;
+                }
+                for piece in pieces(new) {
+                    self.inner.pacing.acquire(&self.keys).await;
+                    let appended = self.inner.adapter.append_stream(&message, piece).await;
+                    self.counted();
+                    if let Err(e) = appended {
+                        self.fall_back(&message, &e.reason).await;
+                        return false;
+                    }
+                }
+                self.native = Native::Open { message, sent: markdown.to_string() };
+                true
+            }
+        }
+    }
+
+    /// Ends the reply's native stream with its final `markdown`, `footer` and
+    /// `controls`. `false`: native streaming is off (or just ended), and the caller
+    /// shows the final text the ordinary way.
+    pub(super) async fn stop_with(
+        &mut self,
+        markdown: &str,
+        footer: Option<&str>,
+        controls: &Controls,
+    ) -> bool {
+        let Native::Open { message, sent } = std::mem::take(&mut self.native) else {
+            // Never streamed (a notice, or an answer refused at its start): ordinary.
+            return false;
+        };
+        let Some(rest) = delta(&sent, markdown) else {
+            self.fall_back(&message, "the final text does not extend the streamed one").await;
+            return false;
+        };
+        // The remainder may be long only after appends were held back; all but the
+        // last piece go as appends.
+        let mut parts = pieces(rest);
+        let last = parts.pop().unwrap_or("");
+        for piece in parts {
+            self.inner.pacing.acquire(&self.keys).await;
+            let appended = self.inner.adapter.append_stream(&message, piece).await;
+            self.counted();
+            if let Err(e) = appended {
+                self.fall_back(&message, &e.reason).await;
+                return false;
+            }
+        }
+        self.inner.pacing.acquire(&self.keys).await;
+        let stopped = self.inner.adapter.stop_stream(&message, last, footer, controls).await;
+        self.counted();
+        match stopped {
+            Ok(()) => {
+                // What the message shows, so a later show of the same state does nothing.
+                self.shown = vec![markdown.to_string()];
+                self.shown_controls = vec![controls.clone()];
+                true
+            }
+            Err(e) => {
+                self.fall_back(&message, &e.reason).await;
+                false
+            }
+        }
+    }
+
+    /// Ends native streaming for this reply after a refusal: stops the stream as it is
+    /// (best effort: an open stream the platform closes itself is no worse), and leaves
+    /// its message as the reply's first one with nothing known shown, so the ordinary
+    /// path edits it to the whole text rather than posting the text again.
+    async fn fall_back(&mut self, message: &MessageRef, why: &str) {
+        tracing::info!(thread = %self.thread, reason = why, "native stream refused mid-way; finishing by editing its message");
+        self.native = Native::Off;
+        if let Err(e) = self.inner.adapter.stop_stream(message, "", None, &Controls::NONE).await {
+            tracing::debug!(error = %e, "could not stop a refused stream");
+        }
+        self.actions += 1;
+        self.shown.clear();
+        self.shown_controls.clear();
+    }
+
+    /// Counts a platform call for the metrics and the pacer, and the first text.
+    fn counted(&mut self) {
+        self.actions += 1;
+        self.pacer.record_sent(Instant::now());
+        if !self.first_text_shown {
+            self.first_text_shown = true;
+            crate::ops::metrics::first_text(self.inner.adapter.name(), self.started.elapsed());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{delta, pieces, MAX_APPEND_CHARS};
+
+    #[test]
+    fn a_delta_is_only_the_new_text_and_none_when_the_text_changed() {
+        assert_eq!(delta("Hello", "Hello, world"), Some(", world"));
+        assert_eq!(delta("Hello", "Hello"), Some(""));
+        assert_eq!(delta("Hello [1]", "Hello"), None);
+    }
+
+    #[test]
+    fn long_deltas_go_in_pieces_within_the_append_limit() {
+        let text = "é".repeat(MAX_APPEND_CHARS * 2 + 5);
+        let p = pieces(&text);
+        assert_eq!(p.iter().map(|s| s.chars().count()).collect::<Vec<_>>(), [12_000, 12_000, 5]);
+        assert_eq!(p.concat(), text);
+        assert!(pieces("").is_empty());
+    }
+}

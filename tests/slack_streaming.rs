@@ -1,0 +1,142 @@
+//! Native streaming (issue 13): the real Slack adapter and core against the fake Slack
+//! (which implements `chat.startStream` / `appendStream` / `stopStream` and their
+//! limits) and the SiteAssist simulator, all on 127.0.0.1.
+#![cfg(feature = "slack")]
+
+mod fake_slack;
+mod support;
+
+use fake_slack::{FakeSlack, StreamPolicy};
+use siteassist_bridge::adapters::slack::config::{SlackMode, StreamingMode};
+use siteassist_bridge::adapters::slack::SlackBridge;
+use siteassist_bridge::bridge::ids::ThreadKey;
+use siteassist_bridge::simulator::{answer_for, RunningSimulator};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+const CHANNEL: &str = "C0SUPPORT";
+const USER: &str = "U0ALICE";
+const QUESTION: &str = "give me the full guide";
+
+/// One Slack bridge in Socket Mode on a memory store, streaming as `streaming` says.
+struct Bridge {
+    app: Arc<SlackBridge>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bridge {
+    async fn start(slack: &FakeSlack, sim: &RunningSimulator, streaming: StreamingMode) -> Self {
+        let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
+        let mut settings = slack.bridge_settings(SlackMode::Socket);
+        settings.streaming = streaming;
+        let app = Arc::new(
+            SlackBridge::connect(&settings, store, support::client(sim, 3), support::fast_config())
+                .await
+                .expect("connects to the fake Slack"),
+        );
+        let (stop, rx) = oneshot::channel::<()>();
+        let serving = app.clone();
+        let task = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = rx.await;
+            };
+            serving.serve_socket_mode(stopped).await.expect("socket mode")
+        });
+        slack.wait_for_socket_connections(1).await;
+        Self { app, stop, task }
+    }
+
+    /// Asks the long question in a new thread under `ts` and waits until its reply is
+    /// finished.
+    async fn ask_and_settle(&self, slack: &FakeSlack, ts: &str) {
+        let mention = format!("<@UBOT> {QUESTION}");
+        let event = fake_slack::app_mention(&format!("Ev{ts}"), CHANNEL, USER, &mention, ts, None);
+        slack.send_socket_event(event);
+        slack
+            .wait_until("the reply to be finished", |f| {
+                f.messages_in_thread(CHANNEL, ts)
+                    .iter()
+                    .any(|(_, t)| t.contains("Sources") || t.len() > 2000)
+                    && (!f.calls_to("chat.stopStream").is_empty()
+                        || !f.calls_to("chat.update").is_empty())
+            })
+            .await;
+        self.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        self.app.bridge().shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+/// Whitespace aside, as the answer's Markdown is streamed as is.
+fn squeeze(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_answer_streams_natively_with_feedback_buttons_and_no_update() {
+    let sim = support::simulator(3).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(&slack, &sim, StreamingMode::Auto).await;
+    let ts = "1700004000.000100";
+    bridge.ask_and_settle(&slack, ts).await;
+    let answer = answer_for(QUESTION);
+    assert!(answer.split_whitespace().count() >= 300, "a long answer");
+    let methods: Vec<String> =
+        slack.calls().into_iter().map(|c| c.method).filter(|m| m.starts_with("chat.")).collect();
+    assert_eq!(methods.first().map(String::as_str), Some("chat.startStream"), "{methods:?}");
+    assert_eq!(methods.last().map(String::as_str), Some("chat.stopStream"), "{methods:?}");
+    let appends = methods.iter().filter(|m| *m == "chat.appendStream").count();
+    assert!(appends >= 2, "{methods:?}");
+    assert!(!methods.iter().any(|m| m == "chat.update" || m == "chat.postMessage"), "{methods:?}");
+    let messages = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(messages.len(), 1, "one message");
+    assert_eq!(squeeze(&messages[0].1), squeeze(&answer), "the streamed text is the answer");
+    let stop = &slack.calls_to("chat.stopStream")[0];
+    assert!(stop.params["blocks"].to_string().contains("feedback_buttons"), "{}", stop.params);
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_rate_limited_mid_way_completes_once_by_update() {
+    let sim = support::simulator(3).await;
+    let slack = FakeSlack::start().await;
+    slack.set_stream_policy(StreamPolicy::RateLimitAfter(1));
+    let bridge = Bridge::start(&slack, &sim, StreamingMode::Auto).await;
+    let ts = "1700004100.000100";
+    bridge.ask_and_settle(&slack, ts).await;
+    let refused = slack.calls_to("chat.appendStream");
+    assert!(refused.iter().any(|c| c.error.as_deref() == Some("ratelimited")), "{refused:?}");
+    let started = slack.calls_to("chat.startStream");
+    assert_eq!(started.len(), 1, "one stream, never restarted");
+    assert!(!slack.calls_to("chat.update").is_empty(), "finished by chat.update");
+    let messages = slack.messages_in_thread(CHANNEL, ts);
+    let joined: String = messages.iter().map(|(_, t)| t.as_str()).collect();
+    let answer = siteassist_bridge::adapters::slack::format::to_slack(&answer_for(QUESTION));
+    // The first paragraph shows exactly once across the reply's messages.
+    let first_line = answer.lines().find(|l| l.len() > 20).unwrap();
+    assert_eq!(joined.matches(first_line).count(), 1, "{messages:?}");
+    // The stream's message is the reply's first message, corrected in place.
+    let last = &answer.trim_end().lines().last().unwrap()[..20];
+    assert!(joined.contains(last), "the answer is complete: {messages:?}");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streaming_edit_uses_chat_update_only() {
+    let sim = support::simulator(3).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(&slack, &sim, StreamingMode::Edit).await;
+    let ts = "1700004200.000100";
+    bridge.ask_and_settle(&slack, ts).await;
+    for m in ["chat.startStream", "chat.appendStream", "chat.stopStream"] {
+        assert!(slack.calls_to(m).is_empty(), "{m} in edit mode");
+    }
+    assert!(!slack.calls_to("chat.update").is_empty());
+    bridge.stop().await;
+}
