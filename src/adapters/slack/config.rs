@@ -14,7 +14,10 @@ pub enum SlackMode {
     Events,
 }
 
-/// How answers stream into Slack (`slack.streaming`).
+/// How answers stream into Slack (`slack.streaming`). The default is [`Self::Edit`]
+/// for now: a native stream shows no placeholder before its first words and cannot
+/// carry the Stop button while it runs, and its appends still share `chat.update`'s
+/// budget, so it does not yet give busy workspaces more updates. Opt in with `auto`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamingMode {
@@ -22,12 +25,12 @@ pub enum StreamingMode {
     /// a reply whose stream Slack refuses finishes by post + `chat.update`, and after an
     /// `unknown_method` or `missing_scope` (a workspace or app without AI-app streaming)
     /// the bridge stops trying native streams until restarted.
-    #[default]
     Auto,
     /// Native streams in threads, tried for every reply whatever Slack refused before
     /// (a refused reply still finishes by post + `chat.update`).
     Native,
-    /// Never native: post a placeholder and edit it with `chat.update`.
+    /// Never native: post a placeholder and edit it with `chat.update` (the default).
+    #[default]
     Edit,
 }
 

@@ -2,6 +2,8 @@
 
 use super::{repairable, scan_fences, split_message_within, split_parts_within, Limit, Part};
 
+/// Characters in `s` (the tests' length measure).
+#[cfg(test)]
 pub(crate) fn chars(s: &str) -> usize {
     s.chars().count()
 }
