@@ -158,21 +158,43 @@ async fn reaction(inner: &Arc<Inner>, r: ReactionEvent) -> Result<Disposition, B
     let Some(value) = inner.cfg.emoji.classify(&r.emoji) else {
         return Ok(Disposition::Ignored(Ignored::NotFeedbackEmoji));
     };
-    let Some(link) = inner.store.reply_link(&r.message).await? else {
+    let event_key = format!("event:{}:{}", inner.adapter.name(), r.event_id);
+    let given = Given { message: &r.message, user: &r.user, value, added: r.added };
+    feedback(inner, given, &event_key).await
+}
+
+/// Feedback someone gave on a bot message, by reaction or button.
+struct Given<'a> {
+    message: &'a super::ids::MessageRef,
+    user: &'a super::ids::UserKey,
+    value: crate::siteassist::ids::Feedback,
+    /// Added (a press always adds) or removed.
+    added: bool,
+}
+
+/// Queues feedback on the answer a bot message shows, by the rules reactions and
+/// buttons share: a reply of the bot's with a known SiteAssist message, given by the
+/// asker (unless `feedback_from = "anyone"`), once per delivery (`event_key`, claimed
+/// last so a refused one does not use up its id).
+async fn feedback(
+    inner: &Arc<Inner>,
+    given: Given<'_>,
+    event_key: &str,
+) -> Result<Disposition, BridgeError> {
+    let Some(link) = inner.store.reply_link(given.message).await? else {
         return Ok(Disposition::Ignored(Ignored::NotOurReply));
     };
-    if !may_give_feedback(inner.cfg.feedback_from, &r.user, &link.asker) {
+    if !may_give_feedback(inner.cfg.feedback_from, given.user, &link.asker) {
         return Ok(Disposition::Ignored(Ignored::NotAsker));
     }
     if link.assistant_message.is_none() {
         return Ok(Disposition::Ignored(Ignored::NoAssistantMessage));
     }
-    let event_key = format!("event:{}:{}", inner.adapter.name(), r.event_id);
-    if !claim(inner, &event_key).await? {
+    if !claim(inner, event_key).await? {
         return Ok(Disposition::Ignored(Ignored::Duplicate));
     }
     let thread = link.thread.clone();
-    let job = Job::Feedback { link: Box::new(link), value, added: r.added };
+    let job = Job::Feedback { link: Box::new(link), value: given.value, added: given.added };
     Ok(queued(inner.threads.dispatch(inner, thread, job), Disposition::Queued))
 }
 
@@ -206,21 +228,8 @@ async fn button(inner: &Arc<Inner>, press: ButtonPress) -> Result<Disposition, B
             return Ok(Disposition::Stopped);
         }
     };
-    let Some(link) = inner.store.reply_link(&press.message).await? else {
-        return Ok(Disposition::Ignored(Ignored::NotOurReply));
-    };
-    if !may_give_feedback(inner.cfg.feedback_from, &press.user, &link.asker) {
-        return Ok(Disposition::Ignored(Ignored::NotAsker));
-    }
-    if link.assistant_message.is_none() {
-        return Ok(Disposition::Ignored(Ignored::NoAssistantMessage));
-    }
-    if !claim(inner, &event_key).await? {
-        return Ok(Disposition::Ignored(Ignored::Duplicate));
-    }
-    let thread = link.thread.clone();
-    let job = Job::Feedback { link: Box::new(link), value, added: true };
-    Ok(queued(inner.threads.dispatch(inner, thread, job), Disposition::Queued))
+    let given = Given { message: &press.message, user: &press.user, value, added: true };
+    feedback(inner, given, &event_key).await
 }
 
 /// `done` when the job was queued; a full thread queue is [`Ignored::ThreadBusy`] (the
