@@ -20,10 +20,6 @@ use crate::bridge::{notice, Disposition, Ignored};
 use serde_json::json;
 use serenity::all::{CommandInteraction, ComponentInteraction, ComponentInteractionDataKind};
 
-/// Interaction response type: acknowledge a component press without changing the
-/// message (`DEFERRED_UPDATE_MESSAGE`).
-pub(crate) const DEFERRED_UPDATE: u8 = 6;
-
 /// The core's view of a press, or `None` for a component the bridge did not make.
 pub(crate) fn press(interaction: &ComponentInteraction) -> Option<ButtonPress> {
     if !matches!(interaction.data.kind, ComponentInteractionDataKind::Button) {

@@ -309,7 +309,7 @@ impl Rest {
     /// callback`, type 6), within Discord's 3 seconds.
     pub(crate) async fn ack_press(&self, interaction: u64, token: &str) -> Result<(), Failure> {
         let route = Route::InteractionResponse { interaction_id: interaction.into(), token };
-        let body = json!({ "type": super::interactions::DEFERRED_UPDATE }).to_string();
+        let body = json!({ "type": DEFERRED_UPDATE }).to_string();
         let req = Request::new(route, LightMethod::Post).body(Some(body.into_bytes()));
         self.send(req).await.map(drop)
     }
@@ -428,6 +428,10 @@ fn message_body(content: &str, controls: &Controls) -> Vec<u8> {
     .to_string()
     .into_bytes()
 }
+
+/// Interaction response type: acknowledge a component press without changing the
+/// message (`DEFERRED_UPDATE_MESSAGE`).
+const DEFERRED_UPDATE: u8 = 6;
 
 /// Message flag: no embeds (link previews) for this message.
 const SUPPRESS_EMBEDS: u64 = 1 << 2;
