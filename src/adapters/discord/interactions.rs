@@ -117,9 +117,8 @@ impl Ingress {
                     self.reply_privately(command, text).await;
                     return Outcome::Skipped(Ignored::NotForBot);
                 }
-                let inbound =
+                let mut inbound =
                     self.command_message(command, &located, channel, command.id.get(), "/new");
-                let mut inbound = inbound;
                 inbound.facts.command = Some(Command::New);
                 let handled = self.bridge.handle(InboundEvent::Message(Box::new(inbound))).await;
                 let text = match &handled {

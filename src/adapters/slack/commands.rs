@@ -133,6 +133,7 @@ impl SlackBridge {
         };
         let mut facts = Facts::person(place);
         facts.mentions_bot = true;
+        let (channel_name, user_name) = self.names(&channel, &user).await;
         let msg = InboundMessage {
             event_id: format!("command:{trigger}"),
             message: ids::message(&team, &channel, &ts),
@@ -140,12 +141,12 @@ impl SlackBridge {
             channel: ids::channel(&team, &channel),
             workspace: Some(ids::workspace(&team)),
             author: ids::user(&team, &user),
-            author_name: self.web().user_name(&user).await,
+            author_name: user_name,
             facts,
             text: question,
             context: MessageContext {
                 url: Some(super::ingress::permalink(self.workspace_url(), &channel, &ts, None)),
-                place_name: self.web().channel_name(&channel).await,
+                place_name: channel_name,
                 workspace_name: Some(self.workspace_name().to_string()),
             },
             attachments: Vec::new(),

@@ -152,6 +152,22 @@ impl SlackBridge {
         &self.bridge
     }
 
+    /// The channel's and the user's names, for the dashboard: looked up together and
+    /// bounded, since they are a nicety and the acknowledgement deadline is not (both
+    /// lookups are cached after the first).
+    pub(super) async fn names(
+        &self,
+        channel: &str,
+        user: &str,
+    ) -> (Option<String>, Option<String>) {
+        let names =
+            async { tokio::join!(self.web.channel_name(channel), self.web.user_name(user)) };
+        tokio::time::timeout(ENRICH_BUDGET, names).await.unwrap_or_else(|_| {
+            tracing::info!("Slack name lookups are slow; going on without them");
+            (None, None)
+        })
+    }
+
     /// The Web API client, for the adapter's own posts (a slash command's question).
     pub(super) fn web(&self) -> &SlackWeb {
         &self.web
@@ -189,16 +205,7 @@ impl SlackBridge {
                 InboundEvent::Message(msg)
             }
             Translated::Message { mut msg, channel, user, ts, thread_ts } => {
-                // Bounded: names are a nicety for the dashboard, the acknowledgement
-                // deadline is not (both lookups are cached after the first).
-                let names = async {
-                    tokio::join!(self.web.channel_name(&channel), self.web.user_name(&user))
-                };
-                let (channel_name, user_name) =
-                    tokio::time::timeout(ENRICH_BUDGET, names).await.unwrap_or_else(|_| {
-                        tracing::info!("Slack name lookups are slow; going on without them");
-                        (None, None)
-                    });
+                let (channel_name, user_name) = self.names(&channel, &user).await;
                 msg.author_name = user_name;
                 msg.context = MessageContext {
                     url: Some(ingress::permalink(
