@@ -7,32 +7,16 @@
 //! Each check reads the value it compares against from the source of truth
 //! (`config/default.toml`, [`Settings::load`], [`conventional_env`]), never from a copy.
 
+mod deploy_kit;
+
+use deploy_kit::{
+    default_port, defaults, key_of, placeholder_env, read, root, shutdown_grace_secs,
+    structured_names, yaml_docs,
+};
 use serde_norway::Value;
 use siteassist_bridge::config::{conventional_env, Settings, ENV_PREFIX};
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-
-/// The placeholder the docs use for "any key"; not a variable anyone sets.
-const DOC_PLACEHOLDER: &str = "SITEASSIST_BRIDGE__SECTION__KEY";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
-}
-
-/// Every document of a (possibly multi-document) YAML file.
-fn yaml_docs(rel: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    let text = read(rel);
-    serde_norway::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}")))
-        .filter(|v| !v.is_null())
-        .collect()
-}
+use std::path::Path;
 
 /// `deploy/kubernetes/*.yaml`, sorted, as paths relative to the repository root.
 fn kubernetes_files() -> Vec<String> {
@@ -56,51 +40,6 @@ fn k8s_object(kind: &str) -> Value {
         .collect();
     assert_eq!(found.len(), 1, "expected exactly one {kind} in deploy/kubernetes/");
     found.into_iter().next().unwrap()
-}
-
-fn defaults() -> toml::Table {
-    read("config/default.toml").parse().expect("config/default.toml parses")
-}
-
-/// The port of an address key of config/default.toml, such as `server.listen`.
-fn default_port(section: &str, key: &str) -> u16 {
-    let table = defaults();
-    let value =
-        table.get(section).and_then(|s| s.get(key)).and_then(|v| v.as_str()).unwrap_or_else(|| {
-            panic!("config/default.toml has no {section}.{key}: the kit uses it")
-        });
-    value.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{section}.{key}: {e}")).port()
-}
-
-/// `bridge.shutdown_grace_secs`: every orchestrator must wait longer than this on stop.
-fn shutdown_grace_secs() -> i64 {
-    defaults()["bridge"]["shutdown_grace_secs"].as_integer().expect("bridge.shutdown_grace_secs")
-}
-
-/// Every `SITEASSIST_BRIDGE__…` name in a text, comments included (commented variants are
-/// meant to be uncommented, so they must be right too).
-fn structured_names(text: &str) -> Vec<String> {
-    let prefix = format!("{ENV_PREFIX}__");
-    let mut names = Vec::new();
-    for (at, _) in text.match_indices(&prefix) {
-        let name: String = text[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-            .collect();
-        // `SITEASSIST_BRIDGE__…` in prose is the prefix alone, not a variable.
-        if name != DOC_PLACEHOLDER && name.len() > prefix.len() {
-            names.push(name);
-        }
-    }
-    names
-}
-
-/// `SITEASSIST_BRIDGE__SECTION__KEY` → `("section", "key")`, if it has that shape.
-fn key_of(name: &str) -> Option<(String, String)> {
-    let rest = name.strip_prefix(&format!("{ENV_PREFIX}__"))?;
-    let (section, key) = rest.split_once("__")?;
-    let ok = !section.is_empty() && !key.is_empty() && !key.contains("__");
-    ok.then(|| (section.to_lowercase(), key.to_lowercase()))
 }
 
 /// A variable assignment found in a deploy file; `commented` ones are documented variants.
@@ -242,11 +181,6 @@ fn dockerfile_env() -> Vec<Assignment> {
             Some(Assignment { name: name.into(), value: value.into(), commented: false })
         })
         .collect()
-}
-
-/// Valid stand-ins for every secret, so validation gets past "token required".
-fn placeholder_env() -> HashMap<String, String> {
-    conventional_env().iter().map(|(name, _)| (name.to_string(), format!("test-{name}"))).collect()
 }
 
 fn load(env: &HashMap<String, String>) -> Result<Settings, String> {
