@@ -85,15 +85,7 @@ async fn an_answer_offers_its_link_and_feedback_buttons() {
     let first_post = fake.read(|r| r.calls_of(Op::CreateMessage)[0].body.clone());
     assert_eq!(buttons(&first_post["components"]), [vec![STOP.to_string()]]);
 
-    let feedback = |n: usize| {
-        let log = &sim.sim;
-        async move {
-            tokio::time::timeout(WAIT, log.wait_until(|s| s.feedback_log().len() >= n))
-                .await
-                .expect("feedback reaches SiteAssist");
-            log.feedback_log().into_iter().map(|r| r.value).collect::<Vec<_>>()
-        }
-    };
+    let feedback = |n: usize| support::feedback_values(&sim, n, WAIT);
     let queued = Outcome::Core(Disposition::Queued);
     let alice = payloads::alice();
     fake.press(thread, answer, LIKE, &alice);

@@ -31,15 +31,7 @@ async fn thumbs_on_the_answer_become_like_null_and_dislike() {
         let t = if added { "MESSAGE_REACTION_ADD" } else { "MESSAGE_REACTION_REMOVE" };
         fake.dispatch(t, payloads::reaction(added, user, thread, message, author, emoji));
     };
-    let feedback = |n: usize| {
-        let log = &sim.sim;
-        async move {
-            tokio::time::timeout(WAIT, log.wait_until(|s| s.feedback_log().len() >= n))
-                .await
-                .expect("feedback reaches SiteAssist");
-            log.feedback_log().into_iter().map(|r| r.value).collect::<Vec<_>>()
-        }
-    };
+    let feedback = |n: usize| support::feedback_values(&sim, n, WAIT);
     let queued = Outcome::Core(Disposition::Queued);
 
     react(true, &alice, answer, BOT, "👍");

@@ -41,6 +41,19 @@ pub fn client_idle(sim: &RunningSimulator, max_attempts: u32, idle: Duration) ->
     .expect("client builds")
 }
 
+/// The values of the feedback SiteAssist received (`None`: cleared), once it has at least
+/// `n`; panics when they do not arrive within `limit`.
+pub async fn feedback_values(
+    sim: &RunningSimulator,
+    n: usize,
+    limit: Duration,
+) -> Vec<Option<String>> {
+    tokio::time::timeout(limit, sim.sim.wait_until(|s| s.feedback_log().len() >= n))
+        .await
+        .unwrap_or_else(|_| panic!("{n} feedback records reach SiteAssist within {limit:?}"));
+    sim.sim.feedback_log().into_iter().map(|r| r.value).collect()
+}
+
 /// One console bridge: adapter, core and a session in thread `thread`.
 pub struct Console {
     pub adapter: Arc<ConsoleAdapter>,
