@@ -179,6 +179,15 @@ async fn run_platforms(
     let reasons = crate::bridge::Ignored::ALL.map(crate::bridge::Ignored::as_str);
     crate::ops::metrics::register(&names, &reasons);
     let ops = OpsState { readiness: readiness.clone(), client: client.clone(), metrics };
+    // After the metrics recorder, so the lease gauge counts this replica's own lease.
+    let ttl = Duration::from_millis(settings.store.lease_ttl_ms);
+    let replica = crate::bridge::replica::Replica::join(store.clone(), ttl).await?;
+    // Beats until the replica leaves, not until the shutdown signal: the adapters may
+    // stream for the whole grace period after it, and the lease must outlive them.
+    let (left_tx, left_rx) = tokio::sync::oneshot::channel::<()>();
+    let heartbeat = tokio::spawn(replica.clone().heartbeat(async {
+        let _ = left_rx.await;
+    }));
     let store_probe = crate::ops::store_probe::StoreProbe::default();
     store_probe.register(&readiness);
     let (probed, stop) = (store.clone(), stopped());
@@ -222,7 +231,10 @@ async fn run_platforms(
         let ctx = RunContext {
             store: store.clone(),
             client: client.clone(),
-            bridge: bridge_config(&settings.bridge, &settings.handoff),
+            bridge: BridgeConfig {
+                replica: replica.clone(),
+                ..bridge_config(&settings.bridge, &settings.handoff)
+            },
             grace,
             readiness: readiness.clone(),
             shutdown: Box::pin(stopped()),
@@ -244,6 +256,11 @@ async fn run_platforms(
             tracing::warn!(error = %e, "task stopped with an error");
         }
     }
+    // Every adapter has finished or closed its replies: hand the leases over now
+    // rather than let the others wait for them to expire.
+    let _ = left_tx.send(());
+    let _ = heartbeat.await;
+    replica.leave().await;
     result
 }
 

@@ -144,6 +144,8 @@ pub struct StoreSettings {
     pub pool_size: usize,
     /// A PEM file with the CA that signs the database's certificate (verified only then).
     pub ca_file: String,
+    /// How long a replica's lease lasts without a heartbeat (shared stores only).
+    pub lease_ttl_ms: u64,
 }
 
 impl StoreSettings {
@@ -457,6 +459,9 @@ impl Settings {
         }
         if !(1..=256).contains(&self.store.pool_size) {
             return invalid("store.pool_size", "must be between 1 and 256");
+        }
+        if !(1_000..=300_000).contains(&self.store.lease_ttl_ms) {
+            return invalid("store.lease_ttl_ms", "must be between 1000 and 300000");
         }
         if !(10..=86_400).contains(&self.store.sweep_interval_secs) {
             return invalid("store.sweep_interval_secs", "must be between 10 and 86400");

@@ -449,6 +449,7 @@ async fn a_thread_the_killed_run_never_opened_is_opened_by_recovery() {
         workspace: None,
         final_markdown: None,
         final_footer: None,
+        replica: None,
     };
     store.put_in_flight(&record).await.unwrap();
     let bot = harness::start(&fake, store.clone(), client(&sim, 3)).await;

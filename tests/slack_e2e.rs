@@ -481,6 +481,7 @@ async fn killed_run(
         workspace: None,
         final_markdown: final_markdown.map(str::to_owned),
         final_footer: None,
+        replica: None,
     };
     store.put_in_flight(&record).await.unwrap();
     bot_ts

@@ -44,6 +44,7 @@ fn record(id: &str) -> InFlightReply {
         workspace: None,
         final_markdown: None,
         final_footer: None,
+        replica: None,
     }
 }
 

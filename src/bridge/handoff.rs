@@ -670,6 +670,7 @@ pub(super) async fn show(
         workspace: None,
         final_markdown: Some(markdown.to_string()),
         final_footer: None,
+        replica: inner.cfg.replica.stamp(),
     };
     match inner.store.claim_and_record(&[&key], SystemTime::now(), POSTED_TTL, &record).await {
         Ok(true) => {}

@@ -81,6 +81,7 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
         workspace: msg.workspace.clone(),
         final_markdown: None,
         final_footer: None,
+        replica: inner.cfg.replica.stamp(),
     };
     let (now, ttl) = (SystemTime::now(), inner.cfg.dedupe_ttl);
     if !inner.store.claim_and_record(&[&event_key, &message_key], now, ttl, &record).await? {

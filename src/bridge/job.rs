@@ -56,3 +56,18 @@ pub(crate) enum Job {
     /// on it instead of sleeping).
     Barrier(tokio::sync::oneshot::Sender<()>),
 }
+
+impl Job {
+    /// The thread the job works in, and the in-flight record it answers, if any (for
+    /// the thread's turn across replicas). `None` for a barrier, which only signals.
+    pub(crate) fn thread_and_record(&self) -> Option<(&ThreadKey, Option<&str>)> {
+        match self {
+            Job::Answer { msg, record } => Some((&msg.thread, Some(record.id.as_str()))),
+            Job::Feedback { link, .. } => Some((&link.thread, None)),
+            Job::Notice { thread, .. }
+            | Job::NewConversation { thread, .. }
+            | Job::AgentMessage { thread, .. } => Some((thread, None)),
+            Job::Barrier(_) => None,
+        }
+    }
+}

@@ -16,6 +16,27 @@ use std::sync::Arc;
 
 impl Handler<Job> for Inner {
     async fn run(self: Arc<Self>, job: Job) {
+        // Across replicas, one answers in a thread at a time, in arrival order (a no-op
+        // without a shared store).
+        let turn = match job.thread_and_record() {
+            Some((thread, record)) => {
+                Some(super::turns::take(&self.cfg.replica, thread, record).await)
+            }
+            None => None,
+        };
+        Arc::clone(&self).run_job(job).await;
+        if let Some(turn) = turn {
+            turn.release().await;
+        }
+    }
+
+    async fn reject(self: Arc<Self>, job: Job) {
+        reject_busy(&self, job).await
+    }
+}
+
+impl Inner {
+    async fn run_job(self: Arc<Self>, job: Job) {
         let inner = self.as_ref();
         use tracing::Instrument;
         match job {
@@ -70,10 +91,6 @@ impl Handler<Job> for Inner {
                 let _ = done.send(());
             }
         }
-    }
-
-    async fn reject(self: Arc<Self>, job: Job) {
-        reject_busy(&self, job).await
     }
 }
 

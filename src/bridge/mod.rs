@@ -29,6 +29,7 @@ pub mod notice;
 mod pacing;
 mod platform_retry;
 mod recovery;
+pub mod replica;
 mod reply;
 pub mod sources;
 /// Runs a platform call as replies do: rate limits waited out, transient failures
@@ -39,6 +40,7 @@ pub mod split;
 mod stop;
 mod threads;
 pub mod throttle;
+mod turns;
 
 use crate::siteassist::client::Client;
 use crate::store::{Store, StoreError};
@@ -84,6 +86,9 @@ pub struct BridgeConfig {
     /// How many earlier messages of a thread the first question there carries
     /// ([`context`]); 0: none.
     pub context_messages: usize,
+    /// This process among the replicas sharing the store ([`replica`]); a
+    /// [`replica::Replica::solo`] when the store is not shared.
+    pub replica: Arc<replica::Replica>,
 }
 
 /// How the core follows human handoffs (see [`handoff`]).
@@ -127,6 +132,7 @@ impl Default for BridgeConfig {
             places: decide::PlaceRules::default(),
             handoff: HandoffConfig::default(),
             context_messages: 20,
+            replica: replica::Replica::solo(),
         }
     }
 }
@@ -230,8 +236,18 @@ impl Bridge {
 
     /// Finds replies that a previous run left unfinished (crash, kill) and closes each
     /// one visibly. Call once at start, before events flow.
+    ///
+    /// With a shared store it closes only the replies of replicas that died (or of an
+    /// older release), and from then on scans for them every quarter of the lease ttl
+    /// until shutdown, so a replica's death is noticed without a restart.
     pub async fn recover_unfinished(&self) -> Result<usize, BridgeError> {
-        let closed = recovery::recover_unfinished(&self.inner).await?;
+        let scope = if self.inner.cfg.replica.is_shared() {
+            tokio::spawn(recovery::take_over_periodically(Arc::clone(&self.inner)));
+            recovery::Scope::Orphans
+        } else {
+            recovery::Scope::Everything
+        };
+        let closed = recovery::recover_unfinished(&self.inner, scope).await?;
         // The conversations a person was handling when the last run stopped: their
         // relays start again (catching up on what was written meanwhile).
         for h in self.inner.store.handoffs().await? {
@@ -254,7 +270,7 @@ impl Bridge {
         // The relays close their sockets at once (their records stay for the next start).
         self.inner.relays.stopped(Duration::from_secs(5)).await;
         if cut > 0 {
-            if let Err(e) = recovery::recover_unfinished(&self.inner).await {
+            if let Err(e) = recovery::recover_unfinished(&self.inner, recovery::Scope::Mine).await {
                 tracing::warn!(error = %e, "could not close unfinished replies at shutdown");
             }
         }

@@ -1,5 +1,14 @@
-//! Restart recovery: replies a previous run left unfinished (a crash, a kill, a grace
-//! period that ran out) are closed visibly at the next start.
+//! Restart recovery and takeover: replies a previous run left unfinished (a crash, a
+//! kill, a grace period that ran out) are closed visibly at the next start; with
+//! several replicas on one store, replies of a replica that died are closed by another
+//! one, without a restart.
+//!
+//! Which records a pass touches is its [`Scope`]. One process alone (sled, memory)
+//! closes everything of its platform at start, as before replicas existed. Replicas
+//! never touch each other's live replies: they take a record only when its replica's
+//! lease expired (or it names none: an older release wrote it), and only after
+//! claiming `takeover:<id>` in the store, so exactly one replica closes each; the
+//! taker writes its own id into the record first, so its own death is covered too.
 
 use super::ids::{ChannelKey, UserKey};
 use super::notice;
@@ -8,7 +17,10 @@ use super::reply::Reply;
 use super::{BridgeError, Inner};
 use crate::siteassist::client::message_text;
 use crate::siteassist::model::MessageStatus;
-use crate::store::ReplyLink;
+use crate::store::{InFlightReply, ReplyLink};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 /// A run killed between posting a message and saving its id left a message no record
 /// names: a placeholder (a question's reply), or a whole message (a person's message
@@ -46,12 +58,91 @@ async fn adopt_unrecorded(inner: &Inner, reply: &mut Reply<'_>) {
     }
 }
 
-/// Closes every reply of this adapter that a previous run left unfinished: shows the
-/// final answer if SiteAssist has it, else a note to ask again.
-pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeError> {
+/// Which in-flight records a recovery pass closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Every record of the adapter: the only process starting.
+    Everything,
+    /// Records of dead replicas or of none (replicas starting, and their scans).
+    Orphans,
+    /// This replica's own (its shutdown grace ran out); with no shared store, all.
+    Mine,
+}
+
+/// How long a takeover claim keeps other replicas off a record: longer than closing
+/// a reply takes, and harmless if the taker dies (its id is in the record by then).
+const TAKEOVER_CLAIM: Duration = Duration::from_secs(120);
+
+/// Scans for dead replicas' replies every quarter of the lease ttl until shutdown.
+pub(super) async fn take_over_periodically(inner: Arc<Inner>) {
+    let every = inner.cfg.replica.ttl() / 4;
+    let mut stopping = inner.stopping.subscribe();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {},
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = recover_unfinished(&inner, Scope::Orphans).await {
+            tracing::warn!(error = %e, "could not look for replies of dead replicas");
+        }
+    }
+}
+
+/// Whether a pass in `scope` closes `record`, claiming it first when it is another
+/// replica's. `alive` caches the replicas already asked about in this pass.
+async fn is_ours_to_close(
+    inner: &Inner,
+    scope: Scope,
+    record: &mut InFlightReply,
+    alive: &mut HashMap<String, bool>,
+) -> Result<bool, BridgeError> {
+    let replica = &inner.cfg.replica;
+    if !replica.is_shared() || scope == Scope::Everything {
+        return Ok(true);
+    }
+    let owner = record.replica.clone();
+    if scope == Scope::Mine {
+        return Ok(owner.as_deref() == Some(replica.id()));
+    }
+    if let Some(owner) = &owner {
+        let live = match alive.get(owner) {
+            Some(live) => *live,
+            None => {
+                let live = replica.is_alive(owner).await?;
+                alive.insert(owner.clone(), live);
+                live
+            }
+        };
+        if live {
+            return Ok(false);
+        }
+    }
+    let key = format!("takeover:{}", record.id);
+    if !inner.store.claim(&key, SystemTime::now(), TAKEOVER_CLAIM).await? {
+        return Ok(false);
+    }
+    tracing::info!(
+        reply = %record.id,
+        thread = %record.thread,
+        from = owner.as_deref().unwrap_or("an older release"),
+        "taking over a reply whose replica is gone"
+    );
+    record.replica = replica.stamp();
+    inner.store.put_in_flight(record).await?;
+    crate::ops::metrics::takeover(inner.adapter.name());
+    Ok(true)
+}
+
+/// Closes the replies of this adapter in `scope`: shows the final answer if SiteAssist
+/// has it, else a note to ask again.
+pub(super) async fn recover_unfinished(inner: &Inner, scope: Scope) -> Result<usize, BridgeError> {
     let mut closed = 0;
-    for record in inner.store.in_flight().await? {
+    let mut alive = HashMap::new();
+    for mut record in inner.store.in_flight().await? {
         if record.platform != inner.adapter.name() {
+            continue;
+        }
+        if !is_ours_to_close(inner, scope, &mut record, &mut alive).await? {
             continue;
         }
         let channel =
@@ -108,7 +199,7 @@ pub(super) async fn recover_unfinished(inner: &Inner) -> Result<usize, BridgeErr
         closed += 1;
     }
     if closed > 0 {
-        tracing::info!(closed, "closed replies left unfinished by an earlier run");
+        tracing::info!(closed, ?scope, "closed replies left unfinished");
     }
     Ok(closed)
 }

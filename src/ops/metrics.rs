@@ -56,6 +56,11 @@ pub const STORE_BYTES: &str = "siteassist_bridge_store_bytes";
 /// Expired claims removed by the sweeper.
 pub const CLAIMS_SWEPT: &str = "siteassist_bridge_store_claims_swept_total";
 
+/// Counter: in-flight replies of a dead replica taken over and closed, by `platform`.
+pub const TAKEOVERS: &str = "siteassist_bridge_takeovers_total";
+/// Gauge: leases this replica holds (its own, and threads it is answering in).
+pub const LEASES_HELD: &str = "siteassist_bridge_leases_held";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder (once; later calls return the same handle).
@@ -161,6 +166,22 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
     gauge!(HANDOFF_SOCKETS_OPEN).set(0.0);
     counter!(HANDOFF_RECONNECTS).increment(0);
     counter!(HANDOFF_SOCKET_FAILURES).increment(0);
+    describe_counter!(TAKEOVERS, "Replies of a dead replica taken over and closed, by platform.");
+    describe_gauge!(LEASES_HELD, "Leases this replica holds (its own and threads').");
+    for platform in platforms {
+        counter!(TAKEOVERS, "platform" => *platform).increment(0);
+    }
+    gauge!(LEASES_HELD).increment(0.0);
+}
+
+/// A dead replica's reply was taken over.
+pub fn takeover(platform: &'static str) {
+    counter!(TAKEOVERS, "platform" => platform).increment(1);
+}
+
+/// This replica took (`+1`) or released (`-n`) leases.
+pub fn leases_held(delta: f64) {
+    gauge!(LEASES_HELD).increment(delta);
 }
 
 /// An event arrived.

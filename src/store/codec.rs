@@ -91,6 +91,29 @@ impl ClaimRecord {
     }
 }
 
+/// A held lease, as the sled backend stores it: who holds it and until when. Unlike a
+/// claim, a lease is renewed by its holder (a heartbeat) and released by it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LeaseRecord {
+    /// The holder (a replica id).
+    pub(crate) holder: String,
+    /// When the lease expires unless renewed, in milliseconds since the Unix epoch.
+    pub(crate) expires_at_ms: u64,
+}
+
+impl LeaseRecord {
+    /// Whether `holder` may take (or renew) this lease at `now`: it holds it already,
+    /// or it expired. The one lease rule of every backend.
+    pub(crate) fn may_take(&self, holder: &str, now: SystemTime) -> bool {
+        self.holder == holder || !self.is_live(now)
+    }
+
+    /// Whether the lease still holds at `now` (the same rule as a claim's).
+    pub(crate) fn is_live(&self, now: SystemTime) -> bool {
+        unix_millis(now) < self.expires_at_ms
+    }
+}
+
 /// Milliseconds since the Unix epoch (0 for earlier times, which only a broken clock gives).
 pub(crate) fn unix_millis(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -163,6 +186,7 @@ mod tests {
             workspace: None,
             final_markdown: None,
             final_footer: None,
+            replica: None,
         };
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5}}"#;
         assert_eq!(encode(&reply), golden);
@@ -191,6 +215,12 @@ mod tests {
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done.","final_footer":"Sources: x"}}"#;
         assert_eq!(encode(&with_footer), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_footer);
+        // And the replica that owns it (records without one were written by a release
+        // that ran one process only: any replica may take them over).
+        let with_replica = InFlightReply { replica: Some("r-1".into()), ..with_footer };
+        let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done.","final_footer":"Sources: x","replica":"r-1"}}"#;
+        assert_eq!(encode(&with_replica), golden);
+        assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_replica);
 
         let handoff = crate::store::Handoff {
             platform: "slack".into(),
@@ -210,6 +240,11 @@ mod tests {
         let golden: &[u8] = br#"{"v":1,"data":{"platform":"slack","thread":"slack:T1:C2:1.2","link":{"conversation":"c-1","owner":"sab-slack-T1-U2","created_at":7},"since":9,"watching":true}}"#;
         assert_eq!(encode(&listening), golden);
         assert_eq!(decode::<crate::store::Handoff>("h", golden).unwrap(), listening);
+
+        let lease = LeaseRecord { holder: "r-1".into(), expires_at_ms: 43 };
+        let golden: &[u8] = br#"{"v":1,"data":{"holder":"r-1","expires_at_ms":43}}"#;
+        assert_eq!(encode(&lease), golden);
+        assert_eq!(decode::<LeaseRecord>("l", golden).unwrap(), lease);
 
         let claim = ClaimRecord { expires_at_ms: 42 };
         let golden: &[u8] = br#"{"v":1,"data":{"expires_at_ms":42}}"#;

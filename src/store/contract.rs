@@ -58,6 +58,7 @@ fn in_flight(id: &str, started_at: u64) -> InFlightReply {
         workspace: None,
         final_markdown: None,
         final_footer: None,
+        replica: None,
     }
 }
 
@@ -282,6 +283,90 @@ pub(crate) async fn in_flight_put_update_remove_list(store: Arc<dyn Store>) {
     assert_ids(&store.in_flight().await.unwrap(), &["a", "b", "d"]);
 }
 
+/// A thread's queue: its in-flight records in the order first recorded (not by start
+/// time), an update keeping its place, other threads' records left out.
+pub(crate) async fn thread_queue_keeps_arrival_order(store: Arc<dyn Store>) {
+    let (now, ttl) = (t0(), secs(60));
+    let other = InFlightReply { thread: ThreadKey::new("test:C1:T2"), ..in_flight("x", 1) };
+    store.put_in_flight(&in_flight("late-start", 300)).await.unwrap();
+    store.put_in_flight(&other).await.unwrap();
+    assert!(store.claim_and_record(&["k1"], now, ttl, &in_flight("early", 100)).await.unwrap());
+    store.put_in_flight(&in_flight("mid", 200)).await.unwrap();
+    let thread = ThreadKey::new("test:C1:T1");
+    assert_ids(&store.thread_queue(&thread).await.unwrap(), &["late-start", "early", "mid"]);
+    // An update (the placeholder posted, say) keeps the record's place.
+    let mut updated = in_flight("late-start", 300);
+    updated.messages.push(MessageRef::new("test:bot:1"));
+    store.put_in_flight(&updated).await.unwrap();
+    let queue = store.thread_queue(&thread).await.unwrap();
+    assert_ids(&queue, &["late-start", "early", "mid"]);
+    assert_eq!(queue[0], updated);
+    store.remove_in_flight("late-start").await.unwrap();
+    assert_ids(&store.thread_queue(&thread).await.unwrap(), &["early", "mid"]);
+    assert_ids(&store.thread_queue(&ThreadKey::new("test:C1:T2")).await.unwrap(), &["x"]);
+    assert!(store.thread_queue(&ThreadKey::new("test:none")).await.unwrap().is_empty());
+}
+
+/// Leases: one holder at a time, renewable by it, free once expired, released only by
+/// its holder, all of a holder's at once.
+pub(crate) async fn lease_take_renew_expire_release(store: Arc<dyn Store>) {
+    let now = t0();
+    assert_eq!(store.lease_holder("replica:a", now).await.unwrap(), None);
+    assert!(store.take_lease("replica:a", "a", now, secs(10)).await.unwrap());
+    assert!(!store.take_lease("replica:a", "b", now + secs(9), secs(10)).await.unwrap());
+    // Renewed by its holder: still held after the first expiry.
+    assert!(store.take_lease("replica:a", "a", now + secs(9), secs(10)).await.unwrap());
+    assert!(!store.take_lease("replica:a", "b", now + secs(18), secs(10)).await.unwrap());
+    assert_eq!(
+        store.lease_holder("replica:a", now + secs(18)).await.unwrap().as_deref(),
+        Some("a")
+    );
+    // Expired (the expiry instant itself counts as expired, as for claims).
+    assert_eq!(store.lease_holder("replica:a", now + secs(19)).await.unwrap(), None);
+    assert!(store.take_lease("replica:a", "b", now + secs(19), secs(10)).await.unwrap());
+    assert_eq!(
+        store.lease_holder("replica:a", now + secs(19)).await.unwrap().as_deref(),
+        Some("b")
+    );
+    // Only the holder releases.
+    store.release_lease("replica:a", "a").await.unwrap();
+    assert_eq!(
+        store.lease_holder("replica:a", now + secs(20)).await.unwrap().as_deref(),
+        Some("b")
+    );
+    store.release_lease("replica:a", "b").await.unwrap();
+    assert_eq!(store.lease_holder("replica:a", now + secs(20)).await.unwrap(), None);
+    store.release_lease("never", "b").await.unwrap();
+    // A holder's leases all go at once; others' stay.
+    for key in ["replica:c", "thread:1", "thread:2"] {
+        assert!(store.take_lease(key, "c", now, secs(10)).await.unwrap());
+    }
+    assert!(store.take_lease("thread:3", "d", now, secs(10)).await.unwrap());
+    assert_eq!(store.release_leases_of("c").await.unwrap(), 3);
+    assert_eq!(store.lease_holder("thread:1", now).await.unwrap(), None);
+    assert!(store.take_lease("thread:1", "d", now, secs(10)).await.unwrap());
+    assert_eq!(store.lease_holder("thread:3", now).await.unwrap().as_deref(), Some("d"));
+}
+
+/// Sixteen holders racing for one free lease: exactly one gets it.
+pub(crate) async fn concurrent_lease_has_one_winner(store: Arc<dyn Store>) {
+    let barrier = Arc::new(Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.take_lease("thread:race", &format!("r{i}"), t0(), secs(10)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
+
 /// Feedback: put, overwrite, clear with `None`, per message.
 pub(crate) async fn feedback_put_get_clear(store: Arc<dyn Store>) {
     let (m1, m2) = (MessageId::new("m-1"), MessageId::new("m-2"));
@@ -374,6 +459,9 @@ macro_rules! all_contract_tests {
             claim_and_record_is_all_or_nothing,
             concurrent_claim_and_record_has_one_winner,
             in_flight_put_update_remove_list,
+            thread_queue_keeps_arrival_order,
+            lease_take_renew_expire_release,
+            concurrent_lease_has_one_winner,
             feedback_put_get_clear,
             handoffs_put_refresh_remove_list,
             pages_list_each_record_once,

@@ -2,7 +2,7 @@
 //! on restart. It keeps the same semantics as the sled backend (claims expire,
 //! put-if-absent returns the winner), which the shared contract tests check.
 
-use super::codec::ClaimRecord;
+use super::codec::{ClaimRecord, LeaseRecord};
 use super::{Handoff, InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
 use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
@@ -40,6 +40,21 @@ struct Maps {
     in_flight: HashMap<String, InFlightReply>,
     feedback: HashMap<MessageId, Feedback>,
     handoffs: HashMap<ThreadKey, Handoff>,
+    leases: HashMap<String, LeaseRecord>,
+    /// Each in-flight record's place in arrival order (see [`Store::thread_queue`]).
+    arrival: HashMap<String, u64>,
+    next_arrival: u64,
+}
+
+impl Maps {
+    /// Records `reply` in flight, giving it the next place in arrival order if new.
+    fn record(&mut self, reply: &InFlightReply) {
+        if !self.arrival.contains_key(&reply.id) {
+            self.next_arrival += 1;
+            self.arrival.insert(reply.id.clone(), self.next_arrival);
+        }
+        self.in_flight.insert(reply.id.clone(), reply.clone());
+    }
 }
 
 /// A [`Store`] that keeps everything in process memory. Nothing survives a restart.
@@ -120,7 +135,7 @@ impl Store for MemoryStore {
         for key in keys {
             maps.claims.insert((*key).to_owned(), ClaimRecord::new(now, ttl));
         }
-        maps.in_flight.insert(reply.id.clone(), reply.clone());
+        maps.record(reply);
         Ok(true)
     }
 
@@ -139,18 +154,71 @@ impl Store for MemoryStore {
             + claims
             + m.in_flight.len()
             + m.feedback.len()
-            + m.handoffs.len();
+            + m.handoffs.len()
+            + m.leases.len();
         Ok(StoreStats { claims: claims as u64, records: records as u64, bytes_on_disk: None })
     }
 
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
-        self.maps().in_flight.insert(reply.id.clone(), reply.clone());
+        self.maps().record(reply);
         Ok(())
     }
 
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
-        self.maps().in_flight.remove(id);
+        let mut maps = self.maps();
+        maps.in_flight.remove(id);
+        maps.arrival.remove(id);
         Ok(())
+    }
+
+    async fn thread_queue(&self, thread: &ThreadKey) -> Result<Vec<InFlightReply>, StoreError> {
+        let maps = self.maps();
+        let mut queue: Vec<(u64, &InFlightReply)> = maps
+            .in_flight
+            .values()
+            .filter(|r| &r.thread == thread)
+            .map(|r| (maps.arrival.get(&r.id).copied().unwrap_or(0), r))
+            .collect();
+        queue.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        Ok(queue.into_iter().map(|(_, r)| r.clone()).collect())
+    }
+
+    async fn take_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut maps = self.maps();
+        if maps.leases.get(key).is_some_and(|l| !l.may_take(holder, now)) {
+            return Ok(false);
+        }
+        let expires_at_ms = ClaimRecord::new(now, ttl).expires_at_ms;
+        maps.leases
+            .insert(key.to_owned(), LeaseRecord { holder: holder.to_owned(), expires_at_ms });
+        Ok(true)
+    }
+
+    async fn lease_holder(&self, key: &str, now: SystemTime) -> Result<Option<String>, StoreError> {
+        let maps = self.maps();
+        let live = maps.leases.get(key).filter(|l| l.is_live(now));
+        Ok(live.map(|l| l.holder.clone()))
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let mut maps = self.maps();
+        if maps.leases.get(key).is_some_and(|l| l.holder == holder) {
+            maps.leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
+        let mut maps = self.maps();
+        let before = maps.leases.len();
+        maps.leases.retain(|_, l| l.holder != holder);
+        Ok(before - maps.leases.len())
     }
 
     async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError> {

@@ -48,6 +48,7 @@ async fn filled() -> MemoryStore {
         workspace: None,
         final_markdown: None,
         final_footer: None,
+        replica: None,
     };
     store.put_in_flight(&reply).await.unwrap();
     for key in ["event:1", "message:1"] {

@@ -103,6 +103,11 @@ pub struct InFlightReply {
     /// sources line), kept with it so that recovery shows the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_footer: Option<String>,
+    /// The replica (process) answering it, while its lease lives: other replicas leave
+    /// the record alone and take it over once the lease expires. `None` in records
+    /// written before replicas existed (one process only), which any replica may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// A thread whose conversation a person handles: the bridge relays their replies into
@@ -212,6 +217,61 @@ pub trait Store: Send + Sync + 'static {
     /// Every reply still in flight, oldest first.
     async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError>;
 
+    /// `thread`'s replies in flight, in the order they were first recorded
+    /// ([`Store::claim_and_record`] or a first [`Store::put_in_flight`]); an update
+    /// keeps a record's place. This is the thread's queue across replicas: a replica
+    /// answers a question only when no other replica's question is ahead of it.
+    ///
+    /// This and the lease methods below are called only when [`Store::is_shared`];
+    /// their defaults refuse, so a wrapper or a single-process store need not
+    /// implement them. The three backends implement them all (the contract suite
+    /// checks them).
+    async fn thread_queue(&self, thread: &ThreadKey) -> Result<Vec<InFlightReply>, StoreError> {
+        let _ = thread;
+        Err(not_shared())
+    }
+
+    /// Takes or renews the lease `key` for `holder` until `now + ttl`. Returns false,
+    /// changing nothing, when another holder's lease is unexpired at `now`. Atomic: of
+    /// concurrent takers of a free lease exactly one gets it.
+    async fn take_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let _ = (key, holder, now, ttl);
+        Err(not_shared())
+    }
+
+    /// The holder of `key`'s lease if it is unexpired at `now`.
+    async fn lease_holder(&self, key: &str, now: SystemTime) -> Result<Option<String>, StoreError> {
+        let _ = (key, now);
+        Err(not_shared())
+    }
+
+    /// Releases `key`'s lease if `holder` holds it (expired or not); otherwise changes
+    /// nothing. Missing is not an error.
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let _ = (key, holder);
+        Err(not_shared())
+    }
+
+    /// Releases every lease `holder` holds (a replica stopping); returns how many.
+    async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
+        let _ = holder;
+        Err(not_shared())
+    }
+
+    /// Whether other processes may use this store at the same time (a networked
+    /// backend). When false the bridge is the only replica, and skips leases and the
+    /// cross-replica queue entirely: its in-process thread workers already order
+    /// everything, and each store round trip would be pure cost.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Records (or refreshes) a thread whose conversation a person handles.
     async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError>;
 
@@ -268,6 +328,11 @@ pub struct StoreStats {
     pub records: u64,
     /// Bytes on disk, for a store that keeps files.
     pub bytes_on_disk: Option<u64>,
+}
+
+/// What the replica methods of a store that does not implement them answer.
+fn not_shared() -> StoreError {
+    StoreError::Backend("this store is not shared by replicas: it keeps no leases".into())
 }
 
 /// Seconds since the Unix epoch, for the `created_at` fields.

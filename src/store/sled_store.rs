@@ -1,7 +1,7 @@
 //! The default durable [`Store`]: an embedded sled database in one directory.
 //!
 //! One tree per record kind (`threads`, `replies`, `claims`, `in_flight`, `feedback`,
-//! `handoffs`),
+//! `handoffs`, `leases`, and `arrival`: each in-flight record's place in arrival order),
 //! keyed by the id's text, each value a [`codec`](super::codec) envelope. The atomic
 //! operations the trait promises map onto sled's `compare_and_swap`.
 //!
@@ -30,7 +30,7 @@
 //! fails with an error that says so. It is a single-process store; several replicas
 //! need a networked backend.
 
-use super::codec::{decode, encode, ClaimRecord};
+use super::codec::{decode, encode, ClaimRecord, LeaseRecord};
 use super::group_flush::{FlushMode, GroupFlush};
 use super::memory::oldest_first;
 use super::{Handoff, InFlightReply, ReplyLink, Store, StoreError, StoreStats, ThreadLink};
@@ -54,6 +54,10 @@ pub struct SledStore {
     in_flight: sled::Tree,
     feedback: sled::Tree,
     handoffs: sled::Tree,
+    leases: sled::Tree,
+    /// In-flight record id → its place in arrival order (big-endian, from sled's id
+    /// generator), for [`Store::thread_queue`].
+    arrival: sled::Tree,
     /// How writes are made durable, and the shared flusher for grouped flushes.
     flush_mode: FlushMode,
     flusher: Arc<GroupFlush>,
@@ -95,6 +99,8 @@ impl SledStore {
             in_flight: tree("in_flight")?,
             feedback: tree("feedback")?,
             handoffs: tree("handoffs")?,
+            leases: tree("leases")?,
+            arrival: tree("arrival")?,
             path: path.to_owned(),
             flush_mode,
             flusher: GroupFlush::new(db.clone()),
@@ -282,22 +288,28 @@ impl Store for SledStore {
         let record = encode(reply);
         // A multi-tree transaction: sled logs its writes as one batch, so after a crash
         // either all of them are there or none is.
-        let outcome = (&self.claims, &self.in_flight).transaction(|(claims, in_flight)| {
-            for key in keys {
-                if let Some(bytes) = claims.get(key)? {
-                    match decode::<ClaimRecord>(key, &bytes) {
-                        Ok(claim) if claim.is_live(now) => return Ok(false),
-                        Ok(_expired) => {}
-                        Err(e) => return Err(Abort::Abort(e)),
+        let place = self.db.generate_id().map_err(|e| backend("generate_id", e))?.to_be_bytes();
+        let outcome = (&self.claims, &self.in_flight, &self.arrival).transaction(
+            |(claims, in_flight, arrival)| {
+                for key in keys {
+                    if let Some(bytes) = claims.get(key)? {
+                        match decode::<ClaimRecord>(key, &bytes) {
+                            Ok(claim) if claim.is_live(now) => return Ok(false),
+                            Ok(_expired) => {}
+                            Err(e) => return Err(Abort::Abort(e)),
+                        }
                     }
                 }
-            }
-            for key in keys {
-                claims.insert(*key, ours.as_slice())?;
-            }
-            in_flight.insert(reply.id.as_str(), record.as_slice())?;
-            Ok(true)
-        });
+                for key in keys {
+                    claims.insert(*key, ours.as_slice())?;
+                }
+                in_flight.insert(reply.id.as_str(), record.as_slice())?;
+                if arrival.get(reply.id.as_str())?.is_none() {
+                    arrival.insert(reply.id.as_str(), &place[..])?;
+                }
+                Ok(true)
+            },
+        );
         match outcome {
             Ok(true) => {
                 self.flush().await?;
@@ -347,6 +359,7 @@ impl Store for SledStore {
             &self.in_flight,
             &self.feedback,
             &self.handoffs,
+            &self.leases,
         ];
         let records = trees.iter().map(|t| t.len() as u64).sum();
         let bytes = self.db.size_on_disk().map_err(|e| backend("size_on_disk", e))?;
@@ -354,6 +367,14 @@ impl Store for SledStore {
     }
 
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
+        if self.arrival.get(reply.id.as_str()).map_err(|e| backend("get", e))?.is_none() {
+            let place = self.db.generate_id().map_err(|e| backend("generate_id", e))?;
+            // Only if still absent: a concurrent first write keeps its place.
+            let _ = self
+                .arrival
+                .compare_and_swap(reply.id.as_str(), None::<&[u8]>, Some(&place.to_be_bytes()[..]))
+                .map_err(|e| backend("compare_and_swap", e))?;
+        }
         self.in_flight
             .insert(reply.id.as_str(), encode(reply))
             .map_err(|e| backend("insert", e))?;
@@ -362,7 +383,91 @@ impl Store for SledStore {
 
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
         self.in_flight.remove(id).map_err(|e| backend("remove", e))?;
+        self.arrival.remove(id).map_err(|e| backend("remove", e))?;
         self.flush().await
+    }
+
+    async fn thread_queue(&self, thread: &ThreadKey) -> Result<Vec<InFlightReply>, StoreError> {
+        let mut queue = Vec::new();
+        for reply in self.in_flight().await? {
+            if &reply.thread == thread {
+                let place = self.arrival.get(reply.id.as_str()).map_err(|e| backend("get", e))?;
+                let place = place.and_then(|p| <[u8; 8]>::try_from(p.as_ref()).ok());
+                queue.push((place.map_or(0, u64::from_be_bytes), reply));
+            }
+        }
+        queue.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        Ok(queue.into_iter().map(|(_, r)| r).collect())
+    }
+
+    async fn take_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let expires_at_ms = ClaimRecord::new(now, ttl).expires_at_ms;
+        let ours = encode(&LeaseRecord { holder: holder.to_owned(), expires_at_ms });
+        // As `claim`: decide on what we read, swap against it, decide again if it moved.
+        loop {
+            let current = self.leases.get(key).map_err(|e| backend("get", e))?;
+            if let Some(bytes) = &current {
+                if !decode::<LeaseRecord>(key, bytes)?.may_take(holder, now) {
+                    return Ok(false);
+                }
+            }
+            let swapped = self
+                .leases
+                .compare_and_swap(key, current, Some(ours.as_slice()))
+                .map_err(|e| backend("compare_and_swap", e))?;
+            if swapped.is_ok() {
+                self.flush().await?;
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn lease_holder(&self, key: &str, now: SystemTime) -> Result<Option<String>, StoreError> {
+        let lease: Option<LeaseRecord> = Self::get(&self.leases, key)?;
+        Ok(lease.filter(|l| l.is_live(now)).map(|l| l.holder))
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let Some(bytes) = self.leases.get(key).map_err(|e| backend("get", e))? else {
+            return Ok(());
+        };
+        if decode::<LeaseRecord>(key, &bytes)?.holder != holder {
+            return Ok(());
+        }
+        // Only the value we read: a lease taken over meanwhile is not ours to remove.
+        let swapped = self
+            .leases
+            .compare_and_swap(key, Some(bytes), None::<&[u8]>)
+            .map_err(|e| backend("compare_and_swap", e))?;
+        if swapped.is_ok() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
+        let mut released = 0;
+        for entry in self.leases.iter() {
+            let (key, bytes) = entry.map_err(|e| backend("iter", e))?;
+            let name = String::from_utf8_lossy(&key);
+            if decode::<LeaseRecord>(&name, &bytes)?.holder == holder {
+                let swapped = self
+                    .leases
+                    .compare_and_swap(&key, Some(bytes), None::<&[u8]>)
+                    .map_err(|e| backend("compare_and_swap", e))?;
+                released += usize::from(swapped.is_ok());
+            }
+        }
+        if released > 0 {
+            self.flush().await?;
+        }
+        Ok(released)
     }
 
     async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError> {

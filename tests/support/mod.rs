@@ -214,6 +214,26 @@ impl ReportingChild {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Waits (at most `limit`, polling: the log is another process's) for a stderr line
+    /// containing `needle`, and returns it.
+    pub fn wait_for_line(&self, needle: &str, limit: Duration) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(line) = self.lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(start.elapsed() < limit, "no line with {needle:?} within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The port in the first stderr line containing `needle` (e.g. the Slack Events API
+    /// listener's), waiting for it as [`Self::wait_for_line`].
+    pub fn wait_for_port(&self, needle: &str, limit: Duration) -> u16 {
+        let line = self.wait_for_line(needle, limit);
+        bound_port(&line).unwrap_or_else(|| panic!("no 127.0.0.1:PORT in {line:?}"))
+    }
+
     /// Kills the process and returns everything it wrote to stderr.
     pub fn kill_and_logs(mut self) -> String {
         let _ = self.child.kill();

@@ -12,6 +12,11 @@
 //! Durability: PostgreSQL commits are durable when the call returns (with the server's
 //! default `synchronous_commit`), as the trait requires.
 //!
+//! Replicas: leases live in `sab_leases` (key, holder, expiry), taken by one statement
+//! (`INSERT … ON CONFLICT DO UPDATE … WHERE same holder OR expired`); in-flight records
+//! carry their thread and a place from the `sab_arrival` sequence, given at the first
+//! write and kept by updates, which orders a thread's queue across replicas.
+//!
 //! Schema changes are numbered migrations embedded here, applied at connect under a
 //! session advisory lock, so replicas starting together do not race; each is recorded
 //! in `sab_migrations`. Connections come from a pool (deadpool-postgres over
@@ -30,7 +35,8 @@ use std::time::{Duration, SystemTime};
 use tls::tls;
 
 /// The schema, one migration per entry (never edit one that has shipped; add another).
-const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS sab_records (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS sab_records (
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
         value BYTEA NOT NULL,
@@ -39,7 +45,21 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS sab_records (
         PRIMARY KEY (kind, key)
     );
     CREATE INDEX IF NOT EXISTS sab_claims_by_expiry ON sab_records (expires_ms)
-        WHERE kind = 'claim';"];
+        WHERE kind = 'claim';",
+    // Replicas: leases (a replica's liveness, a thread's turn), and each in-flight
+    // record's thread and place in arrival order (the thread's queue across replicas).
+    "CREATE TABLE IF NOT EXISTS sab_leases (
+        key TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_ms BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS sab_leases_by_holder ON sab_leases (holder);
+    CREATE SEQUENCE IF NOT EXISTS sab_arrival;
+    ALTER TABLE sab_records ADD COLUMN IF NOT EXISTS thread TEXT;
+    ALTER TABLE sab_records ADD COLUMN IF NOT EXISTS arrival BIGINT;
+    CREATE INDEX IF NOT EXISTS sab_in_flight_by_thread ON sab_records (thread, arrival)
+        WHERE kind = 'in_flight';",
+];
 
 /// How many migrations there are (tests check each ran once).
 #[cfg(test)]
@@ -378,7 +398,8 @@ impl Store for PostgresStore {
                 return Ok(false);
             }
         }
-        tx.execute(UPSERT, &[&"in_flight", &reply.id, &encode(reply), &sort_of(reply)])
+        let (value, sort) = (encode(reply), sort_of(reply));
+        tx.execute(IN_FLIGHT_UPSERT, &[&reply.id, &value, &sort, &reply.thread.as_str()])
             .await
             .map_err(|e| backend("record in flight", e))?;
         tx.commit().await.map_err(|e| backend("commit", e))?;
@@ -403,7 +424,8 @@ impl Store for PostgresStore {
             .client()
             .await?
             .query_one(
-                "SELECT COUNT(*) FILTER (WHERE kind = 'claim'), COUNT(*) FROM sab_records",
+                "SELECT COUNT(*) FILTER (WHERE kind = 'claim'),
+                        COUNT(*) + (SELECT COUNT(*) FROM sab_leases) FROM sab_records",
                 &[],
             )
             .await
@@ -413,7 +435,13 @@ impl Store for PostgresStore {
     }
 
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
-        self.put("in_flight", &reply.id, encode(reply), sort_of(reply)).await
+        let (value, sort) = (encode(reply), sort_of(reply));
+        self.client()
+            .await?
+            .execute(IN_FLIGHT_UPSERT, &[&reply.id, &value, &sort, &reply.thread.as_str()])
+            .await
+            .map_err(|e| backend("record in flight", e))?;
+        Ok(())
     }
 
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
@@ -423,6 +451,80 @@ impl Store for PostgresStore {
     async fn in_flight(&self) -> Result<Vec<InFlightReply>, StoreError> {
         // `ORDER BY sort, key`: started_at, then id, as the other backends.
         self.list("in_flight").await
+    }
+
+    async fn thread_queue(&self, thread: &ThreadKey) -> Result<Vec<InFlightReply>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT key, value FROM sab_records WHERE kind = 'in_flight' AND thread = $1
+                 ORDER BY arrival, key",
+                &[&thread.as_str()],
+            )
+            .await
+            .map_err(|e| backend("read a thread's queue", e))?;
+        rows.iter().map(|r| decode(r.get::<_, &str>(0), r.get::<_, &[u8]>(1))).collect()
+    }
+
+    async fn take_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let expires = i64::try_from(ClaimRecord::new(now, ttl).expires_at_ms).unwrap_or(i64::MAX);
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "INSERT INTO sab_leases (key, holder, expires_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE
+                 SET holder = EXCLUDED.holder, expires_ms = EXCLUDED.expires_ms
+                 WHERE sab_leases.holder = EXCLUDED.holder OR sab_leases.expires_ms <= $4
+                 RETURNING 1",
+                &[&key, &holder, &expires, &millis(now)],
+            )
+            .await
+            .map_err(|e| backend("take a lease", e))?;
+        Ok(row.is_some())
+    }
+
+    async fn lease_holder(&self, key: &str, now: SystemTime) -> Result<Option<String>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT holder FROM sab_leases WHERE key = $1 AND expires_ms > $2",
+                &[&key, &millis(now)],
+            )
+            .await
+            .map_err(|e| backend("read a lease", e))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute("DELETE FROM sab_leases WHERE key = $1 AND holder = $2", &[&key, &holder])
+            .await
+            .map_err(|e| backend("release a lease", e))?;
+        Ok(())
+    }
+
+    async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
+        let released = self
+            .client()
+            .await?
+            .execute("DELETE FROM sab_leases WHERE holder = $1", &[&holder])
+            .await
+            .map_err(|e| backend("release leases", e))?;
+        Ok(released as usize)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 
     async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
@@ -480,3 +582,9 @@ impl Store for PostgresStore {
 fn sort_of(reply: &InFlightReply) -> i64 {
     i64::try_from(reply.started_at).unwrap_or(i64::MAX)
 }
+
+/// Writes an in-flight record (`$1` id, `$2` value, `$3` sort, `$4` thread). A new
+/// record takes the next place in arrival order; an update keeps its place.
+const IN_FLIGHT_UPSERT: &str = "INSERT INTO sab_records (kind, key, value, sort, thread, arrival)
+     VALUES ('in_flight', $1, $2, $3, $4, nextval('sab_arrival'))
+     ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, sort = EXCLUDED.sort";

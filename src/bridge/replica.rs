@@ -1,0 +1,148 @@
+//! Which process this is, when several replicas share one store, and whether another
+//! one is still alive.
+//!
+//! Each process gets a fresh replica id at start and holds the lease `replica:<id>` in
+//! the store, renewed by a heartbeat ([`Replica::heartbeat`]) every quarter of its ttl.
+//! The in-flight records it writes name it ([`Replica::stamp`]); other replicas leave
+//! those alone while the lease lives and take them over once it expires
+//! ([`super::recovery`]). A replica stopping gracefully releases every lease it holds
+//! ([`Replica::leave`]), so the others need not wait for expiry.
+//!
+//! With a store that is not shared (sled, memory) the process is the only replica:
+//! nothing is leased, records carry no replica, and every check here answers at once
+//! without touching the store, so the single-process bridge pays nothing for this.
+
+use crate::store::{Store, StoreError};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How long a replica's lease lasts without a heartbeat, by default. A dead replica's
+/// replies are taken over within `ttl + ttl / 4` (expiry, then the next scan): 10 s.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(8);
+
+/// This process, as the other replicas see it.
+pub struct Replica {
+    id: String,
+    /// The shared store; `None` when this process is the only replica.
+    store: Option<Arc<dyn Store>>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("id", &self.id)
+            .field("shared", &self.store.is_some())
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl Replica {
+    /// The only replica: no store is shared, nothing is leased.
+    pub fn solo() -> Arc<Self> {
+        Arc::new(Self { id: new_id(), store: None, ttl: DEFAULT_LEASE_TTL })
+    }
+
+    /// Joins the replicas of `store` with a lease of `ttl` (taken now; keep it alive
+    /// with [`Self::heartbeat`]). A store that is not shared makes a [`Self::solo`].
+    pub async fn join(store: Arc<dyn Store>, ttl: Duration) -> Result<Arc<Self>, StoreError> {
+        if !store.is_shared() {
+            return Ok(Self::solo());
+        }
+        let replica = Self { id: new_id(), store: Some(store), ttl };
+        replica.renew().await?;
+        tracing::info!(replica = %replica.id, ttl_ms = ttl.as_millis() as u64, "joined the replicas");
+        crate::ops::metrics::leases_held(1.0);
+        Ok(Arc::new(replica))
+    }
+
+    /// This replica's id (unique per process start).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether other replicas may share the store (leases and takeover apply).
+    pub fn is_shared(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The lease ttl; heartbeats and scans run every quarter of it.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// What an in-flight record written now names as its replica: this one when the
+    /// store is shared, nothing otherwise (one process: every record is its own).
+    pub fn stamp(&self) -> Option<String> {
+        self.store.as_ref().map(|_| self.id.clone())
+    }
+
+    /// The store, when shared.
+    pub(crate) fn shared_store(&self) -> Option<&Arc<dyn Store>> {
+        self.store.as_ref()
+    }
+
+    fn key(id: &str) -> String {
+        format!("replica:{id}")
+    }
+
+    async fn renew(&self) -> Result<(), StoreError> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let key = Self::key(&self.id);
+        if !store.take_lease(&key, &self.id, SystemTime::now(), self.ttl).await? {
+            // Nobody else takes a key with our fresh id; keep going and say so.
+            tracing::error!(replica = %self.id, "another process holds this replica's lease");
+        }
+        Ok(())
+    }
+
+    /// Whether replica `id` is alive (its lease unexpired). This replica always is.
+    pub async fn is_alive(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(store) = &self.store else { return Ok(false) };
+        if id == self.id {
+            return Ok(true);
+        }
+        Ok(store.lease_holder(&Self::key(id), SystemTime::now()).await?.is_some())
+    }
+
+    /// Renews the lease every quarter of its ttl until `stop`. A failed renewal is
+    /// logged and retried at the next beat; if the store stays unreachable past the ttl,
+    /// the others will take this replica's replies over (they cannot tell a partition
+    /// from a death).
+    pub async fn heartbeat(self: Arc<Self>, stop: impl Future<Output = ()>) {
+        if self.store.is_none() {
+            return;
+        }
+        let beats = async {
+            loop {
+                tokio::time::sleep(self.ttl / 4).await;
+                if let Err(e) = self.renew().await {
+                    tracing::warn!(replica = %self.id, error = %e, "could not renew the replica lease");
+                }
+            }
+        };
+        tokio::select! {
+            () = beats => {},
+            () = stop => {},
+        }
+    }
+
+    /// Releases every lease this replica holds (its own, and any thread's), so the
+    /// others take over at once. Call last, when its replies are finished or closed.
+    pub async fn leave(&self) {
+        let Some(store) = &self.store else { return };
+        match store.release_leases_of(&self.id).await {
+            Ok(n) => {
+                tracing::info!(replica = %self.id, released = n, "left the replicas");
+                crate::ops::metrics::leases_held(-(n as f64));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not release the leases; they will expire"),
+        }
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
