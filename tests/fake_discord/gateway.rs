@@ -9,6 +9,11 @@
 //! a test invalidated, gets INVALID_SESSION (op 9, `d: false`), after which the client
 //! identifies again. A test can ask the client to reconnect (op 7), or cut its
 //! connection without a close frame.
+//!
+//! Shards as Discord runs them: an Identify names `shard: [id, total]`; that session's
+//! READY lists, and GUILD_CREATE follows for, only the guilds whose
+//! `(guild_id >> 22) % total` is `id`, and a dispatch goes to the session of the shard
+//! its guild belongs to (DMs to shard 0).
 
 use super::{payloads, State};
 use futures_util::{SinkExt, StreamExt};
@@ -40,6 +45,13 @@ pub(crate) struct Session {
     live: Option<mpsc::UnboundedSender<Control>>,
     /// False once invalidated: a RESUME of it gets op 9.
     pub resumable: bool,
+    /// `[id, total]` from its Identify (`[0, 1]` when the client sent none).
+    pub shard: [u64; 2],
+}
+
+/// The shard of `total` that Discord sends `guild`'s events on.
+pub fn shard_of(guild: u64, total: u64) -> u64 {
+    (guild >> 22) % total.max(1)
 }
 
 impl Session {
@@ -101,6 +113,8 @@ async fn connection(state: Arc<State>, stream: TcpStream) {
     }
     let Some(attached) = handshake(&state, &mut ws).await else { return };
     live(ws, attached).await;
+    // Wakes tests waiting for a session to go (its client died, say).
+    state.with(|_| ());
 }
 
 /// Waits for Identify or Resume (acknowledging heartbeats meanwhile) and attaches the
@@ -121,7 +135,7 @@ async fn handshake(state: &State, ws: &mut Ws) -> Option<Attached> {
                     let _ = ws.send(Message::Close(Some(close))).await;
                     return None;
                 }
-                return Some(identify(state));
+                return Some(identify(state, &payload["d"]));
             }
             Some(6) => {
                 let id = payload["d"]["session_id"].as_str().unwrap_or_default().to_string();
@@ -140,22 +154,31 @@ async fn handshake(state: &State, ws: &mut Ws) -> Option<Attached> {
     }
 }
 
-/// A new session, READY and GUILD_CREATE first in its log.
-fn identify(state: &State) -> Attached {
+/// A new session, READY (and GUILD_CREATE, on the guild's shard) first in its log.
+fn identify(state: &State, d: &Value) -> Attached {
     let url = state.gateway_url.lock().unwrap().clone();
     let (tx, rx) = mpsc::unbounded_channel();
+    let shard = match d["shard"].as_array().map(|a| (a[0].as_u64(), a[1].as_u64())) {
+        Some((Some(id), Some(total))) if total > 0 && id < total => [id, total],
+        _ => [0, 1],
+    };
     state.with(|r| {
         let threads: Vec<Value> =
             r.channels.values().filter(|c| c["type"] == 11).cloned().collect();
         let id = format!("fake-session-{}", r.gateway.len() + 1);
         let mut ready = payloads::ready(&url);
         ready["session_id"] = json!(id);
-        let log = vec![
-            ("READY".to_string(), ready),
-            ("GUILD_CREATE".to_string(), payloads::guild_create(threads)),
-        ];
+        ready["shard"] = json!(shard);
+        let ours = shard_of(super::GUILD, shard[1]) == shard[0];
+        if !ours {
+            ready["guilds"] = json!([]);
+        }
+        let mut log = vec![("READY".to_string(), ready)];
+        if ours {
+            log.push(("GUILD_CREATE".to_string(), payloads::guild_create(threads)));
+        }
         let first = numbered(&log, 0);
-        r.gateway.push(Session { id, log, live: Some(tx), resumable: true });
+        r.gateway.push(Session { id, log, live: Some(tx), resumable: true, shard });
         r.sessions_opened += 1;
         Attached { first, rx }
     })

@@ -163,6 +163,8 @@ pub struct Record {
     pub channels: HashMap<u64, Value>,
     /// Identify payloads (`d` of op 2), one per gateway session.
     pub identifies: Vec<Value>,
+    /// The shard count `GET /gateway/bot` recommends (0 counts as 1).
+    pub recommended_shards: u64,
     failures: HashMap<Op, VecDeque<Failure>>,
     /// Failures (queued or after-effect) that took effect, in order, with the ids in the
     /// path of the call each hit: `(op, channel, message)`.
@@ -201,6 +203,15 @@ impl Record {
     /// Bot messages in `channel`, in posting order.
     pub fn messages_in(&self, channel: u64) -> Vec<&BotMessage> {
         self.messages.iter().filter(|m| m.channel == channel).collect()
+    }
+
+    /// The shards with a live gateway connection now, as `[id, total]`, sorted, each
+    /// as often as it has live sessions (a shard run twice shows twice).
+    pub fn live_shards(&self) -> Vec<[u64; 2]> {
+        let mut live: Vec<[u64; 2]> =
+            self.gateway.iter().filter(|s| s.is_live()).map(|s| s.shard).collect();
+        live.sort_unstable();
+        live
     }
 
     /// Calls of one kind.
@@ -385,20 +396,37 @@ impl FakeDiscord {
         self.state.with(|r| r.channels.insert(id, channel));
     }
 
-    /// Sends a dispatch (`op` 0, event `t`) on the newest live gateway session, or
-    /// logs it on the newest session for its resume when none is live (Discord keeps a
-    /// session's events while its client reconnects).
+    /// Sends a dispatch (`op` 0, event `t`) on the newest live gateway session of the
+    /// shard its guild belongs to (shard 0 without a guild), or logs it on that shard's
+    /// newest session for its resume when none is live (Discord keeps a session's
+    /// events while its client reconnects).
     pub fn dispatch(&self, t: &str, d: Value) {
         if t == "MESSAGE_CREATE" {
             self.remember(&d);
         }
         let sent = self.state.with(|r| {
-            let newest_live = r.gateway.iter().rposition(gateway::Session::is_live);
-            let at = newest_live.or(r.gateway.len().checked_sub(1))?;
+            let at = Self::session_for(&r.gateway, &d)?;
             r.gateway[at].dispatch(t, d);
             Some(())
         });
         assert!(sent.is_some(), "no gateway session to dispatch {t} on");
+    }
+
+    /// The session a dispatch about `d` goes to: the newest live one of its shard, else
+    /// the newest of its shard (for its resume).
+    fn session_for(sessions: &[gateway::Session], d: &Value) -> Option<usize> {
+        let guild = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok());
+        let on_shard = |s: &gateway::Session| match guild {
+            Some(guild) => gateway::shard_of(guild, s.shard[1]) == s.shard[0],
+            None => s.shard[0] == 0,
+        };
+        let newest_live = sessions.iter().rposition(|s| on_shard(s) && s.is_live());
+        newest_live.or_else(|| sessions.iter().rposition(on_shard))
+    }
+
+    /// See [`Record::live_shards`].
+    pub fn live_shards(&self) -> Vec<[u64; 2]> {
+        self.read(Record::live_shards)
     }
 
     /// Keeps a MESSAGE_CREATE's message as its channel's history (once per id), in
@@ -416,11 +444,17 @@ impl FakeDiscord {
         });
     }
 
-    /// Sends the same dispatch on every resumable session (used after the bot's own
-    /// REST calls, as Discord does for the bot's own THREAD_CREATE).
+    /// Sends the same dispatch on every resumable session of the shard `d`'s guild is
+    /// on (used after the bot's own REST calls, as Discord does for the bot's own
+    /// THREAD_CREATE).
     fn broadcast(state: &State, t: &str, d: Value) {
+        let guild = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok());
         state.with(|r| {
-            for s in r.gateway.iter_mut().filter(|s| s.resumable) {
+            let on_shard = |s: &gateway::Session| match guild {
+                Some(guild) => gateway::shard_of(guild, s.shard[1]) == s.shard[0],
+                None => true,
+            };
+            for s in r.gateway.iter_mut().filter(|s| s.resumable && on_shard(s)) {
                 s.dispatch(t, d.clone());
             }
         });

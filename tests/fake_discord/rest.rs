@@ -18,6 +18,7 @@ type S = AxState<Arc<State>>;
 pub async fn spawn(state: Arc<State>) -> String {
     let app = Router::new()
         .route("/api/v10/gateway", get(gateway))
+        .route("/api/v10/gateway/bot", get(gateway_bot))
         .route("/api/v10/users/@me", get(me))
         .route("/api/v10/channels/{channel}", get(get_channel))
         .route("/api/v10/channels/{channel}/messages", post(create_message).get(list_messages))
@@ -248,6 +249,19 @@ async fn gateway(AxState(st): S, m: Method, u: Uri, h: HeaderMap) -> Response {
     };
     answer(&st, Op::Gateway, (&m, &u, &h), (None, None), b"", || {
         (StatusCode::OK, json!({ "url": url }))
+    })
+}
+
+/// `GET /gateway/bot`: the URL, the shard count Discord recommends and the session
+/// start limit, as Discord answers it (this one needs the token).
+async fn gateway_bot(AxState(st): S, m: Method, u: Uri, h: HeaderMap) -> Response {
+    let url = st.gateway_url.lock().unwrap().clone();
+    let shards = st.with(|r| r.recommended_shards.max(1));
+    answer(&st, Op::Gateway, (&m, &u, &h), (None, None), b"", || {
+        let limit = json!({
+            "total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1
+        });
+        (StatusCode::OK, json!({ "url": url, "shards": shards, "session_start_limit": limit }))
     })
 }
 
