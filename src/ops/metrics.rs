@@ -46,6 +46,9 @@ pub const HANDOFF_SOCKETS_OPEN: &str = "siteassist_bridge_handoff_sockets_open";
 pub const HANDOFF_RECONNECTS: &str = "siteassist_bridge_handoff_reconnects_total";
 /// Counter: attempts to open a conversation socket that failed.
 pub const HANDOFF_SOCKET_FAILURES: &str = "siteassist_bridge_handoff_socket_failures_total";
+/// Gauge: 1 for each Discord shard this process runs under `discord.shards = "auto"`
+/// (label `shard`), 0 once it handed it to another replica.
+pub const DISCORD_SHARD_RUNNING: &str = "siteassist_bridge_discord_shard_running";
 
 /// Claims in the store (expired ones not yet swept included).
 pub const STORE_CLAIMS: &str = "siteassist_bridge_store_claims";
@@ -130,6 +133,10 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
         "Handoff relays running: threads listened to for a takeover, or relaying a person (one socket each)."
     );
     describe_gauge!(HANDOFF_SOCKETS_OPEN, "Conversation sockets connected now.");
+    describe_gauge!(
+        DISCORD_SHARD_RUNNING,
+        "1 for each Discord shard this replica runs (discord.shards = \"auto\"), by shard."
+    );
     describe_counter!(HANDOFF_RECONNECTS, "Conversation sockets that dropped and came back.");
     describe_counter!(
         HANDOFF_SOCKET_FAILURES,
@@ -255,6 +262,12 @@ pub fn handoff_reconnected() {
 /// A relay's socket could not be opened (it is tried again after a backoff).
 pub fn handoff_socket_failed() {
     counter!(HANDOFF_SOCKET_FAILURES).increment(1);
+}
+
+/// This replica started (`true`) or handed back a Discord shard.
+pub fn discord_shard_running(shard: u32, running: bool) {
+    let value = if running { 1.0 } else { 0.0 };
+    gauge!(DISCORD_SHARD_RUNNING, "shard" => shard.to_string()).set(value);
 }
 
 /// Feedback sent, by value.

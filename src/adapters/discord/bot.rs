@@ -1,7 +1,7 @@
 //! Connecting to Discord and running until shutdown: serenity's client for the gateway,
 //! our [`Rest`] for the calls the adapter makes, the core in between.
 
-use super::config::{parse_channel_id, parse_shards, DiscordSettings};
+use super::config::{parse_channel_id, shard_spec, DiscordSettings, ShardSpec};
 use super::directory::Directory;
 use super::egress::DiscordAdapter;
 use super::ingress::{Forwarder, Handled, Ingress};
@@ -140,8 +140,15 @@ pub struct DiscordBot {
     rx: mpsc::UnboundedReceiver<super::ingress::GatewayEvent>,
     bridge: Bridge,
     reports: broadcast::Sender<Handled>,
-    shards: Option<(u32, u32, u32)>,
+    shards: Shards,
     bot: u64,
+}
+
+/// The shards [`DiscordBot::serve`] runs.
+enum Shards {
+    Fixed(ShardSpec),
+    /// Divided with the other replicas through leases (`discord.shards = "auto"`).
+    Leased(super::shards::ShardLeases),
 }
 
 impl DiscordBot {
@@ -160,13 +167,19 @@ impl DiscordBot {
         if settings.token.is_empty() {
             return Err(DiscordError::Config { key: "discord.token", reason: "is empty".into() });
         }
-        let shards = match settings.shards.trim() {
-            "" => None,
-            spec => Some(parse_shards(spec).ok_or_else(|| DiscordError::Config {
+        let spec = shard_spec(&settings.shards).ok_or_else(|| DiscordError::Config {
+            key: "discord.shards",
+            reason: format!("{:?} is not FIRST-LAST/TOTAL or auto", settings.shards),
+        })?;
+        let shared = bridge_cfg.replica.shared_store().cloned();
+        if spec == ShardSpec::Auto && shared.is_none() {
+            return Err(DiscordError::Config {
                 key: "discord.shards",
-                reason: format!("{spec:?} is not FIRST-LAST/TOTAL"),
-            })?),
-        };
+                reason: "\"auto\" divides the shards between replicas sharing a store: it \
+                         needs store.backend = \"postgres\" (one process: leave it empty)"
+                    .into(),
+            });
+        }
         let auto_respond = auto_respond_ids(&settings.auto_respond_channels)?;
         let channels = ChannelPolicy::new(
             listed_channels("discord.allow_channels", &settings.allow_channels)?,
@@ -216,6 +229,22 @@ impl DiscordBot {
             })?;
         tracing::info!(bot = %name, id = bot, "Discord bot identified");
         register_commands(&rest, bot, &settings.command_guilds).await;
+        let shards = match (spec, shared) {
+            (ShardSpec::Auto, Some(store)) => {
+                let count = || async { rest.recommended_shards().await.map_err(|f| f.error) };
+                let total = crate::bridge::platform_call("discord", count)
+                    .await
+                    .map_err(|e| DiscordError::Unreachable(e.to_string()))?;
+                let replica = &bridge_cfg.replica;
+                Shards::Leased(super::shards::ShardLeases::new(
+                    store,
+                    replica.id(),
+                    total,
+                    replica.ttl(),
+                ))
+            }
+            (spec, _) => Shards::Fixed(spec),
+        };
         let directory = Arc::new(Directory::default());
         let adapter = Arc::new(DiscordAdapter::new(
             Arc::clone(&rest),
@@ -265,25 +294,52 @@ impl DiscordBot {
         shutdown: impl Future<Output = ()> + Send,
         grace: Duration,
     ) -> Result<(), DiscordError> {
-        let Self { mut client, ingress, rx, bridge, shards, .. } = self;
+        let Self { mut client, ingress, rx, bridge, shards, reports, .. } = self;
         bridge.recover_unfinished().await?;
         let (stop, stopped) = watch::channel(false);
         let ingress = tokio::spawn(ingress.run(rx, stopped));
         let manager = Arc::clone(&client.shard_manager);
+        let (quit_leases, leases_quit) = watch::channel(false);
+        let (fixed, leased) = match shards {
+            Shards::Fixed(spec) => (Some(spec), None),
+            Shards::Leased(leases) => {
+                let (first, first_rx) = tokio::sync::oneshot::channel();
+                let total = leases.total();
+                let divide = super::shards::divide(
+                    leases,
+                    Arc::clone(&manager),
+                    first,
+                    reports.clone(),
+                    leases_quit,
+                );
+                (None, Some((tokio::spawn(divide), first_rx, total)))
+            }
+        };
+        let (divider, first) = match leased {
+            Some((task, first_rx, total)) => (Some(task), Some((first_rx, total))),
+            None => (None, None),
+        };
         let result = {
             let start = async {
-                match shards {
-                    None => client.start().await,
+                match (fixed, first) {
                     // serenity's range end is inclusive: 0..1 runs shards 0 and 1.
-                    Some((first, last, total)) => {
+                    (Some(ShardSpec::Range { first, last, total }), _) => {
                         client.start_shard_range(first..last, total).await
                     }
+                    (_, Some((first_rx, total))) => match first_rx.await {
+                        // The first shard this replica leases; the others follow.
+                        Ok(first) => client.start_shard_range(first..first, total).await,
+                        // Stopped before any shard was ours.
+                        Err(_) => Ok(()),
+                    },
+                    _ => client.start().await,
                 }
             };
             tokio::pin!(start, shutdown);
             tokio::select! {
                 r = &mut start => r.map_err(gateway_error),
                 () = &mut shutdown => {
+                    let _ = quit_leases.send(true);
                     manager.shutdown_all().await;
                     let _ = tokio::time::timeout(GATEWAY_STOP, &mut start).await;
                     Ok(())
@@ -291,6 +347,15 @@ impl DiscordBot {
             }
         };
         drop(client);
+        // The shards have stopped: hand their leases to the other replicas at once.
+        let _ = quit_leases.send(true);
+        if let Some(divider) = divider {
+            if let Ok(mut leases) = divider.await {
+                if let Err(e) = leases.release_all().await {
+                    tracing::warn!(error = %e, "could not hand the Discord shards back");
+                }
+            }
+        }
         let _ = stop.send(true);
         let _ = ingress.await;
         let cut = bridge.shutdown(grace).await;

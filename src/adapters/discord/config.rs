@@ -30,8 +30,10 @@ pub struct DiscordSettings {
     /// Where Discord serves attachments: the only host files are fetched from (tests
     /// point it at a fake).
     pub cdn_url: String,
-    /// Shards this process runs: empty for one shard, or `FIRST-LAST/TOTAL` (e.g. `0-1/4`)
-    /// to split guilds across processes.
+    /// Shards this process runs: empty for one shard, `FIRST-LAST/TOTAL` (e.g. `0-1/4`)
+    /// to split guilds across processes by hand, or `auto` for replicas sharing a
+    /// PostgreSQL store to divide Discord's recommended shard count between them
+    /// ([`super::shards`]).
     pub shards: String,
     /// Ask for the privileged Message Content intent (needed for auto-respond channels;
     /// mentions, DMs, commands and buttons work without it).
@@ -73,10 +75,10 @@ impl DiscordSettings {
                 format!("{bad:?} is not a server id (right-click the server → Copy Server ID)"),
             ));
         }
-        if !self.shards.trim().is_empty() && parse_shards(&self.shards).is_none() {
+        if shard_spec(&self.shards).is_none() {
             return Err((
                 "discord.shards",
-                format!("{:?} is not FIRST-LAST/TOTAL, e.g. 0-1/4", self.shards),
+                format!("{:?} is not FIRST-LAST/TOTAL (e.g. 0-1/4) or auto", self.shards),
             ));
         }
         for (key, list) in [
@@ -106,6 +108,33 @@ pub fn parse_channel_id(raw: &str) -> Option<Option<u64>> {
     (!raw.is_empty()).then(|| raw.parse().ok())
 }
 
+/// Which shards a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardSpec {
+    /// One shard: all of the bot's guilds (`discord.shards` empty).
+    One,
+    /// Shards `first..=last` of `total`, fixed.
+    Range {
+        /// The first shard this process runs.
+        first: u32,
+        /// The last shard this process runs (inclusive).
+        last: u32,
+        /// The shards of all processes together.
+        total: u32,
+    },
+    /// Discord's recommended count, divided among the replicas through store leases.
+    Auto,
+}
+
+/// Parses `discord.shards`: empty, `FIRST-LAST/TOTAL` or `auto`; `None` if it is none.
+pub fn shard_spec(spec: &str) -> Option<ShardSpec> {
+    match spec.trim() {
+        "" => Some(ShardSpec::One),
+        s if s.eq_ignore_ascii_case("auto") => Some(ShardSpec::Auto),
+        s => parse_shards(s).map(|(first, last, total)| ShardSpec::Range { first, last, total }),
+    }
+}
+
 /// Parses `FIRST-LAST/TOTAL` into `(first, last, total)` with `first <= last < total`.
 pub fn parse_shards(spec: &str) -> Option<(u32, u32, u32)> {
     let (range, total) = spec.trim().split_once('/')?;
@@ -117,7 +146,7 @@ pub fn parse_shards(spec: &str) -> Option<(u32, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_channel_id, parse_shards, DiscordSettings};
+    use super::{parse_channel_id, parse_shards, shard_spec, DiscordSettings, ShardSpec};
     use crate::config::ConfigError;
 
     /// The `[discord]` section loaded with `vars` as the environment (and `file`).
@@ -220,6 +249,10 @@ mod tests {
 
     #[test]
     fn shard_specs() {
+        assert_eq!(shard_spec(" "), Some(ShardSpec::One));
+        assert_eq!(shard_spec("Auto"), Some(ShardSpec::Auto));
+        assert_eq!(shard_spec("1-2/4"), Some(ShardSpec::Range { first: 1, last: 2, total: 4 }));
+        assert_eq!(shard_spec("automatic"), None);
         assert_eq!(parse_shards("0-1/4"), Some((0, 1, 4)));
         assert_eq!(parse_shards(" 2-2/3 "), Some((2, 2, 3)));
         assert_eq!(parse_shards("3-1/4"), None);

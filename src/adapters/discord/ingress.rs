@@ -32,10 +32,18 @@ pub enum Handled {
     /// A shard's connection came up (`true`) or went down and is reconnecting
     /// (`false`), with the stage it is in.
     Connection {
+        /// The shard.
+        shard: u32,
         /// Connected.
         up: bool,
         /// serenity's stage, for the readiness report.
         stage: String,
+    },
+    /// The shards this replica runs changed (`discord.shards = "auto"`): a shard handed
+    /// to another replica is stopped on purpose and must not count as down.
+    Shards {
+        /// The shards it runs now.
+        running: Vec<u32>,
     },
     /// A message was handled.
     Message {
@@ -85,6 +93,7 @@ pub enum Outcome {
 pub(crate) enum GatewayEvent {
     Ready,
     Stage {
+        shard: u32,
         up: bool,
         stage: String,
     },
@@ -145,7 +154,8 @@ impl EventHandler for Forwarder {
     }
     async fn shard_stage_update(&self, _: Context, event: ShardStageUpdateEvent) {
         if let Some(up) = connection_change(event.old, event.new) {
-            self.send(GatewayEvent::Stage { up, stage: event.new.to_string() });
+            let shard = event.shard_id.0;
+            self.send(GatewayEvent::Stage { shard, up, stage: event.new.to_string() });
         }
     }
     async fn guild_create(&self, _: Context, guild: Guild, _: Option<bool>) {
@@ -347,7 +357,9 @@ impl Ingress {
     async fn on(&self, event: GatewayEvent) {
         match event {
             GatewayEvent::Ready => self.report(Handled::Ready),
-            GatewayEvent::Stage { up, stage } => self.report(Handled::Connection { up, stage }),
+            GatewayEvent::Stage { shard, up, stage } => {
+                self.report(Handled::Connection { shard, up, stage })
+            }
             GatewayEvent::Guild(guild) => self.learn_guild(&guild),
             GatewayEvent::Channel(channel) => self.learn_channel(&channel),
             GatewayEvent::ChannelGone(id) => self.directory.forget(id),

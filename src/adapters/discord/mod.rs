@@ -30,6 +30,8 @@ mod egress;
 #[cfg(feature = "discord")]
 pub mod format;
 #[cfg(feature = "discord")]
+mod gateway_health;
+#[cfg(feature = "discord")]
 mod ids;
 #[cfg(feature = "discord")]
 pub(crate) mod ingress;
@@ -42,6 +44,8 @@ pub mod platform;
 pub(crate) mod reading;
 #[cfg(feature = "discord")]
 mod rest;
+#[cfg(feature = "discord")]
+mod shards;
 
 #[cfg(feature = "discord")]
 pub use bot::{DiscordBot, DiscordError, MESSAGE_CONTENT_HELP};
@@ -76,17 +80,19 @@ pub async fn run(
     let mut reports = bot.subscribe();
     let watched = readiness.clone();
     let watcher = tokio::spawn(async move {
+        use gateway_health::{GatewayHealth, Verdict};
         use tokio::sync::broadcast::error::RecvError;
+        let mut health = GatewayHealth::default();
         loop {
             match reports.recv().await {
-                Ok(Handled::Ready | Handled::Connection { up: true, .. }) => {
-                    watched.adapter_up("discord")
-                }
-                Ok(Handled::Connection { up: false, stage }) => {
-                    let why = format!("gateway {stage}");
-                    watched.connection_lost("discord", why, std::time::Instant::now())
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Ok(report) => match health.on(&report) {
+                    Some(Verdict::Up) => watched.adapter_up("discord"),
+                    Some(Verdict::Lost(why)) => {
+                        watched.connection_lost("discord", why, std::time::Instant::now())
+                    }
+                    None => {}
+                },
+                Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             }
         }

@@ -209,6 +209,18 @@ impl Rest {
         Ok(gateway.url)
     }
 
+    /// `GET /gateway/bot`: how many shards Discord recommends for this bot (it grows
+    /// with the bot's guilds; about one per 1,000).
+    pub(crate) async fn recommended_shards(&self) -> Result<u32, Failure> {
+        #[derive(Deserialize)]
+        struct BotGateway {
+            shards: u32,
+        }
+        let gateway: BotGateway =
+            self.send_json(Request::new(Route::GatewayBot, LightMethod::Get)).await?;
+        Ok(gateway.shards.max(1))
+    }
+
     /// `GET /channels/{id}`.
     pub(crate) async fn channel(&self, id: u64) -> Result<RawChannel, Failure> {
         let route = Route::Channel { channel_id: ChannelId::new(id) };
