@@ -253,6 +253,32 @@ async fn follow_ups_on_different_replicas_are_answered_once_and_in_thread_order(
         started.elapsed().as_millis()
     );
 
+    // One replica at a time in a thread: once a thread's next reply is posted, the one
+    // before it is never edited again (it was finished before the next one started).
+    for i in 0..THREADS {
+        let channel = format!("C0REP{i}");
+        let replies: Vec<String> = cluster
+            .slack
+            .messages_in_thread(&channel, &root_ts(i))
+            .into_iter()
+            .map(|(ts, _)| ts)
+            .collect();
+        let mut current: Option<usize> = None;
+        for call in cluster.slack.calls().iter().filter(|c| c.params["channel"] == channel.as_str())
+        {
+            match call.method.as_str() {
+                "chat.postMessage" => current = Some(current.map_or(0, |c| c + 1)),
+                "chat.update" => {
+                    let edited = replies.iter().position(|ts| call.params["ts"] == ts.as_str());
+                    assert_eq!(
+                        edited, current,
+                        "thread {i}: an earlier reply edited after a later one began"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
     // SiteAssist got each question once, and each thread's in the order asked.
     let asked: Vec<String> = cluster.sim.sim.questions().into_iter().map(|q| q.content).collect();
     for i in 0..THREADS {

@@ -9,6 +9,10 @@
 //! question, [`answer`] resolves the conversation, posts a placeholder and streams the
 //! answer into it through the [`throttle`] and [`split`] rules within the channel budget
 //! ([`pacing`]). At start, [`recovery`] closes the replies a previous run left open.
+//!
+//! Several replicas on one shared store: each is a [`replica::Replica`] with a lease;
+//! [`recovery`] also takes over the replies of replicas whose lease expired, and a
+//! thread's worker takes its [`turns`] (arrival order, a thread lease) before each job.
 
 pub mod adapter;
 mod answer;

@@ -7,7 +7,7 @@
 //! closes everything of its platform at start, as before replicas existed. Replicas
 //! never touch each other's live replies: they take a record only when its replica's
 //! lease expired (or it names none: an older release wrote it), and only after
-//! claiming `takeover:<id>` in the store, so exactly one replica closes each; the
+//! claiming `takeover:<id>:<owner>` in the store, so exactly one replica closes each; the
 //! taker writes its own id into the record first, so its own death is covered too.
 
 use super::ids::{ChannelKey, UserKey};
@@ -70,7 +70,8 @@ pub(super) enum Scope {
 }
 
 /// How long a takeover claim keeps other replicas off a record: longer than closing
-/// a reply takes, and harmless if the taker dies (its id is in the record by then).
+/// a reply takes. Harmless if the taker dies: its id is in the record by then, and the
+/// claim is per owner.
 const TAKEOVER_CLAIM: Duration = Duration::from_secs(120);
 
 /// Scans for dead replicas' replies every quarter of the lease ttl until shutdown.
@@ -117,7 +118,9 @@ async fn is_ours_to_close(
             return Ok(false);
         }
     }
-    let key = format!("takeover:{}", record.id);
+    // Per owner: a taker that dies while closing has written its own id into the
+    // record, and the next taker must not find the first one's claim in its way.
+    let key = format!("takeover:{}:{}", record.id, owner.as_deref().unwrap_or("-"));
     if !inner.store.claim(&key, SystemTime::now(), TAKEOVER_CLAIM).await? {
         return Ok(false);
     }
