@@ -122,6 +122,27 @@ impl Cluster {
         assert!(status.is_success(), "{status}: {said}");
     }
 
+    /// Table scans and rows written in this test's schema per question, from
+    /// PostgreSQL's statistics (a measurement to print, not to assert on).
+    async fn table_work(&self, questions: usize) -> String {
+        let q =
+            "SELECT relname, seq_scan + COALESCE(idx_scan, 0), n_tup_ins + n_tup_upd + n_tup_del
+                 FROM pg_stat_user_tables WHERE schemaname = $1 ORDER BY relname";
+        let rows = self.db.query(q, &[&self.schema]).await.unwrap();
+        let per = |n: i64| n as f64 / questions as f64;
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{}: {:.1} scans, {:.1} rows written",
+                    r.get::<_, &str>(0),
+                    per(r.get(1)),
+                    per(r.get(2))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The leases in the store, as `(key, holder)`.
     async fn leases(&self) -> Vec<(String, String)> {
         let q = format!("SELECT key, holder FROM {}.sab_leases ORDER BY key", self.schema);
@@ -248,8 +269,9 @@ async fn follow_ups_on_different_replicas_are_answered_once_and_in_thread_order(
         report(&cluster, replicas, |i| format!("C0REP{i}"), THREADS);
     }
     eprintln!(
-        "{} questions over {THREADS} threads answered by 3 replicas in {} ms",
+        "{} questions over {THREADS} threads answered by {} replicas in {} ms",
         THREADS * ASKED,
+        replicas.len(),
         started.elapsed().as_millis()
     );
 
@@ -308,6 +330,14 @@ async fn follow_ups_on_different_replicas_are_answered_once_and_in_thread_order(
         (THREADS * ASKED) as f64,
         "every question was taken on by exactly one replica"
     );
+    // What it cost the database, per question: stopped gracefully, each replica's
+    // connections report their table statistics as they close.
+    for mut r in replicas {
+        let pid = r.bridge.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(support::wait_child(&mut r.bridge.child, Duration::from_secs(30)).success());
+    }
+    eprintln!("store work per question: {}", cluster.table_work(THREADS * ASKED).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]
