@@ -56,9 +56,8 @@ impl Cluster {
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
         let sim = support::simulator(word_delay_ms).await;
         let slack = FakeSlack::start().await;
-        // The edit budget is per process (sharing it across replicas is not built
-        // yet), so three replicas would exceed Slack's 50 updates a minute together and
-        // wait out 429s: these tests are about order and takeover, not the budget.
+        // Slack's 50 updates a minute (split between the replicas) would make 90
+        // streamed answers take minutes: these tests are about order and takeover.
         slack.set_limits(fake_slack::SlackLimits {
             updates_per_window: 100_000,
             ..Default::default()
@@ -230,6 +229,13 @@ async fn follow_ups_on_different_replicas_are_answered_once_and_in_thread_order(
     const ASKED: usize = 3;
     let cluster = Cluster::start(15).await;
     let replicas: Vec<Replica> = (0..3).map(|_| cluster.replica(&[])).collect();
+    // Each sees the others at its next heartbeat, and splits the edit budgets by three.
+    for r in &replicas {
+        support::wait_for_metrics(&r.bridge.base_url(), "three replicas alive", |m| {
+            support::metric_sample(m, "siteassist_bridge_replicas_alive", &[]) == Some(3.0)
+        })
+        .await;
+    }
     let started = Instant::now();
     // Round k sends every thread's question k, to replica (i + k) % 3, all at once and
     // without waiting for answers, so follow-ups arrive while earlier answers stream on

@@ -14,6 +14,7 @@
 
 use crate::store::{Store, StoreError};
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +28,8 @@ pub struct Replica {
     /// The shared store; `None` when this process is the only replica.
     store: Option<Arc<dyn Store>>,
     ttl: Duration,
+    /// Replicas alive at the last heartbeat, this one included (at least 1).
+    live: AtomicUsize,
 }
 
 impl std::fmt::Debug for Replica {
@@ -42,7 +45,12 @@ impl std::fmt::Debug for Replica {
 impl Replica {
     /// The only replica: no store is shared, nothing is leased.
     pub fn solo() -> Arc<Self> {
-        Arc::new(Self { id: new_id(), store: None, ttl: DEFAULT_LEASE_TTL })
+        Arc::new(Self {
+            id: new_id(),
+            store: None,
+            ttl: DEFAULT_LEASE_TTL,
+            live: AtomicUsize::new(1),
+        })
     }
 
     /// Joins the replicas of `store` with a lease of `ttl` (taken now; keep it alive
@@ -51,7 +59,7 @@ impl Replica {
         if !store.is_shared() {
             return Ok(Self::solo());
         }
-        let replica = Self { id: new_id(), store: Some(store), ttl };
+        let replica = Self { id: new_id(), store: Some(store), ttl, live: AtomicUsize::new(1) };
         replica.renew().await?;
         tracing::info!(replica = %replica.id, ttl_ms = ttl.as_millis() as u64, "joined the replicas");
         crate::ops::metrics::leases_held(1.0);
@@ -79,6 +87,12 @@ impl Replica {
         self.store.as_ref().map(|_| self.id.clone())
     }
 
+    /// How many replicas were alive at the last heartbeat, this one included: budgets
+    /// the platform counts per app are split between them ([`super::pacing`]). 1 alone.
+    pub fn live_replicas(&self) -> usize {
+        self.live.load(Ordering::Relaxed).max(1)
+    }
+
     /// The store, when shared.
     pub(crate) fn shared_store(&self) -> Option<&Arc<dyn Store>> {
         self.store.as_ref()
@@ -91,9 +105,15 @@ impl Replica {
     async fn renew(&self) -> Result<(), StoreError> {
         let Some(store) = &self.store else { return Ok(()) };
         let key = Self::key(&self.id);
-        if !store.take_lease(&key, &self.id, SystemTime::now(), self.ttl).await? {
+        let now = SystemTime::now();
+        if !store.take_lease(&key, &self.id, now, self.ttl).await? {
             // Nobody else takes a key with our fresh id; keep going and say so.
             tracing::error!(replica = %self.id, "another process holds this replica's lease");
+        }
+        let live = store.live_leases("replica:", now).await?;
+        crate::ops::metrics::replicas_alive(live.max(1));
+        if self.live.swap(live.max(1), Ordering::Relaxed) != live.max(1) {
+            tracing::info!(replica = %self.id, live, "replicas alive changed");
         }
         Ok(())
     }

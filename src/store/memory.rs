@@ -227,6 +227,11 @@ impl Store for MemoryStore {
         self.shared
     }
 
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+        let maps = self.maps();
+        Ok(maps.leases.iter().filter(|(k, l)| k.starts_with(prefix) && l.is_live(now)).count())
+    }
+
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
         let mut maps = self.maps();
         let before = maps.leases.len();
