@@ -148,61 +148,66 @@ pub(super) async fn recover_unfinished(inner: &Inner, scope: Scope) -> Result<us
         if !is_ours_to_close(inner, scope, &mut record, &mut alive).await? {
             continue;
         }
-        let channel =
-            record.channel.clone().unwrap_or_else(|| ChannelKey::new(record.thread.as_str()));
-        let keys = BudgetKeys::new(&channel, record.workspace.as_ref());
-        let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
-        let asker = record.asker.clone();
-        let started_at = record.started_at;
-        let final_markdown = record.final_markdown.clone();
-        let final_footer = record.final_footer.clone();
-        inner.adapter.resume_thread(&record.thread, &record.question).await;
-        let mut reply = Reply::new(inner, keys, record);
-        adopt_unrecorded(inner, &mut reply).await;
-        let mut link = None;
-        if let Some(markdown) = final_markdown {
-            // The run got as far as its last show (the reply's links, if any, were
-            // recorded before it): show it again, which changes nothing the user already
-            // sees, and finish.
-            reply.show_markdown_with(&markdown, final_footer.as_deref()).await;
-        } else if let (Some(conversation), Some(owner)) = (conversation, owner) {
-            match inner.client.last_assistant_message(&owner, &conversation).await {
-                Ok(Some(m))
-                    if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) =>
-                {
-                    // The whole answer if SiteAssist finished it; otherwise whatever it has
-                    // (the user may already have read part of it) with the note.
-                    let text = message_text(&m);
-                    // The stored text still holds its reference definitions: shown as
-                    // a live answer would be (the streamed sources are not stored).
-                    let (body, cited) = super::sources::cite(&text, &[]);
-                    let footer = super::answer::sources_line(inner, cited);
-                    let shown = match m.status {
-                        Some(MessageStatus::Complete) => body,
-                        _ if text.trim().is_empty() => notice::interrupted(),
-                        _ => format!("{}\n\n{}", body.trim_end(), notice::interrupted()),
-                    };
-                    reply.show_markdown_with(&shown, footer.as_deref()).await;
-                    if !text.trim().is_empty() {
-                        link = Some(ReplyLink {
-                            thread: reply.thread.clone(),
-                            conversation,
-                            assistant_message: Some(m.id.clone()),
-                            asker: asker.unwrap_or_else(|| UserKey::new("")),
-                            owner,
-                        });
-                    }
-                }
-                _ => reply.show_markdown(&notice::interrupted()).await,
-            }
-        } else {
-            reply.show_markdown(&notice::interrupted()).await;
-        }
-        reply.finish(link).await;
+        let id = record.id.clone();
+        inner.cfg.replica.set_closing(&id, true);
+        close(inner, record).await;
+        inner.cfg.replica.set_closing(&id, false);
         closed += 1;
     }
     if closed > 0 {
         tracing::info!(closed, ?scope, "closed replies left unfinished");
     }
     Ok(closed)
+}
+
+/// Closes one unfinished reply: the final answer if SiteAssist has it, else a note.
+async fn close(inner: &Inner, record: InFlightReply) {
+    let channel = record.channel.clone().unwrap_or_else(|| ChannelKey::new(record.thread.as_str()));
+    let keys = BudgetKeys::new(&channel, record.workspace.as_ref());
+    let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
+    let asker = record.asker.clone();
+    let started_at = record.started_at;
+    let final_markdown = record.final_markdown.clone();
+    let final_footer = record.final_footer.clone();
+    inner.adapter.resume_thread(&record.thread, &record.question).await;
+    let mut reply = Reply::new(inner, keys, record);
+    adopt_unrecorded(inner, &mut reply).await;
+    let mut link = None;
+    if let Some(markdown) = final_markdown {
+        // The run got as far as its last show (the reply's links, if any, were
+        // recorded before it): show it again, which changes nothing the user already
+        // sees, and finish.
+        reply.show_markdown_with(&markdown, final_footer.as_deref()).await;
+    } else if let (Some(conversation), Some(owner)) = (conversation, owner) {
+        match inner.client.last_assistant_message(&owner, &conversation).await {
+            Ok(Some(m)) if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) => {
+                // The whole answer if SiteAssist finished it; otherwise whatever it has
+                // (the user may already have read part of it) with the note.
+                let text = message_text(&m);
+                // The stored text still holds its reference definitions: shown as
+                // a live answer would be (the streamed sources are not stored).
+                let (body, cited) = super::sources::cite(&text, &[]);
+                let footer = super::answer::sources_line(inner, cited);
+                let shown = match m.status {
+                    Some(MessageStatus::Complete) => body,
+                    _ if text.trim().is_empty() => notice::interrupted(),
+                    _ => format!("{}\n\n{}", body.trim_end(), notice::interrupted()),
+                };
+                reply.show_markdown_with(&shown, footer.as_deref()).await;
+                if !text.trim().is_empty() {
+                    link = Some(ReplyLink {
+                        thread: reply.thread.clone(),
+                        conversation,
+                        assistant_message: Some(m.id.clone()),
+                        asker: asker.unwrap_or_else(|| UserKey::new("")),
+                        owner,
+                    });
+                }
+            }
+            _ => reply.show_markdown(&notice::interrupted()).await,
+        }
+    } else {
+        reply.show_markdown(&notice::interrupted()).await;
+    }
+    reply.finish(link).await;
 }

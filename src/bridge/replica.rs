@@ -13,9 +13,10 @@
 //! without touching the store, so the single-process bridge pays nothing for this.
 
 use crate::store::{Store, StoreError};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// How long a replica's lease lasts without a heartbeat, by default. A dead replica's
@@ -30,6 +31,9 @@ pub struct Replica {
     ttl: Duration,
     /// Replicas alive at the last heartbeat, this one included (at least 1).
     live: AtomicUsize,
+    /// Replies this replica is taking over right now (outside any thread worker), so
+    /// that its own workers wait for them like for another replica's.
+    closing: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -50,6 +54,7 @@ impl Replica {
             store: None,
             ttl: DEFAULT_LEASE_TTL,
             live: AtomicUsize::new(1),
+            closing: Mutex::default(),
         })
     }
 
@@ -59,7 +64,13 @@ impl Replica {
         if !store.is_shared() {
             return Ok(Self::solo());
         }
-        let replica = Self { id: new_id(), store: Some(store), ttl, live: AtomicUsize::new(1) };
+        let replica = Self {
+            id: new_id(),
+            store: Some(store),
+            ttl,
+            live: AtomicUsize::new(1),
+            closing: Mutex::default(),
+        };
         replica.renew().await?;
         tracing::info!(replica = %replica.id, ttl_ms = ttl.as_millis() as u64, "joined the replicas");
         crate::ops::metrics::leases_held(1.0);
@@ -91,6 +102,21 @@ impl Replica {
     /// the platform counts per app are split between them ([`super::pacing`]). 1 alone.
     pub fn live_replicas(&self) -> usize {
         self.live.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Marks reply `id` as being taken over by this replica (`true`) or done (`false`).
+    pub(crate) fn set_closing(&self, id: &str, closing: bool) {
+        let mut set = self.closing.lock().unwrap_or_else(PoisonError::into_inner);
+        if closing {
+            set.insert(id.to_owned());
+        } else {
+            set.remove(id);
+        }
+    }
+
+    /// Whether this replica is taking reply `id` over right now.
+    pub(crate) fn is_closing(&self, id: &str) -> bool {
+        self.closing.lock().unwrap_or_else(PoisonError::into_inner).contains(id)
     }
 
     /// The store, when shared.

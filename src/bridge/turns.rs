@@ -8,9 +8,10 @@
 //!    arrival order ([`Store::thread_queue`](crate::store::Store::thread_queue)). The
 //!    worker waits while a record of *another* replica is ahead of its own (a dead
 //!    replica's is taken over and removed within the takeover bound, a live one's is
-//!    answered). Records of this replica ahead of it are queued behind it in this very
-//!    worker (two deliveries raced through intake), so waiting for them would wait
-//!    forever: it goes first, as a single process would.
+//!    answered), or one this replica is taking over right now. Other records of this
+//!    replica ahead of it are queued behind it in this very worker (two deliveries
+//!    raced through intake), so waiting for them would wait forever: it goes first, as
+//!    a single process would.
 //! 2. Then it takes the thread's lease `thread:<key>` (waiting while another replica
 //!    holds it), renews it while the job runs, and releases it right after. Released per
 //!    job rather than when the worker idles: a worker holding the lease while its next
@@ -101,7 +102,10 @@ async fn turn_is_ours(
         let ahead = queue.iter().take_while(|r| r.id != record);
         // Not in the queue at all (closed meanwhile): nothing to wait for.
         let found = queue.iter().any(|r| r.id == record);
-        if found && ahead.into_iter().any(|r| r.replica.as_deref() != Some(replica.id())) {
+        let waits_for = |r: &crate::store::InFlightReply| {
+            r.replica.as_deref() != Some(replica.id()) || replica.is_closing(&r.id)
+        };
+        if found && ahead.into_iter().any(waits_for) {
             return Ok(false);
         }
     }
