@@ -5,7 +5,7 @@
 //! the store, renewed by a heartbeat ([`Replica::heartbeat`]) every quarter of its ttl.
 //! The in-flight records it writes name it ([`Replica::stamp`]); other replicas leave
 //! those alone while the lease lives and take them over once it expires
-//! ([`super::recovery`]). A replica stopping gracefully releases every lease it holds
+//! (`bridge::recovery`). A replica stopping gracefully releases every lease it holds
 //! ([`Replica::leave`]), so the others need not wait for expiry.
 //!
 //! With a store that is not shared (sled, memory) the process is the only replica:
@@ -99,7 +99,7 @@ impl Replica {
     }
 
     /// How many replicas were alive at the last heartbeat, this one included: budgets
-    /// the platform counts per app are split between them ([`super::pacing`]). 1 alone.
+    /// the platform counts per app are split between them (`bridge::pacing`). 1 alone.
     pub fn live_replicas(&self) -> usize {
         self.live.load(Ordering::Relaxed).max(1)
     }
