@@ -3,6 +3,7 @@
 
 use crate::adapters::console::{self, ConsoleAdapter, ConsoleSession, OutputMode};
 use crate::bridge::feedback::FeedbackEmoji;
+use crate::bridge::replica::Replica;
 use crate::bridge::{Bridge, BridgeConfig, BridgeError, HandoffConfig};
 use crate::config::{BridgeSettings, HandoffSettings, Settings, StoreBackend, StoreSettings};
 use crate::ops::health::Readiness;
@@ -148,6 +149,35 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> Resu
     run_platforms(&settings, store, target.client, shutdown).await
 }
 
+/// This process among the replicas sharing the store, its lease kept alive by a
+/// heartbeat until [`Membership::leave`]. The heartbeat follows the membership, not the
+/// shutdown signal: adapters may stream for the whole grace period after the signal,
+/// and the lease must outlive their replies, or the others would take them over.
+struct Membership {
+    replica: Arc<Replica>,
+    left: tokio::sync::oneshot::Sender<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Membership {
+    async fn join(store: &Arc<dyn Store>, settings: &Settings) -> Result<Self, AppError> {
+        let ttl = Duration::from_millis(settings.store.lease_ttl_ms);
+        let replica = Replica::join(store.clone(), ttl).await?;
+        let (left, on_left) = tokio::sync::oneshot::channel::<()>();
+        let heartbeat = tokio::spawn(replica.clone().heartbeat(async {
+            let _ = on_left.await;
+        }));
+        Ok(Self { replica, left, heartbeat })
+    }
+
+    /// Stops the heartbeat and releases every lease at once (replies are done by now).
+    async fn leave(self) {
+        let _ = self.left.send(());
+        let _ = self.heartbeat.await;
+        self.replica.leave().await;
+    }
+}
+
 /// How often SiteAssist is pinged (`GET /projects/current`) so `/readyz` can tell it is
 /// reachable even when nobody asks anything.
 const SITEASSIST_PROBE_EVERY: Duration = Duration::from_secs(20);
@@ -180,14 +210,7 @@ async fn run_platforms(
     crate::ops::metrics::register(&names, &reasons);
     let ops = OpsState { readiness: readiness.clone(), client: client.clone(), metrics };
     // After the metrics recorder, so the lease gauge counts this replica's own lease.
-    let ttl = Duration::from_millis(settings.store.lease_ttl_ms);
-    let replica = crate::bridge::replica::Replica::join(store.clone(), ttl).await?;
-    // Beats until the replica leaves, not until the shutdown signal: the adapters may
-    // stream for the whole grace period after it, and the lease must outlive them.
-    let (left_tx, left_rx) = tokio::sync::oneshot::channel::<()>();
-    let heartbeat = tokio::spawn(replica.clone().heartbeat(async {
-        let _ = left_rx.await;
-    }));
+    let membership = Membership::join(&store, settings).await?;
     let store_probe = crate::ops::store_probe::StoreProbe::default();
     store_probe.register(&readiness);
     let (probed, stop) = (store.clone(), stopped());
@@ -232,7 +255,7 @@ async fn run_platforms(
             store: store.clone(),
             client: client.clone(),
             bridge: BridgeConfig {
-                replica: replica.clone(),
+                replica: membership.replica.clone(),
                 ..bridge_config(&settings.bridge, &settings.handoff)
             },
             grace,
@@ -258,9 +281,7 @@ async fn run_platforms(
     }
     // Every adapter has finished or closed its replies: hand the leases over now
     // rather than let the others wait for them to expire.
-    let _ = left_tx.send(());
-    let _ = heartbeat.await;
-    replica.leave().await;
+    membership.leave().await;
     result
 }
 
@@ -273,12 +294,14 @@ async fn run_console(
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mode = if interactive { OutputMode::Live } else { OutputMode::Final };
     let adapter = Arc::new(ConsoleAdapter::new(mode, Box::new(std::io::stdout())));
-    let bridge = Bridge::new(
-        adapter.clone(),
-        store,
-        client,
-        bridge_config(&settings.bridge, &settings.handoff),
-    );
+    // On a shared store the console is a replica too: its recovery must not close the
+    // live replies of bridges running beside it.
+    let membership = Membership::join(&store, settings).await?;
+    let cfg = BridgeConfig {
+        replica: membership.replica.clone(),
+        ..bridge_config(&settings.bridge, &settings.handoff)
+    };
+    let bridge = Bridge::new(adapter.clone(), store, client, cfg);
     bridge.recover_unfinished().await?;
     let user = Some(settings.console.user.clone())
         .filter(|u| !u.trim().is_empty())
@@ -289,5 +312,6 @@ async fn run_console(
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     console::run(session, input, shutdown, interactive).await?;
     bridge.shutdown(Duration::from_secs(settings.bridge.shutdown_grace_secs)).await;
+    membership.leave().await;
     Ok(())
 }

@@ -11,193 +11,24 @@
 //!   ttl here is a minute, so expiry cannot be what freed them) and the thread it
 //!   answered in is answered by another replica without waiting.
 //!
+//! - Socket Mode: every replica opens its own connection; envelopes are spread over
+//!   the three and one in ten is delivered again on another connection, as Slack does
+//!   with a late ack: each question is still answered once, in thread order.
+//!
 //! Needs PostgreSQL: `SITEASSIST_TEST_DATABASE_URL` (set by `.ci/run`); without it the
 //! tests are listed as ignored (see `build.rs`).
 #![cfg(all(unix, feature = "slack"))]
 
 mod fake_slack;
+mod replicas_cluster;
 mod support;
 
-use fake_slack::{app_mention, post_event, unix_now, FakeSlack, SIGNING_SECRET};
-use futures_util::FutureExt;
+use fake_slack::{app_mention, FakeSlack};
+use replicas_cluster::{check_threads, metric, question, root_ts, Cluster, Replica};
 use siteassist_bridge::adapters::slack::format::to_slack;
-use siteassist_bridge::simulator::{answer_for, RunningSimulator};
-use std::process::{Command, Stdio};
+use siteassist_bridge::simulator::answer_for;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
-const STARTUP: Duration = Duration::from_secs(30);
-
-/// One database schema, simulator and fake Slack shared by the replicas of a test.
-struct Cluster {
-    url: String,
-    db: tokio_postgres::Client,
-    schema: String,
-    sim: RunningSimulator,
-    slack: FakeSlack,
-}
-
-/// A replica: its process, its Events API URL and its replica id.
-struct Replica {
-    bridge: support::ReportingChild,
-    events: String,
-    id: String,
-}
-
-impl Cluster {
-    async fn start(word_delay_ms: u64) -> Self {
-        let base = std::env::var("SITEASSIST_TEST_DATABASE_URL").unwrap();
-        let schema = format!("sab_replicas_{}", uuid::Uuid::new_v4().simple());
-        let (db, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        db.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-        // `%20`, not the `+` that form encoding would write: libpq URLs decode only `%`.
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let sim = support::simulator(word_delay_ms).await;
-        let slack = FakeSlack::start().await;
-        // The edit budget is per process (sharing it across replicas is not built
-        // yet), so three replicas would exceed Slack's 50 updates a minute together and
-        // wait out 429s: these tests are about order and takeover, not the budget.
-        slack.set_limits(fake_slack::SlackLimits {
-            updates_per_window: 100_000,
-            ..Default::default()
-        });
-        Self { url, db, schema, sim, slack }
-    }
-
-    /// Starts a replica with `extra` settings and waits until it takes events.
-    fn replica(&self, extra: &[(&str, &str)]) -> Replica {
-        let env = [
-            ("SITEASSIST_PUBLISHABLE_KEY", "pk_test_replicas"),
-            ("SITEASSIST_BRIDGE__SITEASSIST__API_URL", self.sim.base_url.as_str()),
-            ("SITEASSIST_BRIDGE__STORE__BACKEND", "postgres"),
-            ("DATABASE_URL", &self.url),
-            ("SITEASSIST_BRIDGE__BRIDGE__USER_QUESTIONS_PER_MINUTE", "0"),
-            ("SITEASSIST_BRIDGE__BRIDGE__CHANNEL_QUESTIONS_PER_MINUTE", "0"),
-            ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
-            ("SITEASSIST_BRIDGE__SLACK__MODE", "events"),
-            ("SITEASSIST_BRIDGE__SLACK__LISTEN", "127.0.0.1:0"),
-            ("SITEASSIST_BRIDGE__SLACK__API_URL", &self.slack.api_url()),
-            ("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "100000"),
-            ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN),
-            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
-        ];
-        let bridge = support::ReportingChild::spawn(
-            Command::new(BIN)
-                .env_clear()
-                .envs(env)
-                .envs(extra.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null()),
-        );
-        let joined = bridge.wait_for_line("joined the replicas", STARTUP);
-        // JSON logs (not a terminal): `"replica":"<id>"`.
-        let id = joined
-            .split("\"replica\":\"")
-            .nth(1)
-            .map(|rest| rest.chars().take_while(char::is_ascii_alphanumeric).collect())
-            .unwrap_or_else(|| panic!("no replica id in {joined:?}"));
-        let port = bridge.wait_for_port("Slack Events API listening", STARTUP);
-        Replica { bridge, events: format!("http://127.0.0.1:{port}/slack/events"), id }
-    }
-
-    /// Sends a question mentioning the bot to `replica`, as Slack would (top-level when
-    /// `thread_ts` is `None`). Returns once the replica acknowledged it: by then its
-    /// claim and in-flight record are in the store.
-    async fn ask(
-        &self,
-        replica: &Replica,
-        event: &str,
-        channel: &str,
-        q: &str,
-        ts: &str,
-        thread_ts: Option<&str>,
-    ) {
-        let text = format!("<@{}> {q}", fake_slack::BOT_USER_ID);
-        let body = app_mention(event, channel, "U0REP", &text, ts, thread_ts);
-        self.slack.remember(&body);
-        let (status, said) =
-            post_event(&replica.events, SIGNING_SECRET, &body, unix_now(), None).await;
-        assert!(status.is_success(), "{status}: {said}");
-    }
-
-    /// The leases in the store, as `(key, holder)`.
-    async fn leases(&self) -> Vec<(String, String)> {
-        let q = format!("SELECT key, holder FROM {}.sab_leases ORDER BY key", self.schema);
-        let rows = self.db.query(&q, &[]).await.unwrap();
-        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let (url, schema) =
-            (std::env::var("SITEASSIST_TEST_DATABASE_URL").unwrap(), self.schema.clone());
-        // A fresh runtime on its own thread: the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-                else {
-                    return;
-                };
-                tokio::spawn(conn);
-                let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await;
-            })
-        })
-        .join();
-    }
-}
-
-/// Says which threads are not answered as expected and what the replicas logged
-/// above INFO, then fails.
-fn report(
-    cluster: &Cluster,
-    replicas: Vec<Replica>,
-    channel: impl Fn(usize) -> String,
-    threads: usize,
-) -> ! {
-    for i in 0..threads {
-        let texts = cluster.slack.messages_in_thread(&channel(i), &root_ts(i));
-        let short: Vec<String> = texts
-            .iter()
-            .map(|(ts, t)| format!("{ts}: {}", t.chars().take(40).collect::<String>()))
-            .collect();
-        eprintln!("thread {i}: {short:?}");
-    }
-    for r in replicas {
-        let id = r.id.clone();
-        let logs = r.bridge.kill_and_logs();
-        let notable: Vec<&str> =
-            logs.lines().filter(|l| !l.contains("\"INFO\"")).take(40).collect();
-        eprintln!("replica {id}:\n{}", notable.join("\n"));
-    }
-    panic!("not every thread was answered as expected");
-}
-
-/// A metric of a replica (0 when absent).
-async fn metric(replica: &Replica, name: &str, labels: &[&str]) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", replica.bridge.base_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    support::metric_sample(&text, name, labels).unwrap_or(0.0)
-}
-
-/// Question `k` (0-based) of thread `i`: three topics, so every answer differs from the
-/// one before it in its thread.
-fn question(i: usize, k: usize) -> String {
-    let topic =
-        ["How do I reset my password?", "Can I get a refund?", "Where is my API key?"][k % 3];
-    format!("Thread {i} question {k}: {topic}")
-}
-
-fn root_ts(i: usize) -> String {
-    format!("{}.000100", 1_700_100_000 + i * 10)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
@@ -209,6 +40,13 @@ async fn follow_ups_on_different_replicas_are_answered_once_and_in_thread_order(
     const ASKED: usize = 3;
     let cluster = Cluster::start(15).await;
     let replicas: Vec<Replica> = (0..3).map(|_| cluster.replica(&[])).collect();
+    // Each sees the others at its next heartbeat, and splits the edit budgets by three.
+    for r in &replicas {
+        support::wait_for_metrics(&r.bridge.base_url(), "three replicas alive", |m| {
+            support::metric_sample(m, "siteassist_bridge_replicas_alive", &[]) == Some(3.0)
+        })
+        .await;
+    }
     let started = Instant::now();
     // Round k sends every thread's question k, to replica (i + k) % 3, all at once and
     // without waiting for answers, so follow-ups arrive while earlier answers stream on
@@ -228,60 +66,15 @@ async fn follow_ups_on_different_replicas_are_answered_once_and_in_thread_order(
         });
         futures_util::future::join_all(sends).await;
     }
-    let expected = |i: usize| -> Vec<String> {
-        (0..ASKED).map(|k| to_slack(&answer_for(&question(i, k)))).collect()
-    };
-    let answered = |f: &FakeSlack, i: usize| {
-        let texts: Vec<String> = f
-            .messages_in_thread(&format!("C0REP{i}"), &root_ts(i))
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
-        texts == expected(i)
-    };
-    let all = cluster.slack.wait_until_within(
-        "every thread's three answers",
-        Duration::from_secs(120),
-        |f| (0..THREADS).all(|i| answered(f, i)),
-    );
-    if std::panic::AssertUnwindSafe(all).catch_unwind().await.is_err() {
-        report(&cluster, replicas, |i| format!("C0REP{i}"), THREADS);
+    let replicas = check_threads(&cluster, "C0REP", THREADS, ASKED, replicas, started).await;
+    // What it cost the database, per question: stopped gracefully, each replica's
+    // connections report their table statistics as they close.
+    for mut r in replicas {
+        let pid = r.bridge.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(support::wait_child(&mut r.bridge.child, Duration::from_secs(30)).success());
     }
-    eprintln!(
-        "{} questions over {THREADS} threads answered by 3 replicas in {} ms",
-        THREADS * ASKED,
-        started.elapsed().as_millis()
-    );
-
-    // SiteAssist got each question once, and each thread's in the order asked.
-    let asked: Vec<String> = cluster.sim.sim.questions().into_iter().map(|q| q.content).collect();
-    for i in 0..THREADS {
-        let at: Vec<usize> = (0..ASKED)
-            .map(|k| {
-                let q = question(i, k);
-                assert_eq!(asked.iter().filter(|a| **a == q).count(), 1, "{q:?} relayed once");
-                asked.iter().position(|a| *a == q).unwrap()
-            })
-            .collect();
-        assert!(at.windows(2).all(|w| w[0] < w[1]), "thread {i} relayed in order: {at:?}");
-    }
-    // Each replica answered its share, and none took over a live replica's reply.
-    let mut total = 0.0;
-    for r in &replicas {
-        let started =
-            metric(r, "siteassist_bridge_replies_started_total", &["platform=\"slack\""]).await;
-        assert!(started > 0.0, "replica {} answered some", r.id);
-        total += started;
-        assert_eq!(
-            metric(r, "siteassist_bridge_takeovers_total", &["platform=\"slack\""]).await,
-            0.0
-        );
-    }
-    assert_eq!(
-        total,
-        (THREADS * ASKED) as f64,
-        "every question was taken on by exactly one replica"
-    );
+    eprintln!("store work per question: {}", cluster.table_work(THREADS * ASKED).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -415,4 +208,51 @@ async fn a_replica_stopped_by_sigterm_releases_its_leases_at_once() {
         "follow-up answered by the other replica {} ms after it was asked",
         asked.elapsed().as_millis()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(test_database),
+    ignore = "needs PostgreSQL: set SITEASSIST_TEST_DATABASE_URL (.ci/run sets it)"
+)]
+async fn socket_mode_envelopes_spread_over_three_connections_are_answered_once_in_order() {
+    const THREADS: usize = 20;
+    const ASKED: usize = 3;
+    let cluster = Cluster::start(15).await;
+    let replicas: Vec<Replica> = (0..3).map(|_| cluster.socket_replica()).collect();
+    cluster.slack.wait_for_socket_connections(3).await;
+    let started = Instant::now();
+    let mut next = 0;
+    let mut again = 0;
+    for k in 0..ASKED {
+        let mut round = Vec::new();
+        for i in 0..THREADS {
+            let root = root_ts(i);
+            let ts = format!("{}.{:06}", 1_700_100_000 + i * 10, 100 + k * 100);
+            let thread_ts = (k > 0).then_some(root.as_str());
+            let text = format!("<@{}> {}", fake_slack::BOT_USER_ID, question(i, k));
+            let event = app_mention(
+                &format!("EvSock{i}x{k}"),
+                &format!("C0SOK{i}"),
+                "U0REP",
+                &text,
+                &ts,
+                thread_ts,
+            );
+            let envelope = cluster.slack.send_socket_event_on(next, event);
+            next += 1;
+            if (i + k) % 10 == 0 {
+                // Delivered again, on the next connection.
+                cluster.slack.redeliver_on(next, &envelope);
+                again += 1;
+            }
+            round.push(envelope);
+        }
+        // Acknowledged means claimed and recorded: the next round arrives after it.
+        for envelope in &round {
+            cluster.slack.wait_for_ack(envelope).await;
+        }
+    }
+    eprintln!("{again} of {} envelopes delivered twice", THREADS * ASKED);
+    check_threads(&cluster, "C0SOK", THREADS, ASKED, replicas, started).await;
 }

@@ -9,6 +9,10 @@
 //! question, [`answer`] resolves the conversation, posts a placeholder and streams the
 //! answer into it through the [`throttle`] and [`split`] rules within the channel budget
 //! ([`pacing`]). At start, [`recovery`] closes the replies a previous run left open.
+//!
+//! Several replicas on one shared store: each is a [`replica::Replica`] with a lease;
+//! [`recovery`] also takes over the replies of replicas whose lease expired, and a
+//! thread's worker takes its [`turns`] (arrival order, a thread lease) before each job.
 
 pub mod adapter;
 mod answer;
@@ -196,7 +200,11 @@ impl Bridge {
     ) -> Self {
         let caps = adapter.capabilities().clone();
         let inner = Inner {
-            pacing: pacing::Pacing::new(caps.channel_budget, caps.workspace_budget),
+            pacing: pacing::Pacing::new(
+                caps.channel_budget,
+                caps.workspace_budget,
+                cfg.replica.clone(),
+            ),
             threads: threads::Threads::new(cfg.thread_queue, cfg.worker_idle),
             limits: limits::Limits::new(
                 cfg.user_questions_per_minute,

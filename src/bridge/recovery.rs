@@ -7,7 +7,7 @@
 //! closes everything of its platform at start, as before replicas existed. Replicas
 //! never touch each other's live replies: they take a record only when its replica's
 //! lease expired (or it names none: an older release wrote it), and only after
-//! claiming `takeover:<id>` in the store, so exactly one replica closes each; the
+//! claiming `takeover:<id>:<owner>` in the store, so exactly one replica closes each; the
 //! taker writes its own id into the record first, so its own death is covered too.
 
 use super::ids::{ChannelKey, UserKey};
@@ -70,7 +70,8 @@ pub(super) enum Scope {
 }
 
 /// How long a takeover claim keeps other replicas off a record: longer than closing
-/// a reply takes, and harmless if the taker dies (its id is in the record by then).
+/// a reply takes. Harmless if the taker dies: its id is in the record by then, and the
+/// claim is per owner.
 const TAKEOVER_CLAIM: Duration = Duration::from_secs(120);
 
 /// Scans for dead replicas' replies every quarter of the lease ttl until shutdown.
@@ -117,7 +118,9 @@ async fn is_ours_to_close(
             return Ok(false);
         }
     }
-    let key = format!("takeover:{}", record.id);
+    // Per owner: a taker that dies while closing has written its own id into the
+    // record, and the next taker must not find the first one's claim in its way.
+    let key = format!("takeover:{}:{}", record.id, owner.as_deref().unwrap_or("-"));
     if !inner.store.claim(&key, SystemTime::now(), TAKEOVER_CLAIM).await? {
         return Ok(false);
     }
@@ -145,61 +148,66 @@ pub(super) async fn recover_unfinished(inner: &Inner, scope: Scope) -> Result<us
         if !is_ours_to_close(inner, scope, &mut record, &mut alive).await? {
             continue;
         }
-        let channel =
-            record.channel.clone().unwrap_or_else(|| ChannelKey::new(record.thread.as_str()));
-        let keys = BudgetKeys::new(&channel, record.workspace.as_ref());
-        let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
-        let asker = record.asker.clone();
-        let started_at = record.started_at;
-        let final_markdown = record.final_markdown.clone();
-        let final_footer = record.final_footer.clone();
-        inner.adapter.resume_thread(&record.thread, &record.question).await;
-        let mut reply = Reply::new(inner, keys, record);
-        adopt_unrecorded(inner, &mut reply).await;
-        let mut link = None;
-        if let Some(markdown) = final_markdown {
-            // The run got as far as its last show (the reply's links, if any, were
-            // recorded before it): show it again, which changes nothing the user already
-            // sees, and finish.
-            reply.show_markdown_with(&markdown, final_footer.as_deref()).await;
-        } else if let (Some(conversation), Some(owner)) = (conversation, owner) {
-            match inner.client.last_assistant_message(&owner, &conversation).await {
-                Ok(Some(m))
-                    if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) =>
-                {
-                    // The whole answer if SiteAssist finished it; otherwise whatever it has
-                    // (the user may already have read part of it) with the note.
-                    let text = message_text(&m);
-                    // The stored text still holds its reference definitions: shown as
-                    // a live answer would be (the streamed sources are not stored).
-                    let (body, cited) = super::sources::cite(&text, &[]);
-                    let footer = super::answer::sources_line(inner, cited);
-                    let shown = match m.status {
-                        Some(MessageStatus::Complete) => body,
-                        _ if text.trim().is_empty() => notice::interrupted(),
-                        _ => format!("{}\n\n{}", body.trim_end(), notice::interrupted()),
-                    };
-                    reply.show_markdown_with(&shown, footer.as_deref()).await;
-                    if !text.trim().is_empty() {
-                        link = Some(ReplyLink {
-                            thread: reply.thread.clone(),
-                            conversation,
-                            assistant_message: Some(m.id.clone()),
-                            asker: asker.unwrap_or_else(|| UserKey::new("")),
-                            owner,
-                        });
-                    }
-                }
-                _ => reply.show_markdown(&notice::interrupted()).await,
-            }
-        } else {
-            reply.show_markdown(&notice::interrupted()).await;
-        }
-        reply.finish(link).await;
+        let id = record.id.clone();
+        inner.cfg.replica.set_closing(&id, true);
+        close(inner, record).await;
+        inner.cfg.replica.set_closing(&id, false);
         closed += 1;
     }
     if closed > 0 {
         tracing::info!(closed, ?scope, "closed replies left unfinished");
     }
     Ok(closed)
+}
+
+/// Closes one unfinished reply: the final answer if SiteAssist has it, else a note.
+async fn close(inner: &Inner, record: InFlightReply) {
+    let channel = record.channel.clone().unwrap_or_else(|| ChannelKey::new(record.thread.as_str()));
+    let keys = BudgetKeys::new(&channel, record.workspace.as_ref());
+    let (conversation, owner) = (record.conversation.clone(), record.owner.clone());
+    let asker = record.asker.clone();
+    let started_at = record.started_at;
+    let final_markdown = record.final_markdown.clone();
+    let final_footer = record.final_footer.clone();
+    inner.adapter.resume_thread(&record.thread, &record.question).await;
+    let mut reply = Reply::new(inner, keys, record);
+    adopt_unrecorded(inner, &mut reply).await;
+    let mut link = None;
+    if let Some(markdown) = final_markdown {
+        // The run got as far as its last show (the reply's links, if any, were
+        // recorded before it): show it again, which changes nothing the user already
+        // sees, and finish.
+        reply.show_markdown_with(&markdown, final_footer.as_deref()).await;
+    } else if let (Some(conversation), Some(owner)) = (conversation, owner) {
+        match inner.client.last_assistant_message(&owner, &conversation).await {
+            Ok(Some(m)) if m.created_at.is_some_and(|t| t.timestamp() + 5 >= started_at as i64) => {
+                // The whole answer if SiteAssist finished it; otherwise whatever it has
+                // (the user may already have read part of it) with the note.
+                let text = message_text(&m);
+                // The stored text still holds its reference definitions: shown as
+                // a live answer would be (the streamed sources are not stored).
+                let (body, cited) = super::sources::cite(&text, &[]);
+                let footer = super::answer::sources_line(inner, cited);
+                let shown = match m.status {
+                    Some(MessageStatus::Complete) => body,
+                    _ if text.trim().is_empty() => notice::interrupted(),
+                    _ => format!("{}\n\n{}", body.trim_end(), notice::interrupted()),
+                };
+                reply.show_markdown_with(&shown, footer.as_deref()).await;
+                if !text.trim().is_empty() {
+                    link = Some(ReplyLink {
+                        thread: reply.thread.clone(),
+                        conversation,
+                        assistant_message: Some(m.id.clone()),
+                        asker: asker.unwrap_or_else(|| UserKey::new("")),
+                        owner,
+                    });
+                }
+            }
+            _ => reply.show_markdown(&notice::interrupted()).await,
+        }
+    } else {
+        reply.show_markdown(&notice::interrupted()).await;
+    }
+    reply.finish(link).await;
 }

@@ -5,7 +5,7 @@
 //! the store, renewed by a heartbeat ([`Replica::heartbeat`]) every quarter of its ttl.
 //! The in-flight records it writes name it ([`Replica::stamp`]); other replicas leave
 //! those alone while the lease lives and take them over once it expires
-//! ([`super::recovery`]). A replica stopping gracefully releases every lease it holds
+//! (`bridge::recovery`). A replica stopping gracefully releases every lease it holds
 //! ([`Replica::leave`]), so the others need not wait for expiry.
 //!
 //! With a store that is not shared (sled, memory) the process is the only replica:
@@ -13,8 +13,10 @@
 //! without touching the store, so the single-process bridge pays nothing for this.
 
 use crate::store::{Store, StoreError};
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// How long a replica's lease lasts without a heartbeat, by default. A dead replica's
@@ -27,6 +29,11 @@ pub struct Replica {
     /// The shared store; `None` when this process is the only replica.
     store: Option<Arc<dyn Store>>,
     ttl: Duration,
+    /// Replicas alive at the last heartbeat, this one included (at least 1).
+    live: AtomicUsize,
+    /// Replies this replica is taking over right now (outside any thread worker), so
+    /// that its own workers wait for them like for another replica's.
+    closing: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -42,7 +49,13 @@ impl std::fmt::Debug for Replica {
 impl Replica {
     /// The only replica: no store is shared, nothing is leased.
     pub fn solo() -> Arc<Self> {
-        Arc::new(Self { id: new_id(), store: None, ttl: DEFAULT_LEASE_TTL })
+        Arc::new(Self {
+            id: new_id(),
+            store: None,
+            ttl: DEFAULT_LEASE_TTL,
+            live: AtomicUsize::new(1),
+            closing: Mutex::default(),
+        })
     }
 
     /// Joins the replicas of `store` with a lease of `ttl` (taken now; keep it alive
@@ -51,7 +64,13 @@ impl Replica {
         if !store.is_shared() {
             return Ok(Self::solo());
         }
-        let replica = Self { id: new_id(), store: Some(store), ttl };
+        let replica = Self {
+            id: new_id(),
+            store: Some(store),
+            ttl,
+            live: AtomicUsize::new(1),
+            closing: Mutex::default(),
+        };
         replica.renew().await?;
         tracing::info!(replica = %replica.id, ttl_ms = ttl.as_millis() as u64, "joined the replicas");
         crate::ops::metrics::leases_held(1.0);
@@ -79,6 +98,27 @@ impl Replica {
         self.store.as_ref().map(|_| self.id.clone())
     }
 
+    /// How many replicas were alive at the last heartbeat, this one included: budgets
+    /// the platform counts per app are split between them (`bridge::pacing`). 1 alone.
+    pub fn live_replicas(&self) -> usize {
+        self.live.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Marks reply `id` as being taken over by this replica (`true`) or done (`false`).
+    pub(crate) fn set_closing(&self, id: &str, closing: bool) {
+        let mut set = self.closing.lock().unwrap_or_else(PoisonError::into_inner);
+        if closing {
+            set.insert(id.to_owned());
+        } else {
+            set.remove(id);
+        }
+    }
+
+    /// Whether this replica is taking reply `id` over right now.
+    pub(crate) fn is_closing(&self, id: &str) -> bool {
+        self.closing.lock().unwrap_or_else(PoisonError::into_inner).contains(id)
+    }
+
     /// The store, when shared.
     pub(crate) fn shared_store(&self) -> Option<&Arc<dyn Store>> {
         self.store.as_ref()
@@ -91,9 +131,15 @@ impl Replica {
     async fn renew(&self) -> Result<(), StoreError> {
         let Some(store) = &self.store else { return Ok(()) };
         let key = Self::key(&self.id);
-        if !store.take_lease(&key, &self.id, SystemTime::now(), self.ttl).await? {
+        let now = SystemTime::now();
+        if !store.take_lease(&key, &self.id, now, self.ttl).await? {
             // Nobody else takes a key with our fresh id; keep going and say so.
             tracing::error!(replica = %self.id, "another process holds this replica's lease");
+        }
+        let live = store.live_leases("replica:", now).await?;
+        crate::ops::metrics::replicas_alive(live.max(1));
+        if self.live.swap(live.max(1), Ordering::Relaxed) != live.max(1) {
+            tracing::info!(replica = %self.id, live, "replicas alive changed");
         }
         Ok(())
     }

@@ -8,17 +8,18 @@
 //!    arrival order ([`Store::thread_queue`](crate::store::Store::thread_queue)). The
 //!    worker waits while a record of *another* replica is ahead of its own (a dead
 //!    replica's is taken over and removed within the takeover bound, a live one's is
-//!    answered). Records of this replica ahead of it are queued behind it in this very
-//!    worker (two deliveries raced through intake), so waiting for them would wait
-//!    forever: it goes first, as a single process would.
+//!    answered), or one this replica is taking over right now. Other records of this
+//!    replica ahead of it are queued behind it in this very worker (two deliveries
+//!    raced through intake), so waiting for them would wait forever: it goes first, as
+//!    a single process would.
 //! 2. Then it takes the thread's lease `thread:<key>` (waiting while another replica
 //!    holds it), renews it while the job runs, and releases it right after. Released per
 //!    job rather than when the worker idles: a worker holding the lease while its next
 //!    question waits for another replica's earlier one would wait on a replica that
 //!    waits on it.
 //!
-//! The store is polled while waiting ([`POLL`]): another process's progress is not an
-//! event this one can await. A turn waits at most [`MAX_WAIT`], then goes ahead with a
+//! The store is polled while waiting ([`POLL`], backing off to [`POLL_MAX`]): another
+//! process's progress is not an event this one can await. A turn waits at most [`MAX_WAIT`], then goes ahead with a
 //! warning: late order beats a question never answered.
 //!
 //! With a store that is not shared, [`take`] returns at once without a store call: the
@@ -30,8 +31,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
 
-/// How often a waiting turn looks at the store again.
-const POLL: Duration = Duration::from_millis(100);
+/// How soon a waiting turn first looks at the store again; each look after doubles the
+/// wait up to [`POLL_MAX`], so that many questions waiting behind long answers do not
+/// each query the database ten times a second.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The longest wait between two looks.
+const POLL_MAX: Duration = Duration::from_millis(400);
 
 /// The longest a turn waits before going ahead anyway.
 const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -56,6 +62,7 @@ pub(super) async fn take(replica: &Arc<Replica>, thread: &ThreadKey, record: Opt
     let started = Instant::now();
     let key = format!("thread:{thread}");
     let mut warned = false;
+    let mut poll = POLL;
     loop {
         let ready = match turn_is_ours(replica, thread, record, &key).await {
             Ok(ready) => ready,
@@ -77,7 +84,8 @@ pub(super) async fn take(replica: &Arc<Replica>, thread: &ThreadKey, record: Opt
             warned = true;
             tracing::info!(%thread, "still waiting for another replica's turn in the thread");
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(POLL_MAX);
     }
 }
 
@@ -94,7 +102,10 @@ async fn turn_is_ours(
         let ahead = queue.iter().take_while(|r| r.id != record);
         // Not in the queue at all (closed meanwhile): nothing to wait for.
         let found = queue.iter().any(|r| r.id == record);
-        if found && ahead.into_iter().any(|r| r.replica.as_deref() != Some(replica.id())) {
+        let waits_for = |r: &crate::store::InFlightReply| {
+            r.replica.as_deref() != Some(replica.id()) || replica.is_closing(&r.id)
+        };
+        if found && ahead.into_iter().any(waits_for) {
             return Ok(false);
         }
     }

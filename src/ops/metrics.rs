@@ -63,6 +63,9 @@ pub const CLAIMS_SWEPT: &str = "siteassist_bridge_store_claims_swept_total";
 pub const TAKEOVERS: &str = "siteassist_bridge_takeovers_total";
 /// Gauge: leases this replica holds (its own, and threads it is answering in).
 pub const LEASES_HELD: &str = "siteassist_bridge_leases_held";
+/// Gauge: replicas alive at this replica's last heartbeat, itself included; per-app
+/// edit budgets are split between them.
+pub const REPLICAS_ALIVE: &str = "siteassist_bridge_replicas_alive";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -179,6 +182,15 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
         counter!(TAKEOVERS, "platform" => *platform).increment(0);
     }
     gauge!(LEASES_HELD).increment(0.0);
+    describe_gauge!(
+        REPLICAS_ALIVE,
+        "Replicas alive at the last heartbeat (edit budgets are split)."
+    );
+}
+
+/// The replicas alive at this replica's last heartbeat.
+pub fn replicas_alive(n: usize) {
+    gauge!(REPLICAS_ALIVE).set(n as f64);
 }
 
 /// A dead replica's reply was taken over.

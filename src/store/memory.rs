@@ -64,12 +64,21 @@ impl Maps {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     maps: Mutex<Maps>,
+    /// Whether it says it is shared ([`Store::is_shared`]).
+    shared: bool,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that says it is shared, so that several bridges in one process
+    /// act as replicas of one another (leases, takeover, thread turns): tests of the
+    /// replica logic that need no database.
+    pub fn new_shared() -> Self {
+        Self { shared: true, ..Self::default() }
     }
 
     /// Locks the maps. A panic while the lock was held cannot leave a map half-updated
@@ -212,6 +221,15 @@ impl Store for MemoryStore {
             maps.leases.remove(key);
         }
         Ok(())
+    }
+
+    fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+        let maps = self.maps();
+        Ok(maps.leases.iter().filter(|(k, l)| k.starts_with(prefix) && l.is_live(now)).count())
     }
 
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {

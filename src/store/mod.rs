@@ -258,6 +258,14 @@ pub trait Store: Send + Sync + 'static {
         Err(not_shared())
     }
 
+    /// How many leases whose key starts with `prefix` are unexpired at `now` (the live
+    /// replicas: `replica:`), so that budgets the platform counts per app can be split
+    /// between them.
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+        let _ = (prefix, now);
+        Err(not_shared())
+    }
+
     /// Releases every lease `holder` holds (a replica stopping); returns how many.
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
         let _ = holder;

@@ -451,6 +451,17 @@ impl Store for SledStore {
         Ok(())
     }
 
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+        let mut live = 0;
+        for entry in self.leases.scan_prefix(prefix) {
+            let (key, bytes) = entry.map_err(|e| backend("scan", e))?;
+            live += usize::from(
+                decode::<LeaseRecord>(&String::from_utf8_lossy(&key), &bytes)?.is_live(now),
+            );
+        }
+        Ok(live)
+    }
+
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
         let mut released = 0;
         for entry in self.leases.iter() {

@@ -234,6 +234,40 @@ impl FakeSlack {
         envelope_id
     }
 
+    /// [`Self::send_socket_event`] on open connection `n` (counted modulo how many are
+    /// open), as Slack spreads envelopes over the connections of one app.
+    pub fn send_socket_event_on(&self, n: usize, payload: Value) -> String {
+        self.remember(&payload);
+        let envelope_id = uuid::Uuid::new_v4().to_string();
+        let envelope = Envelope { payload, retry_attempt: 0 };
+        let frame = envelope_frame(&envelope_id, &envelope, "");
+        self.shared.lock().envelopes.insert(envelope_id.clone(), envelope);
+        self.deliver_on(n, frame);
+        envelope_id
+    }
+
+    /// [`Self::redeliver`] on open connection `n` (modulo), as Slack may redeliver an
+    /// unacknowledged envelope to another connection.
+    pub fn redeliver_on(&self, n: usize, envelope_id: &str) {
+        let frame = {
+            let mut state = self.shared.lock();
+            let envelope = state.envelopes.get_mut(envelope_id).expect("envelope was sent");
+            envelope.retry_attempt += 1;
+            envelope_frame(envelope_id, envelope, "timeout")
+        };
+        self.deliver_on(n, frame);
+    }
+
+    fn deliver_on(&self, n: usize, frame: String) {
+        {
+            let state = self.shared.lock();
+            let open = state.connections.len();
+            assert!(open > 0, "no Socket Mode connection is open");
+            let _ = state.connections[n % open].1.send(Outgoing::Text(frame));
+        }
+        self.shared.notify();
+    }
+
     /// Keeps a person's message from an event body (`message` or `app_mention`) as the
     /// channel's history, once per ts, as Slack would have it. Events sent over Socket
     /// Mode are remembered already; a test posting to the Events API calls this itself.

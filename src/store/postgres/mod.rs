@@ -513,6 +513,19 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FROM sab_leases WHERE starts_with(key, $1) AND expires_ms > $2",
+                &[&prefix, &millis(now)],
+            )
+            .await
+            .map_err(|e| backend("count leases", e))?;
+        Ok(row.get::<_, i64>(0) as usize)
+    }
+
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
         let released = self
             .client()
