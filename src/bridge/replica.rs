@@ -23,6 +23,10 @@ use std::time::{Duration, SystemTime};
 /// replies are taken over within `ttl + ttl / 4` (expiry, then the next scan): 10 s.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(8);
 
+/// The store key prefix of the replicas' own leases (`replica:<id>`): counting the
+/// live ones counts the replicas.
+pub const LEASE_PREFIX: &str = "replica:";
+
 /// This process, as the other replicas see it.
 pub struct Replica {
     id: String,
@@ -125,7 +129,7 @@ impl Replica {
     }
 
     fn key(id: &str) -> String {
-        format!("replica:{id}")
+        format!("{LEASE_PREFIX}{id}")
     }
 
     async fn renew(&self) -> Result<(), StoreError> {
@@ -136,7 +140,7 @@ impl Replica {
             // Nobody else takes a key with our fresh id; keep going and say so.
             tracing::error!(replica = %self.id, "another process holds this replica's lease");
         }
-        let live = store.live_leases("replica:", now).await?;
+        let live = store.live_leases(LEASE_PREFIX, now).await?;
         crate::ops::metrics::replicas_alive(live.max(1));
         if self.live.swap(live.max(1), Ordering::Relaxed) != live.max(1) {
             tracing::info!(replica = %self.id, live, "replicas alive changed");

@@ -5,14 +5,16 @@
 //! every event (the claims would still answer each question once, but every event would
 //! cost twice). Replicas sharing a store divide the shards through leases in it:
 //!
-//! - each replica holds a *member slot* (`discord-member:<k>`, the first free of
-//!   [`MAX_MEMBERS`]), so every replica can count the others without a listing query;
-//! - each running shard is a lease `discord-shard:<id>`, renewed every tick with the
-//!   slot; a replica runs at most its fair share, `ceil(total / members)`, and hands
-//!   back what is over it when another replica joins;
+//! - the replicas are counted by their own leases (`replica:<id>`,
+//!   [`crate::bridge::replica`]), so a replica that joins or dies changes everyone's
+//!   share at the next tick;
+//! - each running shard is a lease `discord-shard:<id>`, held as the replica and
+//!   renewed every tick; a replica runs at most its fair share,
+//!   `ceil(total / replicas)`, and hands back what is over it when another joins;
 //! - a shard that stays free for two ticks in a row is taken by whoever sees it, even
 //!   above its share, so a shard is never left unrun while the counts settle (a dead
-//!   replica's slot and shards expire together, after the lease ttl);
+//!   replica's lease and shards expire together, after the lease ttl; a replica
+//!   without Discord still counts);
 //! - a replica that cannot reach the store keeps running its shards: it cannot tell a
 //!   store outage from a rival, and a shard run twice for a moment only costs
 //!   duplicates the claims absorb. A lease found taken by another holder is stopped.
@@ -25,6 +27,7 @@
 //! store; `bot.rs` starts and stops serenity's shard runners as it says.
 
 use super::ingress::Handled;
+use crate::bridge::replica::LEASE_PREFIX;
 use crate::store::{Store, StoreError};
 use serenity::gateway::ShardManager;
 use serenity::model::id::ShardId;
@@ -33,15 +36,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, oneshot, watch};
 
-/// The most replicas that can share the shards (member slots scanned each tick).
-pub(crate) const MAX_MEMBERS: u32 = 16;
-
 /// How often leases are renewed and the shards re-divided.
 pub(crate) const TICK: Duration = Duration::from_secs(2);
-
-fn slot_key(k: u32) -> String {
-    format!("discord-member:{k}")
-}
 
 fn shard_key(shard: u32) -> String {
     format!("discord-shard:{shard}")
@@ -79,7 +75,7 @@ pub(crate) fn plan(
     let room = fair - held.len();
     let mut take: BTreeSet<u32> = free.iter().take(room).copied().collect();
     // Nobody took these for a whole tick: the counts are settling (a dead replica's
-    // slot not yet expired, say); run them rather than leave a guild unheard.
+    // lease not yet expired, say); run them rather than leave a guild unheard.
     take.extend(free.intersection(free_before));
     Plan { take: take.into_iter().collect(), release: Vec::new() }
 }
@@ -91,13 +87,12 @@ pub(crate) struct Changes {
     pub stop: Vec<u32>,
 }
 
-/// This replica's member slot and shard leases.
+/// This replica's shard leases.
 pub(crate) struct ShardLeases {
     store: Arc<dyn Store>,
     holder: String,
     total: u32,
     ttl: Duration,
-    slot: Option<u32>,
     held: BTreeSet<u32>,
     free_before: BTreeSet<u32>,
 }
@@ -110,7 +105,6 @@ impl ShardLeases {
             holder: holder.to_owned(),
             total: total.max(1),
             ttl,
-            slot: None,
             held: BTreeSet::new(),
             free_before: BTreeSet::new(),
         }
@@ -126,12 +120,11 @@ impl ShardLeases {
         &self.held
     }
 
-    /// One round: renew the slot and the shards held (dropping any another holder
-    /// took), count the members, and take or hand back shards by [`plan`].
+    /// One round: renew the shards held (dropping any another holder took), count the
+    /// replicas, and take or hand back shards by [`plan`].
     pub(crate) async fn tick(&mut self, now: SystemTime) -> Result<Changes, StoreError> {
         let store = Arc::clone(&self.store);
         let mut changes = Changes::default();
-        self.renew_slot(now).await?;
         for shard in self.held.clone() {
             if !store.take_lease(&shard_key(shard), &self.holder, now, self.ttl).await? {
                 tracing::warn!(shard, "another replica took this Discord shard's lease");
@@ -139,12 +132,7 @@ impl ShardLeases {
                 changes.stop.push(shard);
             }
         }
-        let mut members = 0;
-        for k in 0..MAX_MEMBERS {
-            if store.lease_holder(&slot_key(k), now).await?.is_some() {
-                members += 1;
-            }
-        }
+        let members = store.live_leases(LEASE_PREFIX, now).await?.max(1) as u32;
         let mut free = BTreeSet::new();
         for shard in (0..self.total).filter(|s| !self.held.contains(s)) {
             if store.lease_holder(&shard_key(shard), now).await?.is_none() {
@@ -173,37 +161,11 @@ impl ShardLeases {
         Ok(changes)
     }
 
-    /// Keeps (or finds) this replica's member slot.
-    async fn renew_slot(&mut self, now: SystemTime) -> Result<(), StoreError> {
-        if let Some(k) = self.slot {
-            if self.store.take_lease(&slot_key(k), &self.holder, now, self.ttl).await? {
-                return Ok(());
-            }
-            self.slot = None;
-        }
-        for k in 0..MAX_MEMBERS {
-            if self.store.lease_holder(&slot_key(k), now).await?.is_none()
-                && self.store.take_lease(&slot_key(k), &self.holder, now, self.ttl).await?
-            {
-                self.slot = Some(k);
-                return Ok(());
-            }
-        }
-        tracing::warn!(
-            max = MAX_MEMBERS,
-            "no free Discord member slot: more replicas than supported"
-        );
-        Ok(())
-    }
-
-    /// Hands every shard and the slot back (a replica stopping): the others take them
-    /// at their next tick instead of after the ttl.
+    /// Hands every shard back (a replica stopping): the others take them at their next
+    /// tick instead of after the ttl.
     pub(crate) async fn release_all(&mut self) -> Result<(), StoreError> {
         for shard in std::mem::take(&mut self.held) {
             self.store.release_lease(&shard_key(shard), &self.holder).await?;
-        }
-        if let Some(k) = self.slot.take() {
-            self.store.release_lease(&slot_key(k), &self.holder).await?;
         }
         Ok(())
     }
@@ -308,27 +270,38 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let ttl = Duration::from_secs(8);
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // A replica's heartbeat, as `bridge::replica` keeps it.
+        let beat = |id: &'static str, now: SystemTime| {
+            let store = Arc::clone(&store);
+            async move { store.take_lease(&format!("{LEASE_PREFIX}{id}"), id, now, ttl).await }
+        };
         let mut a = ShardLeases::new(Arc::clone(&store), "a", 4, ttl);
         let mut b = ShardLeases::new(Arc::clone(&store), "b", 4, ttl);
+        beat("a", t0).await.unwrap();
         assert_eq!(a.tick(t0).await.unwrap().start, [0, 1, 2, 3]);
-        // b joins: it counts two members but finds nothing free yet.
+        // b joins: it counts two replicas but finds nothing free yet.
+        beat("b", t0).await.unwrap();
         assert!(b.tick(t0).await.unwrap().start.is_empty());
         let changes = a.tick(t0 + TICK).await.unwrap();
         assert_eq!(changes.stop, [3, 2]);
         assert_eq!(b.tick(t0 + TICK).await.unwrap().start, [2, 3]);
         assert_eq!((a.held(), b.held()), (&set(&[0, 1]), &set(&[2, 3])));
-        // a dies (no more ticks): after the ttl, b takes a's shards as well.
+        // a dies (no more beats or ticks): after the ttl, b takes a's shards as well.
         let mut now = t0 + TICK;
         let mut taken = Vec::new();
         while taken.len() < 2 {
             now += TICK;
             assert!(now < t0 + ttl + TICK * 4, "a's shards never taken over");
+            beat("b", now).await.unwrap();
             taken.extend(b.tick(now).await.unwrap().start);
         }
         assert_eq!(b.held(), &set(&[0, 1, 2, 3]));
-        // b stops gracefully: a newcomer takes everything at its first tick.
+        // b stops gracefully (its shards, then its replica lease, as `Replica::leave`
+        // does): a newcomer takes everything at its first tick.
         b.release_all().await.unwrap();
+        store.release_leases_of("b").await.unwrap();
         let mut c = ShardLeases::new(Arc::clone(&store), "c", 4, ttl);
+        beat("c", now).await.unwrap();
         assert_eq!(c.tick(now).await.unwrap().start, [0, 1, 2, 3]);
     }
 }
