@@ -28,9 +28,18 @@ struct Bridge {
 
 impl Bridge {
     async fn start(slack: &FakeSlack, sim: &RunningSimulator, streaming: StreamingMode) -> Self {
+        Self::start_with(slack, sim, |s| s.streaming = streaming).await
+    }
+
+    /// [`Self::start`] with the settings as `adjust` leaves them.
+    async fn start_with(
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        adjust: impl FnOnce(&mut siteassist_bridge::adapters::slack::config::SlackSettings),
+    ) -> Self {
         let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
         let mut settings = slack.bridge_settings(SlackMode::Socket);
-        settings.streaming = streaming;
+        adjust(&mut settings);
         let app = Arc::new(
             SlackBridge::connect(&settings, store, support::client(sim, 3), support::fast_config())
                 .await
@@ -138,5 +147,28 @@ async fn streaming_edit_uses_chat_update_only() {
         assert!(slack.calls_to(m).is_empty(), "{m} in edit mode");
     }
     assert!(!slack.calls_to("chat.update").is_empty());
+    bridge.stop().await;
+}
+
+/// Appends have their own budget (Slack limits each method on its own): an edit budget
+/// of one `chat.update` a minute does not hold a native stream back. Before, appends
+/// took slots of `chat.update`'s workspace budget, and this answer needed minutes.
+#[tokio::test(flavor = "multi_thread")]
+async fn appends_do_not_spend_the_edit_budget() {
+    let sim = support::simulator(3).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start_with(&slack, &sim, |s| {
+        s.streaming = StreamingMode::Native;
+        s.edit_budget_per_minute = 1;
+    })
+    .await;
+    let ts = "1700004300.000100";
+    bridge.ask_and_settle(&slack, ts).await;
+    let appends = slack.calls_to("chat.appendStream");
+    assert!(appends.len() >= 3, "{} appends", appends.len());
+    assert!(appends.iter().all(|c| c.error.is_none()), "{appends:?}");
+    assert!(slack.calls_to("chat.update").is_empty());
+    let messages = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(squeeze(&messages[0].1), squeeze(&answer_for(QUESTION)));
     bridge.stop().await;
 }

@@ -190,7 +190,11 @@ impl Bridge {
     ) -> Self {
         let caps = adapter.capabilities().clone();
         let inner = Inner {
-            pacing: pacing::Pacing::new(caps.channel_budget, caps.workspace_budget),
+            pacing: pacing::Pacing::new(
+                caps.channel_budget,
+                caps.workspace_budget,
+                adapter.stream_budgets(),
+            ),
             threads: threads::Threads::new(cfg.thread_queue, cfg.worker_idle),
             limits: limits::Limits::new(
                 cfg.user_questions_per_minute,

@@ -1,9 +1,17 @@
-//! Edit budgets shared by every reply in a channel (and workspace): the async side of
+//! Rate budgets shared by every reply in a channel and a workspace: the async side of
 //! [`super::throttle::BudgetWindow`], which holds the pure rules.
+//!
+//! One [`Pacing`] serves every workspace, and per workspace it knows each method
+//! family's allowance: posts and edits share the channel budget and the workspace's
+//! edit budget ([`Family::Edit`], Slack's `chat.update`), while a platform's native
+//! stream methods each have their own workspace budget
+//! ([`ChatAdapter::stream_budgets`](super::adapter::ChatAdapter::stream_budgets)), as
+//! Slack limits each Web API method separately. Starting a stream makes a message, so
+//! it takes a channel slot too.
 
-use super::adapter::Budget;
+use super::adapter::{Budget, StreamBudgets};
 use super::ids::{ChannelKey, WorkspaceKey};
-use super::throttle::{try_acquire_all, BudgetWindow};
+use super::throttle::BudgetWindow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -22,67 +30,182 @@ impl BudgetKeys {
             workspace: workspace.map(|w| format!("workspace:{w}")),
         }
     }
+
+    /// Where a workspace-wide budget is counted: the workspace, else the channel.
+    fn scope(&self) -> &str {
+        self.workspace.as_deref().unwrap_or(&self.channel)
+    }
+}
+
+/// A family of platform calls with a budget of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// Posts and edits (Slack's `chat.postMessage` and `chat.update`).
+    Edit,
+    /// Starting a native stream (Slack's `chat.startStream`).
+    StreamStart,
+    /// Appending to a native stream (Slack's `chat.appendStream`).
+    StreamAppend,
+    /// Ending a native stream (Slack's `chat.stopStream`).
+    StreamStop,
 }
 
 pub(crate) struct Pacing {
     channel_budget: Budget,
     workspace_budget: Option<Budget>,
+    /// `None`: the platform has no budgets for streams, which then count as edits.
+    streams: Option<StreamBudgets>,
     windows: Mutex<HashMap<String, BudgetWindow>>,
 }
 
 impl Pacing {
-    pub(crate) fn new(channel_budget: Budget, workspace_budget: Option<Budget>) -> Self {
-        Self { channel_budget, workspace_budget, windows: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(
+        channel_budget: Budget,
+        workspace_budget: Option<Budget>,
+        streams: Option<StreamBudgets>,
+    ) -> Self {
+        Self { channel_budget, workspace_budget, streams, windows: Mutex::new(HashMap::new()) }
     }
 
-    fn each<R>(&self, keys: &BudgetKeys, mut f: impl FnMut(&mut BudgetWindow) -> R) -> Vec<R> {
+    /// The windows (key and budget) a call of `family` takes a slot of.
+    fn budgets(&self, keys: &BudgetKeys, family: Family) -> Vec<(String, Budget)> {
+        let channel = (keys.channel.clone(), self.channel_budget);
+        let Some(streams) = self.streams.filter(|_| family != Family::Edit) else {
+            let mut out = vec![channel];
+            if let (Some(key), Some(budget)) = (&keys.workspace, self.workspace_budget) {
+                out.push((key.clone(), budget));
+            }
+            return out;
+        };
+        let scoped = |name: &str, budget| (format!("{name}:{}", keys.scope()), budget);
+        match family {
+            Family::StreamStart => vec![channel, scoped("stream-start", streams.start)],
+            Family::StreamAppend => vec![scoped("stream-append", streams.append)],
+            Family::StreamStop => vec![scoped("stream-stop", streams.stop)],
+            Family::Edit => unreachable!("filtered above"),
+        }
+    }
+
+    /// Takes a slot of every window of `family` at `now`, or none of them (a free
+    /// channel slot must not be spent on an edit the workspace budget blocks): `Err`
+    /// holds when they would all be free.
+    fn try_take(&self, keys: &BudgetKeys, family: Family, now: Instant) -> Result<(), Instant> {
+        let budgets = self.budgets(keys, family);
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::with_capacity(2);
-        out.push(f(windows
-            .entry(keys.channel.clone())
-            .or_insert_with(|| BudgetWindow::new(self.channel_budget))));
-        if let (Some(key), Some(budget)) = (&keys.workspace, self.workspace_budget) {
-            out.push(f(windows.entry(key.clone()).or_insert_with(|| BudgetWindow::new(budget))));
+        let ready = budgets
+            .iter()
+            .map(|(key, budget)| {
+                windows.entry(key.clone()).or_insert_with(|| BudgetWindow::new(*budget));
+                windows[key].available_at(now)
+            })
+            .max()
+            .unwrap_or(now);
+        if ready > now {
+            return Err(ready);
         }
-        out
+        for (key, _) in &budgets {
+            if let Some(w) = windows.get_mut(key) {
+                // Free, as just checked under the same lock.
+                let _ = w.try_acquire(now);
+            }
+        }
+        Ok(())
     }
 
-    /// When the next action fits every budget of `keys` (peek; takes nothing).
-    pub(crate) fn available_at(&self, keys: &BudgetKeys, now: Instant) -> Instant {
-        self.each(keys, |w| w.available_at(now)).into_iter().max().unwrap_or(now)
+    /// When the next call of `family` fits its budgets (peek; takes nothing).
+    pub(crate) fn available_for(&self, keys: &BudgetKeys, family: Family, now: Instant) -> Instant {
+        let budgets = self.budgets(keys, family);
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        budgets
+            .iter()
+            .map(|(key, budget)| match windows.get(key) {
+                Some(w) => w.available_at(now),
+                None => BudgetWindow::new(*budget).available_at(now),
+            })
+            .max()
+            .unwrap_or(now)
     }
 
-    /// Waits for a slot in every budget of `keys` and takes them all at once (or none:
-    /// a free channel slot must not be spent on an edit the workspace budget blocks).
+    /// Waits for a slot in every budget of an edit and takes them all at once.
     pub(crate) async fn acquire(&self, keys: &BudgetKeys) {
+        self.acquire_for(keys, Family::Edit).await;
+    }
+
+    /// Waits for a slot in every budget of `family` and takes them all at once.
+    pub(crate) async fn acquire_for(&self, keys: &BudgetKeys, family: Family) {
         loop {
-            let ready = {
-                let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-                windows
-                    .entry(keys.channel.clone())
-                    .or_insert_with(|| BudgetWindow::new(self.channel_budget));
-                if let (Some(k), Some(b)) = (&keys.workspace, self.workspace_budget) {
-                    windows.entry(k.clone()).or_insert_with(|| BudgetWindow::new(b));
+            match self.try_take(keys, family, Instant::now()) {
+                Ok(()) => return,
+                Err(ready) => {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(ready)).await;
                 }
-                let now = Instant::now();
-                let result = match &keys.workspace {
-                    Some(ws) if self.workspace_budget.is_some() => {
-                        match windows.get_disjoint_mut([&keys.channel, ws]) {
-                            [Some(ch), Some(ws)] => try_acquire_all(&mut [ch, ws], now),
-                            _ => Ok(()),
-                        }
-                    }
-                    _ => match windows.get_mut(&keys.channel) {
-                        Some(ch) => ch.try_acquire(now),
-                        None => Ok(()),
-                    },
-                };
-                match result {
-                    Ok(()) => return,
-                    Err(ready) => ready,
-                }
-            };
-            tokio::time::sleep_until(tokio::time::Instant::from_std(ready)).await;
+            }
         }
+    }
+
+    /// Takes the slots of `family` if they are free now; `false` (nothing taken) if not.
+    #[cfg(test)]
+    fn try_acquire_now(&self, keys: &BudgetKeys, family: Family) -> bool {
+        self.try_take(keys, family, Instant::now()).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BudgetKeys, Family, Pacing};
+    use crate::bridge::adapter::{Budget, StreamBudgets};
+    use crate::bridge::ids::{ChannelKey, WorkspaceKey};
+    use std::time::Duration;
+
+    fn budget(actions: u32) -> Budget {
+        Budget { actions, window: Duration::from_secs(60) }
+    }
+
+    #[test]
+    fn stream_methods_have_their_own_workspace_budgets() {
+        let streams = StreamBudgets { start: budget(2), append: budget(3), stop: budget(1) };
+        let pacing = Pacing::new(budget(100), Some(budget(1)), Some(streams));
+        let ws = WorkspaceKey::new("T1");
+        let a = BudgetKeys::new(&ChannelKey::new("T1:C1"), Some(&ws));
+        let b = BudgetKeys::new(&ChannelKey::new("T1:C2"), Some(&ws));
+        // (keys, family, taken?) in order: each family runs out on its own.
+        let table = [
+            (&a, Family::Edit, true),
+            (&b, Family::Edit, false),
+            (&a, Family::StreamAppend, true),
+            (&b, Family::StreamAppend, true),
+            (&a, Family::StreamAppend, true),
+            (&b, Family::StreamAppend, false),
+            (&a, Family::StreamStart, true),
+            (&b, Family::StreamStart, true),
+            (&a, Family::StreamStart, false),
+            (&a, Family::StreamStop, true),
+            (&b, Family::StreamStop, false),
+        ];
+        for (i, (keys, family, taken)) in table.into_iter().enumerate() {
+            assert_eq!(pacing.try_acquire_now(keys, family), taken, "row {i}: {family:?}");
+        }
+    }
+
+    #[test]
+    fn without_stream_budgets_streams_count_as_edits() {
+        let pacing = Pacing::new(budget(100), Some(budget(2)), None);
+        let ws = WorkspaceKey::new("T1");
+        let keys = BudgetKeys::new(&ChannelKey::new("T1:C1"), Some(&ws));
+        assert!(pacing.try_acquire_now(&keys, Family::StreamAppend));
+        assert!(pacing.try_acquire_now(&keys, Family::Edit));
+        assert!(!pacing.try_acquire_now(&keys, Family::StreamStart));
+    }
+
+    #[test]
+    fn a_start_takes_a_channel_slot_or_nothing() {
+        let streams = StreamBudgets { start: budget(1), append: budget(9), stop: budget(9) };
+        let pacing = Pacing::new(budget(1), None, Some(streams));
+        let ws = WorkspaceKey::new("T1");
+        let c1 = BudgetKeys::new(&ChannelKey::new("T1:C1"), Some(&ws));
+        let c2 = BudgetKeys::new(&ChannelKey::new("T1:C2"), Some(&ws));
+        assert!(pacing.try_acquire_now(&c1, Family::Edit), "c1's channel slot");
+        assert!(!pacing.try_acquire_now(&c1, Family::StreamStart), "c1's channel is full");
+        assert!(pacing.try_acquire_now(&c2, Family::StreamStart), "the start slot was kept");
     }
 }

@@ -361,6 +361,10 @@ impl ChatAdapter for SlackEgress {
         self.streams.streams_in(thread)
     }
 
+    fn stream_budgets(&self) -> Option<crate::bridge::adapter::StreamBudgets> {
+        Some(super::streams::BUDGETS)
+    }
+
     async fn start_stream(
         &self,
         thread: &ThreadKey,

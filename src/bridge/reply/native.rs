@@ -7,8 +7,11 @@
 //! - Nothing is posted before the first words: the stream starts with them (a stream
 //!   cannot take back a placeholder's text, and its message shows no buttons until it
 //!   stops, so there is no Stop button while a native stream runs).
-//! - Appends go out at the reply's edit pace and take a slot of the same channel and
-//!   workspace budgets as posts and edits, so one budget covers both paths.
+//! - Starts, appends and stops each take a slot of their own workspace budget (the
+//!   platform's [`StreamBudgets`](crate::bridge::adapter::StreamBudgets), kept by the
+//!   same per-workspace [`Pacing`](crate::bridge::pacing) as edits), at the reply's
+//!   edit pace; a start also takes a channel slot, as a post does. A start whose slots
+//!   are not free within [`MAX_START_WAIT`] is not made: the reply posts and edits.
 //! - The final text stops the stream when it extends what was streamed; the sources
 //!   line and the buttons go under it.
 //! - Any refusal (start, append or stop), or a final text that does not extend what was
@@ -22,7 +25,12 @@
 use super::Reply;
 use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, UserKey};
-use std::time::Instant;
+use crate::bridge::pacing::Family;
+use std::time::{Duration, Instant};
+
+/// Longest wait for a stream start's budget slots before the reply goes the ordinary
+/// way: one edit interval, as an edit would wait.
+const MAX_START_WAIT: Duration = Duration::from_secs(1);
 
 /// Longest `markdown_text` of one append: Slack's documented limit for
 /// `chat.appendStream` (12,000 characters; docs.slack.dev/reference/methods/chat.appendStream,
@@ -93,7 +101,16 @@ impl Reply<'_> {
                 true
             }
             Native::Ready { recipient } => {
-                self.inner.pacing.acquire(&self.keys).await;
+                // A start waits at most about one edit interval for its slots: past
+                // that (many answers starting at once) the reply goes the ordinary
+                // way at once rather than keep its asker waiting for the first words.
+                let now = Instant::now();
+                let at = self.inner.pacing.available_for(&self.keys, Family::StreamStart, now);
+                if at.saturating_duration_since(now) > MAX_START_WAIT {
+                    tracing::debug!(thread = %self.thread, "no stream start free soon; posting and editing instead");
+                    return false;
+                }
+                self.inner.pacing.acquire_for(&self.keys, Family::StreamStart).await;
                 let adapter = &self.inner.adapter;
                 let started = adapter.start_stream(&self.thread, Some(&recipient), markdown).await;
                 self.counted();
@@ -120,7 +137,7 @@ impl Reply<'_> {
                     return true;
                 }
                 for piece in pieces(new) {
-                    self.inner.pacing.acquire(&self.keys).await;
+                    self.inner.pacing.acquire_for(&self.keys, Family::StreamAppend).await;
                     let appended = self.inner.adapter.append_stream(&message, piece).await;
                     self.counted();
                     if let Err(e) = appended {
@@ -152,11 +169,16 @@ impl Reply<'_> {
             return false;
         };
         // The remainder may be long only after appends were held back; all but the
-        // last piece go as appends.
+        // last piece go as appends. When no stop is free now (stops have the smaller
+        // budget), the last piece is appended too, so the whole answer shows at once
+        // and only the buttons wait for the stop.
         let mut parts = pieces(rest);
-        let last = parts.pop().unwrap_or("");
+        let stop_free =
+            self.inner.pacing.available_for(&self.keys, Family::StreamStop, Instant::now())
+                <= Instant::now();
+        let last = if stop_free { parts.pop().unwrap_or("") } else { "" };
         for piece in parts {
-            self.inner.pacing.acquire(&self.keys).await;
+            self.inner.pacing.acquire_for(&self.keys, Family::StreamAppend).await;
             let appended = self.inner.adapter.append_stream(&message, piece).await;
             self.counted();
             if let Err(e) = appended {
@@ -164,7 +186,7 @@ impl Reply<'_> {
                 return false;
             }
         }
-        self.inner.pacing.acquire(&self.keys).await;
+        self.inner.pacing.acquire_for(&self.keys, Family::StreamStop).await;
         let stopped = self.inner.adapter.stop_stream(&message, last, footer, controls).await;
         self.counted();
         match stopped {
