@@ -98,11 +98,18 @@ async fn a_long_answer_streams_natively_with_feedback_buttons_and_no_update() {
     assert!(answer.split_whitespace().count() >= 300, "a long answer");
     let methods: Vec<String> =
         slack.calls().into_iter().map(|c| c.method).filter(|m| m.starts_with("chat.")).collect();
-    assert_eq!(methods.first().map(String::as_str), Some("chat.startStream"), "{methods:?}");
-    assert_eq!(methods.last().map(String::as_str), Some("chat.stopStream"), "{methods:?}");
+    // The placeholder (with Stop) first, kept above the stream while it runs, then
+    // deleted once the stream stopped.
+    assert_eq!(&methods[..2], ["chat.postMessage", "chat.startStream"], "{methods:?}");
+    assert_eq!(&methods[methods.len() - 2..], ["chat.stopStream", "chat.delete"], "{methods:?}");
+    let placeholder = &slack.calls_to("chat.postMessage")[0];
+    assert!(placeholder.params["blocks"].to_string().contains("siteassist:stop"));
+    let deleted = slack.calls_to("chat.delete")[0].params["ts"].as_str().unwrap().to_string();
+    assert!(slack.message_text(CHANNEL, &deleted).is_none(), "the placeholder is gone");
     let appends = methods.iter().filter(|m| *m == "chat.appendStream").count();
     assert!(appends >= 2, "{methods:?}");
-    assert!(!methods.iter().any(|m| m == "chat.update" || m == "chat.postMessage"), "{methods:?}");
+    assert_eq!(methods.iter().filter(|m| *m == "chat.postMessage").count(), 1, "{methods:?}");
+    assert!(!methods.iter().any(|m| m == "chat.update"), "{methods:?}");
     let messages = slack.messages_in_thread(CHANNEL, ts);
     assert_eq!(messages.len(), 1, "one message");
     assert_eq!(squeeze(&messages[0].1), squeeze(&answer), "the streamed text is the answer");
@@ -170,5 +177,36 @@ async fn appends_do_not_spend_the_edit_budget() {
     assert!(slack.calls_to("chat.update").is_empty());
     let messages = slack.messages_in_thread(CHANNEL, ts);
     assert_eq!(squeeze(&messages[0].1), squeeze(&answer_for(QUESTION)));
+    bridge.stop().await;
+}
+
+/// Stop while a native stream runs: the placeholder above the stream keeps its Stop
+/// button; the asker's press closes SiteAssist's stream, the stream ends with what it
+/// showed and the stopped note (no `chat.update`), and the placeholder goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_ends_a_native_stream_with_what_it_showed() {
+    let sim = support::simulator(80).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(&slack, &sim, StreamingMode::Native).await;
+    let ts = "1700004400.000100";
+    let mention = format!("<@UBOT> {QUESTION}");
+    slack.send_socket_event(fake_slack::app_mention("EvNStop", CHANNEL, USER, &mention, ts, None));
+    slack.wait_until("two appends", |f| f.calls_to("chat.appendStream").len() >= 2).await;
+    let thread = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(thread.len(), 2, "the placeholder above the stream: {thread:?}");
+    let (placeholder, stream) = (thread[0].0.clone(), thread[1].0.clone());
+    let aborts = sim.sim.client_aborts();
+    let (_, envelope) = slack.press_socket(CHANNEL, &placeholder, USER, "siteassist:stop");
+    slack.wait_for_ack(&envelope).await;
+    let closed = sim.sim.wait_until(|s| s.client_aborts() > aborts);
+    tokio::time::timeout(Duration::from_secs(2), closed).await.expect("SiteAssist's stream closed");
+    slack.wait_until("the stream stopped", |f| !f.calls_to("chat.stopStream").is_empty()).await;
+    bridge.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
+    let text = slack.message_text(CHANNEL, &stream).expect("the stream message stays");
+    assert!(text.trim_end().ends_with("_(stopped)_"), "{text}");
+    assert!(squeeze(&answer_for(QUESTION))
+        .starts_with(&squeeze(text.trim_end().trim_end_matches("_(stopped)_"))));
+    assert!(slack.message_text(CHANNEL, &placeholder).is_none(), "the placeholder is gone");
+    assert!(slack.calls_to("chat.update").is_empty());
     bridge.stop().await;
 }

@@ -210,6 +210,21 @@ pub trait ChatAdapter: Send + Sync + 'static {
         None
     }
 
+    /// Whether the platform shows a status in `thread` ([`Self::typing`]) that stands
+    /// for the placeholder of a reply streamed natively there (Slack's "is thinking…" in
+    /// its assistant threads): then no placeholder is posted before the stream starts.
+    /// The default: no.
+    fn shows_status_in(&self, _thread: &ThreadKey) -> bool {
+        false
+    }
+
+    /// Deletes a message this bot posted. Used for the placeholder a natively streamed
+    /// reply kept above its stream for the Stop button, once the stream ends. The
+    /// default: the platform cannot ([`AdapterError::Permanent`]), and it stays.
+    async fn delete(&self, message: &MessageRef) -> Result<(), AdapterError> {
+        Err(AdapterError::Permanent(format!("{} cannot delete {message}", self.name())))
+    }
+
     /// Shows a "typing…" indicator in `thread`. The core calls it when a reply starts
     /// and every [`Capabilities::typing_every`] while no text is visible yet, and never
     /// when that is `None`.

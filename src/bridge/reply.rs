@@ -82,8 +82,8 @@ impl<'a> Reply<'a> {
 
     /// When the next intermediate edit may go out.
     pub(crate) fn next_edit_at(&self, now: Instant) -> Instant {
-        // A native stream's next text is an append, paced by its own budget.
-        let family = if self.streaming_natively() { Family::StreamAppend } else { Family::Edit };
+        // A native stream's next text is a start or an append, paced by its own budget.
+        let family = self.native_family().unwrap_or(Family::Edit);
         self.pacer
             .ready_at(now, false)
             .max(self.inner.pacing.available_for(&self.keys, family, now))

@@ -4,9 +4,13 @@
 //! edited whole each time (Slack's `chat.update` budget is shared by a whole workspace).
 //!
 //! The rules, decided here once for every platform:
-//! - Nothing is posted before the first words: the stream starts with them (a stream
-//!   cannot take back a placeholder's text, and its message shows no buttons until it
-//!   stops, so there is no Stop button while a native stream runs).
+//! - The stream starts with the first words (a stream cannot take back a placeholder's
+//!   text). Until then the placeholder shows, with its Stop button, or the platform's
+//!   status where it has one ([`ChatAdapter::shows_status_in`](crate::bridge::adapter::ChatAdapter::shows_status_in)).
+//!   The placeholder stays above the stream while it runs, for its Stop button (a
+//!   stream's message shows no buttons until it stops), and is deleted when the
+//!   stream ends. A Stop press ends the stream with what was shown and the stopped
+//!   note, like any final text.
 //! - Starts, appends and stops each take a slot of their own workspace budget (the
 //!   platform's [`StreamBudgets`](crate::bridge::adapter::StreamBudgets), kept by the
 //!   same per-workspace [`Pacing`](crate::bridge::pacing) as edits), at the reply's
@@ -50,10 +54,15 @@ pub(crate) enum Native {
     },
     /// A stream is open on `message`, which shows `sent` (Markdown).
     Open {
-        /// The stream message, also the reply's first message in its record.
+        /// The stream message, the reply's first part (after `control` in its record
+        /// while the stream runs).
         message: MessageRef,
         /// All the Markdown appended so far.
         sent: String,
+        /// The placeholder posted before the stream, kept above it for its Stop button
+        /// (a stream cannot carry one: its text only grows, and buttons come at its
+        /// stop) and deleted when the stream ends.
+        control: Option<MessageRef>,
     },
 }
 
@@ -83,6 +92,15 @@ impl Reply<'_> {
             true
         } else {
             false
+        }
+    }
+
+    /// The budget the reply's next text takes while it streams natively.
+    pub(super) fn native_family(&self) -> Option<Family> {
+        match self.native {
+            Native::Off => None,
+            Native::Ready { .. } => Some(Family::StreamStart),
+            Native::Open { .. } => Some(Family::StreamAppend),
         }
     }
 
@@ -116,9 +134,13 @@ impl Reply<'_> {
                 self.counted();
                 match started {
                     Ok(message) => {
+                        // The placeholder, if any, stays first in the record while the
+                        // stream runs, so a Stop press on it finds this reply; it leaves
+                        // the record (and the thread) when the stream ends.
+                        let control = self.record.messages.first().cloned();
                         self.record.messages.push(message.clone());
                         self.save().await;
-                        self.native = Native::Open { message, sent: markdown.to_string() };
+                        self.native = Native::Open { message, sent: markdown.to_string(), control };
                         true
                     }
                     Err(e) => {
@@ -127,13 +149,13 @@ impl Reply<'_> {
                     }
                 }
             }
-            Native::Open { message, sent } => {
+            Native::Open { message, sent, control } => {
                 let Some(new) = delta(&sent, markdown) else {
-                    self.fall_back(&message, "the text changed before its end").await;
+                    self.fall_back(&message, control, "the text changed before its end").await;
                     return false;
                 };
                 if new.is_empty() {
-                    self.native = Native::Open { message, sent };
+                    self.native = Native::Open { message, sent, control };
                     return true;
                 }
                 for piece in pieces(new) {
@@ -141,11 +163,11 @@ impl Reply<'_> {
                     let appended = self.inner.adapter.append_stream(&message, piece).await;
                     self.counted();
                     if let Err(e) = appended {
-                        self.fall_back(&message, &e.reason).await;
+                        self.fall_back(&message, control, &e.reason).await;
                         return false;
                     }
                 }
-                self.native = Native::Open { message, sent: markdown.to_string() };
+                self.native = Native::Open { message, sent: markdown.to_string(), control };
                 true
             }
         }
@@ -160,12 +182,13 @@ impl Reply<'_> {
         footer: Option<&str>,
         controls: &Controls,
     ) -> bool {
-        let Native::Open { message, sent } = std::mem::take(&mut self.native) else {
+        let Native::Open { message, sent, control } = std::mem::take(&mut self.native) else {
             // Never streamed (a notice, or an answer refused at its start): ordinary.
             return false;
         };
         let Some(rest) = delta(&sent, markdown) else {
-            self.fall_back(&message, "the final text does not extend the streamed one").await;
+            let why = "the final text does not extend the streamed one";
+            self.fall_back(&message, control, why).await;
             return false;
         };
         // The remainder may be long only after appends were held back; all but the
@@ -182,7 +205,7 @@ impl Reply<'_> {
             let appended = self.inner.adapter.append_stream(&message, piece).await;
             self.counted();
             if let Err(e) = appended {
-                self.fall_back(&message, &e.reason).await;
+                self.fall_back(&message, control, &e.reason).await;
                 return false;
             }
         }
@@ -194,10 +217,11 @@ impl Reply<'_> {
                 // What the message shows, so a later show of the same state does nothing.
                 self.shown = vec![markdown.to_string()];
                 self.shown_controls = vec![controls.clone()];
+                self.drop_control(control).await;
                 true
             }
             Err(e) => {
-                self.fall_back(&message, &e.reason).await;
+                self.fall_back(&message, control, &e.reason).await;
                 false
             }
         }
@@ -207,7 +231,7 @@ impl Reply<'_> {
     /// (best effort: an open stream the platform closes itself is no worse), and leaves
     /// its message as the reply's first one with nothing known shown, so the ordinary
     /// path edits it to the whole text rather than posting the text again.
-    async fn fall_back(&mut self, message: &MessageRef, why: &str) {
+    async fn fall_back(&mut self, message: &MessageRef, control: Option<MessageRef>, why: &str) {
         tracing::info!(thread = %self.thread, reason = why, "native stream refused mid-way; finishing by editing its message");
         self.native = Native::Off;
         if let Err(e) = self.inner.adapter.stop_stream(message, "", None, &Controls::NONE).await {
@@ -216,6 +240,19 @@ impl Reply<'_> {
         self.actions += 1;
         self.shown.clear();
         self.shown_controls.clear();
+        self.drop_control(control).await;
+    }
+
+    /// Deletes the placeholder kept for the Stop button once the stream has ended (best
+    /// effort: a platform that cannot delete leaves it showing the placeholder), and
+    /// takes it out of the record: the stream message is the reply's first part.
+    async fn drop_control(&mut self, control: Option<MessageRef>) {
+        let Some(control) = control else { return };
+        self.record.messages.retain(|m| m != &control);
+        self.actions += 1;
+        if let Err(e) = self.inner.adapter.delete(&control).await {
+            tracing::info!(error = %e, "could not delete the placeholder above a stream");
+        }
     }
 
     /// Counts a platform call for the metrics and the pacer, and the first text.
