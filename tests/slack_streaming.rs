@@ -99,9 +99,9 @@ async fn a_long_answer_streams_natively_with_feedback_buttons_and_no_update() {
     let methods: Vec<String> =
         slack.calls().into_iter().map(|c| c.method).filter(|m| m.starts_with("chat.")).collect();
     // The placeholder (with Stop) first, kept above the stream while it runs, then
-    // deleted once the stream stopped.
+    // deleted just before the stream stops with the buttons.
     assert_eq!(&methods[..2], ["chat.postMessage", "chat.startStream"], "{methods:?}");
-    assert_eq!(&methods[methods.len() - 2..], ["chat.stopStream", "chat.delete"], "{methods:?}");
+    assert_eq!(&methods[methods.len() - 2..], ["chat.delete", "chat.stopStream"], "{methods:?}");
     let placeholder = &slack.calls_to("chat.postMessage")[0];
     assert!(placeholder.params["blocks"].to_string().contains("siteassist:stop"));
     let deleted = slack.calls_to("chat.delete")[0].params["ts"].as_str().unwrap().to_string();

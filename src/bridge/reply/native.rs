@@ -209,6 +209,9 @@ impl Reply<'_> {
                 return false;
             }
         }
+        // The placeholder goes before the stop, so the finished answer is never seen
+        // beside a stale placeholder; the Stop button has nothing left to stop.
+        self.drop_control(control).await;
         self.inner.pacing.acquire_for(&self.keys, Family::StreamStop).await;
         let stopped = self.inner.adapter.stop_stream(&message, last, footer, controls).await;
         self.counted();
@@ -217,11 +220,10 @@ impl Reply<'_> {
                 // What the message shows, so a later show of the same state does nothing.
                 self.shown = vec![markdown.to_string()];
                 self.shown_controls = vec![controls.clone()];
-                self.drop_control(control).await;
                 true
             }
             Err(e) => {
-                self.fall_back(&message, control, &e.reason).await;
+                self.fall_back(&message, None, &e.reason).await;
                 false
             }
         }
