@@ -113,6 +113,7 @@ impl FakeSlack {
             // The tests written before native streams see the edit path they test;
             // tests/slack_streaming.rs sets `auto` and `native` itself.
             streaming: siteassist_bridge::adapters::slack::config::StreamingMode::Edit,
+            suggested_prompts: vec![],
         }
     }
 
