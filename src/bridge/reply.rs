@@ -83,7 +83,7 @@ impl<'a> Reply<'a> {
     /// When the next intermediate edit may go out.
     pub(crate) fn next_edit_at(&self, now: Instant) -> Instant {
         // A native stream's next text is a start or an append, paced by its own budget.
-        let family = self.native_family().unwrap_or(Family::Edit);
+        let family = self.native_family(now).unwrap_or(Family::Edit);
         self.pacer
             .ready_at(now, false)
             .max(self.inner.pacing.available_for(&self.keys, family, now))

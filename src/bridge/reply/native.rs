@@ -95,13 +95,22 @@ impl Reply<'_> {
         }
     }
 
-    /// The budget the reply's next text takes while it streams natively.
-    pub(super) fn native_family(&self) -> Option<Family> {
+    /// The budget the reply's next text takes while it streams natively at `now`: a
+    /// start, unless none is free soon (then the text will go the ordinary way, see
+    /// [`MAX_START_WAIT`]), or an append.
+    pub(super) fn native_family(&self, now: Instant) -> Option<Family> {
         match self.native {
             Native::Off => None,
-            Native::Ready { .. } => Some(Family::StreamStart),
+            Native::Ready { .. } if self.start_free_soon(now) => Some(Family::StreamStart),
+            Native::Ready { .. } => Some(Family::Edit),
             Native::Open { .. } => Some(Family::StreamAppend),
         }
+    }
+
+    /// Whether a stream start's slots are free within [`MAX_START_WAIT`] of `now`.
+    fn start_free_soon(&self, now: Instant) -> bool {
+        let at = self.inner.pacing.available_for(&self.keys, Family::StreamStart, now);
+        at.saturating_duration_since(now) <= MAX_START_WAIT
     }
 
     /// Whether a native stream is open.
@@ -122,9 +131,7 @@ impl Reply<'_> {
                 // A start waits at most about one edit interval for its slots: past
                 // that (many answers starting at once) the reply goes the ordinary
                 // way at once rather than keep its asker waiting for the first words.
-                let now = Instant::now();
-                let at = self.inner.pacing.available_for(&self.keys, Family::StreamStart, now);
-                if at.saturating_duration_since(now) > MAX_START_WAIT {
+                if !self.start_free_soon(Instant::now()) {
                     tracing::debug!(thread = %self.thread, "no stream start free soon; posting and editing instead");
                     return false;
                 }
