@@ -13,8 +13,9 @@ use super::adapter::{Budget, StreamBudgets};
 use super::ids::{ChannelKey, WorkspaceKey};
 use super::throttle::BudgetWindow;
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The budgets one reply must respect.
 #[derive(Clone, Debug)]
@@ -56,6 +57,19 @@ pub(crate) struct Pacing {
     /// `None`: the platform has no budgets for streams, which then count as edits.
     streams: Option<StreamBudgets>,
     windows: Mutex<HashMap<String, BudgetWindow>>,
+    /// Streams open now, per workspace: they share its append budget evenly.
+    open: Mutex<HashMap<String, Arc<AtomicUsize>>>,
+}
+
+/// One open stream, counted in its workspace while this lives (see
+/// [`Pacing::open_stream`]).
+#[derive(Debug)]
+pub(crate) struct OpenStream(Arc<AtomicUsize>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Pacing {
@@ -64,7 +78,32 @@ impl Pacing {
         workspace_budget: Option<Budget>,
         streams: Option<StreamBudgets>,
     ) -> Self {
-        Self { channel_budget, workspace_budget, streams, windows: Mutex::new(HashMap::new()) }
+        Self {
+            channel_budget,
+            workspace_budget,
+            streams,
+            windows: Mutex::new(HashMap::new()),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a stream open in the workspace of `keys` until the result is dropped.
+    pub(crate) fn open_stream(&self, keys: &BudgetKeys) -> OpenStream {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(keys.scope().to_string()).or_default().clone();
+        count.fetch_add(1, Ordering::Relaxed);
+        OpenStream(count)
+    }
+
+    /// How long each open stream of the workspace of `keys` leaves between two of its
+    /// appends so all of them share the append budget evenly (zero without stream
+    /// budgets). Without it, the first appends of many streams spend a whole window's
+    /// budget in a burst, and every stream then waits out the rest of the window.
+    pub(crate) fn append_share(&self, keys: &BudgetKeys) -> Duration {
+        let Some(streams) = self.streams else { return Duration::ZERO };
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.get(keys.scope()).map_or(0, |c| c.load(Ordering::Relaxed)) as u32;
+        streams.append.window * count / streams.append.actions.max(1)
     }
 
     /// The windows (key and budget) a call of `family` takes a slot of.
@@ -185,6 +224,21 @@ mod tests {
         for (i, (keys, family, taken)) in table.into_iter().enumerate() {
             assert_eq!(pacing.try_acquire_now(keys, family), taken, "row {i}: {family:?}");
         }
+    }
+
+    #[test]
+    fn open_streams_share_the_append_budget_evenly() {
+        let streams = StreamBudgets { start: budget(20), append: budget(100), stop: budget(20) };
+        let pacing = Pacing::new(budget(100), None, Some(streams));
+        let ws = WorkspaceKey::new("T1");
+        let keys = BudgetKeys::new(&ChannelKey::new("T1:C1"), Some(&ws));
+        let other = BudgetKeys::new(&ChannelKey::new("T2:C1"), Some(&WorkspaceKey::new("T2")));
+        assert_eq!(pacing.append_share(&keys), Duration::ZERO);
+        let open: Vec<_> = (0..30).map(|_| pacing.open_stream(&keys)).collect();
+        assert_eq!(pacing.append_share(&keys), Duration::from_millis(18_000));
+        assert_eq!(pacing.append_share(&other), Duration::ZERO, "per workspace");
+        drop(open);
+        assert_eq!(pacing.append_share(&keys), Duration::ZERO);
     }
 
     #[test]

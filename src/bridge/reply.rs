@@ -87,6 +87,7 @@ impl<'a> Reply<'a> {
         self.pacer
             .ready_at(now, false)
             .max(self.inner.pacing.available_for(&self.keys, family, now))
+            .max(self.native_not_before(now))
     }
 
     /// Saves the in-flight record (after the conversation or the messages changed).

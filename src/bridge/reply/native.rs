@@ -29,7 +29,7 @@
 use super::Reply;
 use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, UserKey};
-use crate::bridge::pacing::Family;
+use crate::bridge::pacing::{Family, OpenStream};
 use std::time::{Duration, Instant};
 
 /// Longest wait for a stream start's budget slots before the reply goes the ordinary
@@ -63,6 +63,11 @@ pub(crate) enum Native {
         /// (a stream cannot carry one: its text only grows, and buttons come at its
         /// stop) and deleted when the stream ends.
         control: Option<MessageRef>,
+        /// Counts this stream in its workspace while it is open, for the fair share
+        /// of appends ([`Pacing::append_share`](crate::bridge::pacing::Pacing::append_share)).
+        counted: OpenStream,
+        /// When it was last appended to (or started).
+        last: Instant,
     },
 }
 
@@ -107,6 +112,17 @@ impl Reply<'_> {
         }
     }
 
+    /// The earliest the next append of an open stream may go: its fair share of the
+    /// workspace's append budget after the last one (`now` otherwise).
+    pub(super) fn native_not_before(&self, now: Instant) -> Instant {
+        match &self.native {
+            Native::Open { last, .. } => {
+                now.max(*last + self.inner.pacing.append_share(&self.keys))
+            }
+            _ => now,
+        }
+    }
+
     /// Whether a stream start's slots are free within [`MAX_START_WAIT`] of `now`.
     fn start_free_soon(&self, now: Instant) -> bool {
         let at = self.inner.pacing.available_for(&self.keys, Family::StreamStart, now);
@@ -147,7 +163,9 @@ impl Reply<'_> {
                         let control = self.record.messages.first().cloned();
                         self.record.messages.push(message.clone());
                         self.save().await;
-                        self.native = Native::Open { message, sent: markdown.to_string(), control };
+                        let counted = self.inner.pacing.open_stream(&self.keys);
+                        let (sent, last) = (markdown.to_string(), Instant::now());
+                        self.native = Native::Open { message, sent, control, counted, last };
                         true
                     }
                     Err(e) => {
@@ -156,13 +174,13 @@ impl Reply<'_> {
                     }
                 }
             }
-            Native::Open { message, sent, control } => {
+            Native::Open { message, sent, control, counted, last } => {
                 let Some(new) = delta(&sent, markdown) else {
                     self.fall_back(&message, control, "the text changed before its end").await;
                     return false;
                 };
                 if new.is_empty() {
-                    self.native = Native::Open { message, sent, control };
+                    self.native = Native::Open { message, sent, control, counted, last };
                     return true;
                 }
                 for piece in pieces(new) {
@@ -174,7 +192,8 @@ impl Reply<'_> {
                         return false;
                     }
                 }
-                self.native = Native::Open { message, sent: markdown.to_string(), control };
+                let (sent, last) = (markdown.to_string(), Instant::now());
+                self.native = Native::Open { message, sent, control, counted, last };
                 true
             }
         }
@@ -189,7 +208,7 @@ impl Reply<'_> {
         footer: Option<&str>,
         controls: &Controls,
     ) -> bool {
-        let Native::Open { message, sent, control } = std::mem::take(&mut self.native) else {
+        let Native::Open { message, sent, control, .. } = std::mem::take(&mut self.native) else {
             // Never streamed (a notice, or an answer refused at its start): ordinary.
             return false;
         };
