@@ -54,7 +54,7 @@ pub(crate) enum Native {
     },
     /// A stream is open on `message`, which shows `sent` (Markdown).
     Open {
-        /// The stream message, the reply's first part (after `control` in its record
+        /// The stream message, the reply's first part (before `control` in its record
         /// while the stream runs).
         message: MessageRef,
         /// All the Markdown appended so far.
@@ -157,11 +157,14 @@ impl Reply<'_> {
                 self.counted();
                 match started {
                     Ok(message) => {
-                        // The placeholder, if any, stays first in the record while the
-                        // stream runs, so a Stop press on it finds this reply; it leaves
-                        // the record (and the thread) when the stream ends.
+                        // The stream message is the reply's first part from now on.
+                        // The placeholder, if any, stays in the record after it while
+                        // the stream runs, so a Stop press on it finds this reply, and
+                        // leaves the record (and the thread) when the stream ends. A run
+                        // dying meanwhile leaves recovery the stream message as the part
+                        // to finish, and the placeholder as a stale extra message.
                         let control = self.record.messages.first().cloned();
-                        self.record.messages.push(message.clone());
+                        self.record.messages.insert(0, message.clone());
                         self.save().await;
                         let counted = self.inner.pacing.open_stream(&self.keys);
                         let (sent, last) = (markdown.to_string(), Instant::now());
