@@ -134,13 +134,18 @@ async fn a_new_assistant_thread_is_welcomed_titled_and_knows_where_the_user_is()
     let calls = slack.calls();
     let at = |m: &str| calls.iter().position(|c| c.method == m).unwrap();
     assert!(at("assistant.threads.setStatus") < at("chat.startStream"));
-    assert_eq!(slack.calls_to("chat.postMessage").len(), 1, "only the welcome is posted");
+    // Besides the welcome, only the Stop button below the stream, gone at its end.
+    let posts = slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[1].params["blocks"].to_string().contains("siteassist:stop"));
+    assert_eq!(slack.messages_in_thread(DM, thread_ts).len(), 2, "the welcome and the answer");
     bridge.stop().await;
 }
 
 /// A 1,500-word answer in an assistant thread: setStatus → startStream → appends →
 /// stopStream with the feedback buttons, no `chat.update`, and the streamed text is
-/// the answer.
+/// the answer. Stop shows below the stream while it runs (a message of its own, since
+/// a stream's message shows buttons only once it stops).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_1500_word_answer_streams_natively_in_an_assistant_thread() {
     let sim = support::simulator(2).await;
@@ -164,12 +169,16 @@ async fn a_1500_word_answer_streams_natively_in_an_assistant_thread() {
         .filter(|m| m.starts_with("chat.") || m.starts_with("assistant."))
         .collect();
     assert_eq!(&methods[..2], ["assistant.threads.setStatus", "chat.startStream"], "{methods:?}");
-    assert_eq!(methods.last().map(String::as_str), Some("chat.stopStream"), "{methods:?}");
+    // The Stop button goes up below the stream as it starts, and goes just before it
+    // stops.
+    assert_eq!(methods[2], "chat.postMessage", "{methods:?}");
+    let control = &slack.calls_to("chat.postMessage")[0];
+    assert!(control.params["blocks"].to_string().contains("siteassist:stop"), "{control:?}");
+    assert_eq!(&methods[methods.len() - 2..], ["chat.delete", "chat.stopStream"], "{methods:?}");
     let appends = methods.iter().filter(|m| *m == "chat.appendStream").count();
     assert!(appends >= 2, "{methods:?}");
-    for never in ["chat.update", "chat.postMessage", "chat.delete"] {
-        assert!(!methods.iter().any(|m| m == never), "{never}: {methods:?}");
-    }
+    assert!(!methods.iter().any(|m| m == "chat.update"), "no chat.update: {methods:?}");
+    assert_eq!(methods.iter().filter(|m| *m == "chat.postMessage").count(), 1, "{methods:?}");
     let stop = &slack.calls_to("chat.stopStream")[0];
     assert!(stop.params["blocks"].to_string().contains("feedback_buttons"), "{}", stop.params);
     let messages = slack.messages_in_thread(DM, thread_ts);

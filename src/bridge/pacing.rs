@@ -43,6 +43,10 @@ impl BudgetKeys {
 pub(crate) enum Family {
     /// Posts and edits (Slack's `chat.postMessage` and `chat.update`).
     Edit,
+    /// A post beside a stream that is not an edit path's message (the Stop button below
+    /// a stream): the channel's budget only, since Slack limits `chat.postMessage` per
+    /// channel and by its own workspace limit, not by `chat.update`'s.
+    Post,
     /// Starting a native stream (Slack's `chat.startStream`).
     StreamStart,
     /// Appending to a native stream (Slack's `chat.appendStream`).
@@ -109,6 +113,9 @@ impl Pacing {
     /// The windows (key and budget) a call of `family` takes a slot of.
     fn budgets(&self, keys: &BudgetKeys, family: Family) -> Vec<(String, Budget)> {
         let channel = (keys.channel.clone(), self.channel_budget);
+        if family == Family::Post {
+            return vec![channel];
+        }
         let Some(streams) = self.streams.filter(|_| family != Family::Edit) else {
             let mut out = vec![channel];
             if let (Some(key), Some(budget)) = (&keys.workspace, self.workspace_budget) {
@@ -121,7 +128,7 @@ impl Pacing {
             Family::StreamStart => vec![channel, scoped("stream-start", streams.start)],
             Family::StreamAppend => vec![scoped("stream-append", streams.append)],
             Family::StreamStop => vec![scoped("stream-stop", streams.stop)],
-            Family::Edit => unreachable!("filtered above"),
+            Family::Edit | Family::Post => unreachable!("handled above"),
         }
     }
 
@@ -183,8 +190,7 @@ impl Pacing {
     }
 
     /// Takes the slots of `family` if they are free now; `false` (nothing taken) if not.
-    #[cfg(test)]
-    fn try_acquire_now(&self, keys: &BudgetKeys, family: Family) -> bool {
+    pub(crate) fn try_acquire_now(&self, keys: &BudgetKeys, family: Family) -> bool {
         self.try_take(keys, family, Instant::now()).is_ok()
     }
 }

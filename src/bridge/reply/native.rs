@@ -9,8 +9,9 @@
 //!   status where it has one ([`ChatAdapter::shows_status_in`](crate::bridge::adapter::ChatAdapter::shows_status_in)).
 //!   The placeholder stays above the stream while it runs, for its Stop button (a
 //!   stream's message shows no buttons until it stops), and is deleted when the
-//!   stream ends. A Stop press ends the stream with what was shown and the stopped
-//!   note, like any final text.
+//!   stream ends; where a status stood for it, one is posted below the stream when
+//!   it starts, for the same reason. A Stop press ends the stream with what was
+//!   shown and the stopped note, like any final text.
 //! - Starts, appends and stops each take a slot of their own workspace budget (the
 //!   platform's [`StreamBudgets`](crate::bridge::adapter::StreamBudgets), kept by the
 //!   same per-workspace [`Pacing`](crate::bridge::pacing) as edits), at the reply's
@@ -163,8 +164,16 @@ impl Reply<'_> {
                         // leaves the record (and the thread) when the stream ends. A run
                         // dying meanwhile leaves recovery the stream message as the part
                         // to finish, and the placeholder as a stale extra message.
-                        let control = self.record.messages.first().cloned();
+                        let placeholder = self.record.messages.first().cloned();
                         self.record.messages.insert(0, message.clone());
+                        let control = match placeholder {
+                            Some(placeholder) => Some(placeholder),
+                            None => {
+                                let posted = self.post_control().await;
+                                self.record.messages.extend(posted.clone());
+                                posted
+                            }
+                        };
                         self.save().await;
                         let counted = self.inner.pacing.open_stream(&self.keys);
                         let (sent, last) = (markdown.to_string(), Instant::now());
@@ -272,6 +281,26 @@ impl Reply<'_> {
         self.shown.clear();
         self.shown_controls.clear();
         self.drop_control(control).await;
+    }
+
+    /// Where no placeholder went before the stream (a platform status stood for it),
+    /// posts one with the Stop button once the stream has started, below it, so Stop
+    /// is there while it runs. Only when the channel has a post free now (a reply
+    /// past it streams without Stop rather than wait); it does not spend the edit
+    /// budget the replies on the edit path need.
+    async fn post_control(&mut self) -> Option<MessageRef> {
+        if !self.inner.pacing.try_acquire_now(&self.keys, Family::Post) {
+            return None;
+        }
+        self.actions += 1;
+        let text = self.inner.cfg.placeholder.clone();
+        match self.inner.adapter.post(&self.thread, &text, &Controls::streaming()).await {
+            Ok(control) => Some(control),
+            Err(e) => {
+                tracing::info!(error = %e, "could not post the Stop button beside a stream");
+                None
+            }
+        }
     }
 
     /// Deletes the placeholder kept for the Stop button once the stream has ended (best
