@@ -327,3 +327,35 @@ async fn thirty_answers_at_once_by_edits_stay_within_chat_updates_budget() {
     let measured = thirty_at_once(StreamingMode::Edit, SHORT, 30).await;
     assert!(measured.iter().all(|m| m.updates >= 1));
 }
+
+/// Stop in an assistant thread: the button below the running stream stops it where it
+/// is, with the stopped note, and goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_below_a_stream_in_an_assistant_thread_ends_it() {
+    let sim = support::simulator(40).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
+    let thread_ts = "1700300200.000100";
+    let ask = fake_slack::im_message(
+        "EvAtStop",
+        DM,
+        USER,
+        "Could you send me the handbook?",
+        "1700300201.000100",
+        Some(thread_ts),
+    );
+    slack.send_socket_event(ask);
+    slack.wait_until("two appends", |f| f.calls_to("chat.appendStream").len() >= 2).await;
+    let thread = slack.messages_in_thread(DM, thread_ts);
+    assert_eq!(thread.len(), 2, "the stream, and Stop below it: {thread:?}");
+    let (stream, control) = (thread[0].0.clone(), thread[1].0.clone());
+    let (_, envelope) = slack.press_socket(DM, &control, USER, "siteassist:stop");
+    slack.wait_for_ack(&envelope).await;
+    slack.wait_until("the stream stopped", |f| !f.calls_to("chat.stopStream").is_empty()).await;
+    bridge.settle(DM, thread_ts).await;
+    let text = slack.message_text(DM, &stream).expect("the stream message stays");
+    assert!(text.trim_end().ends_with("_(stopped)_"), "{text}");
+    assert!(slack.message_text(DM, &control).is_none(), "Stop is gone");
+    assert!(slack.calls_to("chat.update").is_empty());
+    bridge.stop().await;
+}
