@@ -210,3 +210,36 @@ async fn stop_ends_a_native_stream_with_what_it_showed() {
     assert!(slack.calls_to("chat.update").is_empty());
     bridge.stop().await;
 }
+
+/// The fake refuses what Slack refuses: more than a method's rate, each method counted
+/// on its own (20 `chat.startStream` a minute; appends have their own 100).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fake_limits_each_stream_method_on_its_own() {
+    let slack = FakeSlack::start().await;
+    let http = reqwest::Client::new();
+    let call = |method: &str, body: serde_json::Value| {
+        http.post(format!("{}/{method}", slack.api_url().trim_end_matches('/')))
+            .bearer_auth(fake_slack::BOT_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let mut first = None;
+    for i in 0..20 {
+        let body = serde_json::json!({"channel": "D0X", "thread_ts": format!("1700005000.{i:06}"),
+            "markdown_text": "hi"});
+        let r = call("chat.startStream", body).await.unwrap();
+        assert_eq!(r.status(), 200, "start {i}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["ok"], true, "start {i}: {v}");
+        first.get_or_insert(v["ts"].as_str().unwrap().to_string());
+    }
+    let body = serde_json::json!({"channel": "D0X", "thread_ts": "1700005001.000100",
+        "markdown_text": "hi"});
+    let r = call("chat.startStream", body).await.unwrap();
+    assert_eq!(r.status(), 429, "the 21st start in a minute");
+    assert!(r.headers().contains_key("retry-after"));
+    let append = serde_json::json!({"channel": "D0X", "ts": first.unwrap(), "markdown_text": "!"});
+    let r = call("chat.appendStream", append).await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["ok"], true, "appends have their own budget: {v}");
+}
