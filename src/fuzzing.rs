@@ -119,7 +119,8 @@ fn check_slack(translated: Translated) {
             assert_eq!(msg.text, msg.text.trim(), "{msg:?}");
         }
         Translated::Reaction(r) => assert!(r.message.as_str().starts_with("slack:")),
-        Translated::UrlVerification(_) | Translated::Ignore(_) => {}
+        Translated::AssistantThread(_) | Translated::UrlVerification(_) | Translated::Ignore(_) => {
+        }
     }
 }
 

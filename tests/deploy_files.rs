@@ -539,6 +539,15 @@ fn every_yaml_file_parses_and_the_slack_manifests_match_the_bridge() {
             assert!(scopes.contains(&scope.to_string()), "no {scope} for {event} in {scopes:?}");
         }
     }
+    // The AI-assistant container (issue 13): the view, its scope and its two events.
+    for manifest in [&socket, &events] {
+        assert!(manifest["features"]["assistant_view"]["assistant_description"].is_string());
+        assert!(listed(&scopes(manifest)).contains(&"assistant:write".to_string()));
+        let bot_events = listed(&manifest["settings"]["event_subscriptions"]["bot_events"]);
+        for event in ["assistant_thread_started", "assistant_thread_context_changed"] {
+            assert!(bot_events.contains(&event.to_string()), "no {event} in {bot_events:?}");
+        }
+    }
     // Stop and 👍 / 👎 are buttons: without interactivity Slack shows them but never
     // sends a press.
     for manifest in [&socket, &events] {

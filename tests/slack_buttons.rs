@@ -10,7 +10,7 @@ mod support;
 
 use fake_slack::{action_ids, FakeSlack, RecordedCall, SIGNING_SECRET};
 use serde_json::Value;
-use siteassist_bridge::adapters::slack::config::SlackMode;
+use siteassist_bridge::adapters::slack::config::{SlackMode, StreamingMode};
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::adapters::slack::{PressReport, SlackBridge};
 use siteassist_bridge::bridge::{notice, Disposition, Ignored};
@@ -39,8 +39,19 @@ struct Bridge {
 
 impl Bridge {
     async fn start(slack: &FakeSlack, sim: &RunningSimulator, mode: SlackMode) -> Self {
+        Self::start_streaming(slack, sim, mode, StreamingMode::default()).await
+    }
+
+    /// [`Self::start`] streaming as `streaming` says.
+    async fn start_streaming(
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        mode: SlackMode,
+        streaming: StreamingMode,
+    ) -> Self {
         let store = Arc::new(MemoryStore::new());
-        let settings = slack.bridge_settings(mode);
+        let mut settings = slack.bridge_settings(mode);
+        settings.streaming = streaming;
         let client = support::client(sim, 3);
         let app = SlackBridge::connect(&settings, store, client, support::fast_config());
         let app = Arc::new(app.await.expect("connects to the fake Slack"));
@@ -127,12 +138,14 @@ async fn feedback(sim: &RunningSimulator, n: usize) -> Vec<String> {
 /// reply keeps what it showed and ends with "(stopped)", Stop gives way to 👍 / 👎, and
 /// nothing is edited afterwards; a non-asker's Stop and a replayed one do nothing.
 /// While it streamed, every edit carried the same Stop block and changed the text:
-/// the button cost no `chat.update` of its own.
+/// the button cost no `chat.update` of its own. This is the edit path
+/// (`streaming = "edit"`); tests/slack_streaming.rs stops a native stream.
 #[tokio::test(flavor = "multi_thread")]
 async fn stop_ends_a_streaming_answer_where_it_is() {
     let slack = FakeSlack::start().await;
     let sim = support::simulator(80).await;
-    let mut bridge = Bridge::start(&slack, &sim, SlackMode::Socket).await;
+    let mut bridge =
+        Bridge::start_streaming(&slack, &sim, SlackMode::Socket, StreamingMode::Edit).await;
     let ts = "1700100000.000100";
     ask(&slack, "EvStop1", "Give me the full guide", ts);
     slack

@@ -28,9 +28,18 @@ struct Bridge {
 
 impl Bridge {
     async fn start(slack: &FakeSlack, sim: &RunningSimulator, streaming: StreamingMode) -> Self {
+        Self::start_with(slack, sim, |s| s.streaming = streaming).await
+    }
+
+    /// [`Self::start`] with the settings as `adjust` leaves them.
+    async fn start_with(
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        adjust: impl FnOnce(&mut siteassist_bridge::adapters::slack::config::SlackSettings),
+    ) -> Self {
         let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
         let mut settings = slack.bridge_settings(SlackMode::Socket);
-        settings.streaming = streaming;
+        adjust(&mut settings);
         let app = Arc::new(
             SlackBridge::connect(&settings, store, support::client(sim, 3), support::fast_config())
                 .await
@@ -89,11 +98,18 @@ async fn a_long_answer_streams_natively_with_feedback_buttons_and_no_update() {
     assert!(answer.split_whitespace().count() >= 300, "a long answer");
     let methods: Vec<String> =
         slack.calls().into_iter().map(|c| c.method).filter(|m| m.starts_with("chat.")).collect();
-    assert_eq!(methods.first().map(String::as_str), Some("chat.startStream"), "{methods:?}");
-    assert_eq!(methods.last().map(String::as_str), Some("chat.stopStream"), "{methods:?}");
+    // The placeholder (with Stop) first, kept above the stream while it runs, then
+    // deleted just before the stream stops with the buttons.
+    assert_eq!(&methods[..2], ["chat.postMessage", "chat.startStream"], "{methods:?}");
+    assert_eq!(&methods[methods.len() - 2..], ["chat.delete", "chat.stopStream"], "{methods:?}");
+    let placeholder = &slack.calls_to("chat.postMessage")[0];
+    assert!(placeholder.params["blocks"].to_string().contains("siteassist:stop"));
+    let deleted = slack.calls_to("chat.delete")[0].params["ts"].as_str().unwrap().to_string();
+    assert!(slack.message_text(CHANNEL, &deleted).is_none(), "the placeholder is gone");
     let appends = methods.iter().filter(|m| *m == "chat.appendStream").count();
     assert!(appends >= 2, "{methods:?}");
-    assert!(!methods.iter().any(|m| m == "chat.update" || m == "chat.postMessage"), "{methods:?}");
+    assert_eq!(methods.iter().filter(|m| *m == "chat.postMessage").count(), 1, "{methods:?}");
+    assert!(!methods.iter().any(|m| m == "chat.update"), "{methods:?}");
     let messages = slack.messages_in_thread(CHANNEL, ts);
     assert_eq!(messages.len(), 1, "one message");
     assert_eq!(squeeze(&messages[0].1), squeeze(&answer), "the streamed text is the answer");
@@ -139,4 +155,91 @@ async fn streaming_edit_uses_chat_update_only() {
     }
     assert!(!slack.calls_to("chat.update").is_empty());
     bridge.stop().await;
+}
+
+/// Appends have their own budget (Slack limits each method on its own): an edit budget
+/// of one `chat.update` a minute does not hold a native stream back. Before, appends
+/// took slots of `chat.update`'s workspace budget, and this answer needed minutes.
+#[tokio::test(flavor = "multi_thread")]
+async fn appends_do_not_spend_the_edit_budget() {
+    let sim = support::simulator(3).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start_with(&slack, &sim, |s| {
+        s.streaming = StreamingMode::Native;
+        s.edit_budget_per_minute = 1;
+    })
+    .await;
+    let ts = "1700004300.000100";
+    bridge.ask_and_settle(&slack, ts).await;
+    let appends = slack.calls_to("chat.appendStream");
+    assert!(appends.len() >= 3, "{} appends", appends.len());
+    assert!(appends.iter().all(|c| c.error.is_none()), "{appends:?}");
+    assert!(slack.calls_to("chat.update").is_empty());
+    let messages = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(squeeze(&messages[0].1), squeeze(&answer_for(QUESTION)));
+    bridge.stop().await;
+}
+
+/// Stop while a native stream runs: the placeholder above the stream keeps its Stop
+/// button; the asker's press closes SiteAssist's stream, the stream ends with what it
+/// showed and the stopped note (no `chat.update`), and the placeholder goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_ends_a_native_stream_with_what_it_showed() {
+    let sim = support::simulator(80).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::start(&slack, &sim, StreamingMode::Native).await;
+    let ts = "1700004400.000100";
+    let mention = format!("<@UBOT> {QUESTION}");
+    slack.send_socket_event(fake_slack::app_mention("EvNStop", CHANNEL, USER, &mention, ts, None));
+    slack.wait_until("two appends", |f| f.calls_to("chat.appendStream").len() >= 2).await;
+    let thread = slack.messages_in_thread(CHANNEL, ts);
+    assert_eq!(thread.len(), 2, "the placeholder above the stream: {thread:?}");
+    let (placeholder, stream) = (thread[0].0.clone(), thread[1].0.clone());
+    let aborts = sim.sim.client_aborts();
+    let (_, envelope) = slack.press_socket(CHANNEL, &placeholder, USER, "siteassist:stop");
+    slack.wait_for_ack(&envelope).await;
+    let closed = sim.sim.wait_until(|s| s.client_aborts() > aborts);
+    tokio::time::timeout(Duration::from_secs(2), closed).await.expect("SiteAssist's stream closed");
+    slack.wait_until("the stream stopped", |f| !f.calls_to("chat.stopStream").is_empty()).await;
+    bridge.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
+    let text = slack.message_text(CHANNEL, &stream).expect("the stream message stays");
+    assert!(text.trim_end().ends_with("_(stopped)_"), "{text}");
+    assert!(squeeze(&answer_for(QUESTION))
+        .starts_with(&squeeze(text.trim_end().trim_end_matches("_(stopped)_"))));
+    assert!(slack.message_text(CHANNEL, &placeholder).is_none(), "the placeholder is gone");
+    assert!(slack.calls_to("chat.update").is_empty());
+    bridge.stop().await;
+}
+
+/// The fake refuses what Slack refuses: more than a method's rate, each method counted
+/// on its own (20 `chat.startStream` a minute; appends have their own 100).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fake_limits_each_stream_method_on_its_own() {
+    let slack = FakeSlack::start().await;
+    let http = reqwest::Client::new();
+    let call = |method: &str, body: serde_json::Value| {
+        http.post(format!("{}/{method}", slack.api_url().trim_end_matches('/')))
+            .bearer_auth(fake_slack::BOT_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let mut first = None;
+    for i in 0..20 {
+        let body = serde_json::json!({"channel": "D0X", "thread_ts": format!("1700005000.{i:06}"),
+            "markdown_text": "hi"});
+        let r = call("chat.startStream", body).await.unwrap();
+        assert_eq!(r.status(), 200, "start {i}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["ok"], true, "start {i}: {v}");
+        first.get_or_insert(v["ts"].as_str().unwrap().to_string());
+    }
+    let body = serde_json::json!({"channel": "D0X", "thread_ts": "1700005001.000100",
+        "markdown_text": "hi"});
+    let r = call("chat.startStream", body).await.unwrap();
+    assert_eq!(r.status(), 429, "the 21st start in a minute");
+    assert!(r.headers().contains_key("retry-after"));
+    let append = serde_json::json!({"channel": "D0X", "ts": first.unwrap(), "markdown_text": "!"});
+    let r = call("chat.appendStream", append).await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["ok"], true, "appends have their own budget: {v}");
 }

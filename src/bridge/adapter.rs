@@ -44,6 +44,20 @@ pub struct Budget {
     pub window: Duration,
 }
 
+/// A platform's own budgets for its native stream methods, each per workspace (where
+/// they differ from posts and edits, as Slack's do): the core paces starts, appends and
+/// stops by these instead of the edit budget. A start also takes a slot of
+/// [`Capabilities::channel_budget`], since it makes a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamBudgets {
+    /// Starting a stream.
+    pub start: Budget,
+    /// Appending to a stream.
+    pub append: Budget,
+    /// Ending a stream.
+    pub stop: Budget,
+}
+
 /// Why a platform call failed, with what the core should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
@@ -188,6 +202,27 @@ pub trait ChatAdapter: Send + Sync + 'static {
         _controls: &Controls,
     ) -> Result<(), StreamRefused> {
         Err(StreamRefused { reason: format!("{} has no native streams", self.name()) })
+    }
+
+    /// The budgets of the native stream methods, when they have their own (see
+    /// [`StreamBudgets`]). `None` (the default): stream calls count as edits.
+    fn stream_budgets(&self) -> Option<StreamBudgets> {
+        None
+    }
+
+    /// Whether the platform shows a status in `thread` ([`Self::typing`]) that stands
+    /// for the placeholder of a reply streamed natively there (Slack's "is thinking…" in
+    /// its assistant threads): then no placeholder is posted before the stream starts.
+    /// The default: no.
+    fn shows_status_in(&self, _thread: &ThreadKey) -> bool {
+        false
+    }
+
+    /// Deletes a message this bot posted. Used for the placeholder a natively streamed
+    /// reply kept above its stream for the Stop button, once the stream ends. The
+    /// default: the platform cannot ([`AdapterError::Permanent`]), and it stays.
+    async fn delete(&self, message: &MessageRef) -> Result<(), AdapterError> {
+        Err(AdapterError::Permanent(format!("{} cannot delete {message}", self.name())))
     }
 
     /// Shows a "typing…" indicator in `thread`. The core calls it when a reply starts

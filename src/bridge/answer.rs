@@ -50,12 +50,16 @@ pub(super) async fn answer(
     let stop = inner.stops.register(&record.id);
     let mut reply = Reply::new(inner, keys, record);
     let handled_by = inner.relays.handled_by(&msg.thread);
-    // A reply streamed natively shows nothing until its first words start the stream.
+    // A reply streamed natively keeps the placeholder (and its Stop button) above the
+    // stream, unless the platform shows a status there instead.
     let native = handled_by.is_none() && reply.stream_natively(msg.author.clone());
+    let status_only = native && inner.adapter.shows_status_in(&msg.thread);
     let placeholder = async {
-        if handled_by.is_none() && !native {
-            reply.set_controls(Controls::streaming());
-            reply.show_raw(&inner.cfg.placeholder).await;
+        if handled_by.is_none() {
+            if !status_only {
+                reply.set_controls(Controls::streaming());
+                reply.show_raw(&inner.cfg.placeholder).await;
+            }
             if inner.adapter.capabilities().typing_every.is_some() {
                 if let Err(e) = inner.adapter.typing(&msg.thread).await {
                     tracing::debug!(error = %e, "typing indicator failed");

@@ -203,6 +203,7 @@ impl Bridge {
             pacing: pacing::Pacing::new(
                 caps.channel_budget,
                 caps.workspace_budget,
+                adapter.stream_budgets(),
                 cfg.replica.clone(),
             ),
             threads: threads::Threads::new(cfg.thread_queue, cfg.worker_idle),

@@ -5,7 +5,7 @@
 use super::adapter::AdapterError;
 use super::controls::Controls;
 use super::ids::ThreadKey;
-use super::pacing::BudgetKeys;
+use super::pacing::{BudgetKeys, Family};
 use super::platform_retry;
 use super::split::{split_message_within, Limit};
 use super::throttle::EditPacer;
@@ -82,7 +82,12 @@ impl<'a> Reply<'a> {
 
     /// When the next intermediate edit may go out.
     pub(crate) fn next_edit_at(&self, now: Instant) -> Instant {
-        self.pacer.ready_at(now, false).max(self.inner.pacing.available_at(&self.keys, now))
+        // A native stream's next text is a start or an append, paced by its own budget.
+        let family = self.native_family(now).unwrap_or(Family::Edit);
+        self.pacer
+            .ready_at(now, false)
+            .max(self.inner.pacing.available_for(&self.keys, family, now))
+            .max(self.native_not_before(now))
     }
 
     /// Saves the in-flight record (after the conversation or the messages changed).

@@ -45,6 +45,13 @@ const ENTRIES: &[Entry] = &[
         actions: &[],
     },
     Entry {
+        // More than 1,500 words: the Slack assistant-thread test streams it (issue 13).
+        keywords: &["handbook"],
+        answer: HANDBOOK,
+        sources: &[],
+        actions: &[],
+    },
+    Entry {
         keywords: &["everything", "long answer", "full guide", "in detail", "overview"],
         answer: LONG_GUIDE,
         sources: &[],
@@ -284,6 +291,9 @@ screen.";
 /// bytes than characters, so a platform counting bytes (Slack's `msg_too_long`) needs
 /// more messages than the characters say, and the code block cannot fit in one.
 const MULTILINGUAL: &str = include_str!("faq/multilingual.md");
+
+/// The answer to "handbook": a long Markdown text of more than 1,500 words.
+const HANDBOOK: &str = include_str!("faq/handbook.md");
 
 #[cfg(test)]
 mod tests {

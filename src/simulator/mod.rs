@@ -94,6 +94,8 @@ pub struct FeedbackRecord {
 pub struct ReceivedQuestion {
     /// `content`: the question.
     pub content: String,
+    /// `pageContext.url`.
+    pub page_url: Option<String>,
     /// `pageContext.title`.
     pub page_title: Option<String>,
     /// `pageContext.content`: the page text (the bridge's thread context).

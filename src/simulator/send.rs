@@ -131,6 +131,7 @@ async fn handle(
         let human = conv.is_human_handled;
         s.questions.push(super::ReceivedQuestion {
             content: req.content.clone(),
+            page_url: req.page.url.clone(),
             page_title: req.page.title.clone(),
             page_content: req.page.content.clone(),
         });

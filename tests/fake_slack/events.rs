@@ -284,3 +284,33 @@ pub fn reaction(
 pub fn url_verification(challenge: &str) -> Value {
     json!({"token": LEGACY_TOKEN, "challenge": challenge, "type": "url_verification"})
 }
+
+/// `assistant_thread_started` (`started`) or `assistant_thread_context_changed`: the
+/// user opened an assistant thread `thread_ts` in their DM `channel` with the app,
+/// viewing channel `context` (docs.slack.dev/reference/events/assistant_thread_started).
+pub fn assistant_thread(
+    event_id: &str,
+    started: bool,
+    channel: &str,
+    thread_ts: &str,
+    user: &str,
+    context: Option<&str>,
+) -> Value {
+    let kind =
+        if started { "assistant_thread_started" } else { "assistant_thread_context_changed" };
+    let mut ctx = json!({"team_id": TEAM_ID, "enterprise_id": null});
+    if let Some(c) = context {
+        ctx["channel_id"] = json!(c);
+    }
+    let event = json!({
+        "type": kind,
+        "assistant_thread": {
+            "user_id": user,
+            "context": ctx,
+            "channel_id": channel,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": ts_plus_one(thread_ts),
+    });
+    event_callback(event_id, event)
+}

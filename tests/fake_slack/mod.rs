@@ -9,6 +9,7 @@
 //! Use it from a test file with `mod fake_slack;`.
 #![allow(dead_code, unused_imports)]
 
+mod assistant;
 pub mod commands;
 pub mod events;
 mod history;
@@ -20,6 +21,7 @@ mod streams;
 mod text_limits;
 mod web;
 
+pub use assistant::AssistantThread;
 pub use events::*;
 pub use interactions::{action_ids, form_body, post_interaction};
 pub use signing::{post_event, post_signed_body, sign, unix_now};
@@ -111,6 +113,7 @@ impl FakeSlack {
             // The tests written before native streams see the edit path they test;
             // tests/slack_streaming.rs sets `auto` and `native` itself.
             streaming: siteassist_bridge::adapters::slack::config::StreamingMode::Edit,
+            suggested_prompts: vec![],
         }
     }
 
@@ -340,6 +343,13 @@ impl FakeSlack {
     /// tie an outcome to the failure that hit it.
     pub fn failure_hits(&self) -> Vec<(String, Option<String>)> {
         self.shared.lock().failure_hits.clone()
+    }
+
+    /// What the bot set on the assistant thread `thread_ts` of DM `channel`: statuses,
+    /// suggested prompts, title.
+    pub fn assistant_thread(&self, channel: &str, thread_ts: &str) -> AssistantThread {
+        let key = (channel.to_string(), thread_ts.to_string());
+        self.shared.lock().assistant.get(&key).cloned().unwrap_or_default()
     }
 
     /// Sets what the fake does with native stream calls.

@@ -196,6 +196,8 @@ pub(crate) struct State {
     pub violations: Vec<String>,
     /// Native streams (`chat.startStream` and the rest).
     pub streams: super::streams::Streams,
+    /// Assistant threads by `(channel, thread_ts)`: what the bridge set on them.
+    pub assistant: HashMap<(String, String), super::assistant::AssistantThread>,
 }
 
 impl State {

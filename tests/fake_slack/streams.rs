@@ -4,8 +4,9 @@
 //! `markdown_text` is at most 12,000 characters and is appended to the text so far;
 //! stop may carry a last `markdown_text` (or a `markdown_text` chunk) and `blocks`
 //! shown under it; calls on a stream that is stopped or unknown answer
-//! `message_not_in_streaming_state`. Start and stop are Tier 2 (20 a minute here),
-//! appends Tier 4 (100 a minute here), per workspace; over them, HTTP 429.
+//! `message_not_in_streaming_state`. Slack limits each method on its own, per
+//! workspace (docs.slack.dev/apis/web-api/rate-limits): start and stop are Tier 2 (20
+//! a minute each here), appends Tier 4 (100 a minute here); over them, HTTP 429.
 
 use super::state::{PostedMessage, State};
 use super::web::{param, Reply};
@@ -33,7 +34,7 @@ pub(crate) struct Streams {
     /// `(channel, ts)` → open (false once stopped).
     open: HashMap<(String, String), bool>,
     appends: usize,
-    /// When each tier's accepted calls were made, for the rate limits.
+    /// When each method's accepted calls were made, for its rate limit.
     calls: HashMap<&'static str, VecDeque<Instant>>,
 }
 
@@ -96,7 +97,7 @@ pub(super) fn answer(state: &mut State, method: &str, params: &Value) -> Reply {
                 Ok(t) => t,
                 Err(r) => return r,
             };
-            if let Err(r) = take(&mut state.streams, "tier2", 20) {
+            if let Err(r) = take(&mut state.streams, "chat.startStream", 20) {
                 return r;
             }
             let ts = state.next_ts();
@@ -133,9 +134,9 @@ pub(super) fn answer(state: &mut State, method: &str, params: &Value) -> Reply {
                 Err(r) => return r,
             };
             let limit = if stop {
-                take(&mut state.streams, "tier2", 20)
+                take(&mut state.streams, "chat.stopStream", 20)
             } else {
-                take(&mut state.streams, "tier4", 100)
+                take(&mut state.streams, "chat.appendStream", 100)
             };
             if let Err(r) = limit {
                 return r;

@@ -166,7 +166,10 @@ fn token_kind(method: &str) -> Option<TokenKind> {
         | "conversations.replies"
         | "conversations.history"
         | "reactions.add"
-        | "reactions.remove" => TokenKind::Bot,
+        | "reactions.remove"
+        | "assistant.threads.setStatus"
+        | "assistant.threads.setSuggestedPrompts"
+        | "assistant.threads.setTitle" => TokenKind::Bot,
         _ => return None,
     })
 }
@@ -279,6 +282,7 @@ fn answer(
             super::history::history(cfg, state, method, params)
         }
         "reactions.add" | "reactions.remove" => react(state, params, method == "reactions.add"),
+        m if m.starts_with("assistant.threads.") => super::assistant::answer(state, m, params),
         _ => Reply::error("unknown_method"),
     }
 }

@@ -15,9 +15,10 @@ pub enum SlackMode {
 }
 
 /// How answers stream into Slack (`slack.streaming`). The default is [`Self::Edit`]
-/// for now: a native stream shows no placeholder before its first words and cannot
-/// carry the Stop button while it runs, and its appends still share `chat.update`'s
-/// budget, so it does not yet give busy workspaces more updates. Opt in with `auto`.
+/// for now: native streams now have their own budgets, a placeholder (or an assistant
+/// thread's status) and Stop, but with `auto` as the default 20 of the existing
+/// end-to-end tests of the edit path fail (they count `chat.update`s and reply
+/// messages), and they have not yet been gone through one by one. Opt in with `auto`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamingMode {
@@ -72,6 +73,9 @@ pub struct SlackSettings {
     pub files_url: String,
     /// Native streaming or edits.
     pub streaming: StreamingMode,
+    /// Up to four prompts a new assistant thread suggests (each shown and sent as is);
+    /// empty for none. In the environment, a comma-separated list.
+    pub suggested_prompts: Vec<String>,
 }
 
 impl SlackSettings {
@@ -115,6 +119,16 @@ impl SlackSettings {
         }
         if !crate::adapters::is_http_url(&self.files_url) {
             return Err(("slack.files_url", format!("{:?} is not an http(s) URL", self.files_url)));
+        }
+        // Slack's `assistant.threads.setSuggestedPrompts` takes "up to four"
+        // (docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts,
+        // checked 2026-12-04).
+        let prompts = self.suggested_prompts.iter().filter(|p| !p.trim().is_empty()).count();
+        if prompts > 4 {
+            return Err((
+                "slack.suggested_prompts",
+                format!("has {prompts} prompts; Slack shows at most 4"),
+            ));
         }
         if self.edit_budget_per_minute == 0 {
             return Err(("slack.edit_budget_per_minute", "must be at least 1".into()));
@@ -230,6 +244,25 @@ mod tests {
                 (result, _) => panic!("{var}={value}: {result:?}"),
             }
         }
+    }
+
+    #[test]
+    fn suggested_prompts_are_a_comma_list_of_at_most_four() {
+        assert!(load(None, &[]).unwrap().suggested_prompts.is_empty(), "none by default");
+        let enabled = [
+            ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+        ];
+        let with = |list: &'static str| {
+            let mut vars = enabled.to_vec();
+            vars.push(("SITEASSIST_BRIDGE__SLACK__SUGGESTED_PROMPTS", list));
+            load(None, &vars)
+        };
+        let s = with("How do I reset my password?,Where is my order?").unwrap();
+        assert_eq!(s.suggested_prompts, ["How do I reset my password?", "Where is my order?"]);
+        let err = with("a,b,c,d,e").unwrap_err();
+        assert!(err.to_string().contains("slack.suggested_prompts"), "{err}");
     }
 
     #[test]

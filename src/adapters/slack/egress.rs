@@ -305,8 +305,9 @@ impl SlackEgress {
                     actions: edits_per_minute,
                     window: Duration::from_secs(60),
                 }),
-                // Bots get no typing indicator outside the AI-app surface.
-                typing_every: None,
+                // Bots get no typing indicator outside the AI-app surface; in assistant
+                // threads, `typing` sets the thread's status (see `assistant`).
+                typing_every: Some(super::assistant::STATUS_EVERY),
             },
         }
     }
@@ -359,6 +360,33 @@ impl ChatAdapter for SlackEgress {
 
     fn streams_in(&self, thread: &ThreadKey) -> bool {
         self.streams.streams_in(thread)
+    }
+
+    fn shows_status_in(&self, thread: &ThreadKey) -> bool {
+        super::assistant::assistant_thread(thread).is_some()
+    }
+
+    async fn typing(&self, thread: &ThreadKey) -> Result<(), AdapterError> {
+        match super::assistant::assistant_thread(thread) {
+            Some((channel, ts)) => {
+                super::assistant::set_status(&self.web, channel, ts, super::assistant::THINKING)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn delete(&self, message: &MessageRef) -> Result<(), AdapterError> {
+        let (channel, ts) = ids::parse_message(message)
+            .ok_or_else(|| AdapterError::Permanent(format!("not a Slack message: {message}")))?;
+        let req =
+            SlackApiChatDeleteRequest::new(SlackChannelId(channel.into()), SlackTs(ts.into()));
+        self.web.client.open_session(&self.web.token).chat_delete(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
+    fn stream_budgets(&self) -> Option<crate::bridge::adapter::StreamBudgets> {
+        Some(super::streams::BUDGETS)
     }
 
     async fn start_stream(

@@ -39,6 +39,8 @@ pub(crate) enum Translated {
     },
     /// A reaction for the core.
     Reaction(ReactionEvent),
+    /// An assistant thread started or its context changed (for the adapter itself).
+    AssistantThread(super::assistant::ThreadEvent),
     /// Nothing for the bot, and why (for the debug log).
     Ignore(&'static str),
 }
@@ -140,6 +142,13 @@ pub(crate) fn translate(body: &Value, bot: &BotIdentity) -> Translated {
                 Some("app_mention") | Some("message") => message(&team, &event_id, &event, bot),
                 Some("reaction_added") => reaction(&team, &event_id, &event, bot, true),
                 Some("reaction_removed") => reaction(&team, &event_id, &event, bot, false),
+                Some(kind @ ("assistant_thread_started" | "assistant_thread_context_changed")) => {
+                    let started = kind == "assistant_thread_started";
+                    match super::assistant::translate(&event, started) {
+                        Some(e) => Translated::AssistantThread(e),
+                        None => Translated::Ignore("malformed assistant thread event"),
+                    }
+                }
                 _ => Translated::Ignore("event type the bot does not use"),
             }
         }

@@ -5,6 +5,8 @@
 //! everything that talks to Slack needs it.
 
 #[cfg(feature = "slack")]
+mod assistant;
+#[cfg(feature = "slack")]
 mod blocks;
 #[cfg(feature = "slack")]
 mod commands;

@@ -29,7 +29,7 @@ impl Platform for Slack {
     }
 
     fn list_keys(&self) -> &'static [&'static str] {
-        &["auto_respond_channels", "allow_channels", "deny_channels"]
+        &["auto_respond_channels", "allow_channels", "deny_channels", "suggested_prompts"]
     }
 
     fn configure(&self, section: config::Value) -> Result<Arc<dyn PlatformConfig>, SectionError> {

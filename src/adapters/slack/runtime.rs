@@ -98,6 +98,10 @@ pub struct SlackBridge {
     settings: SlackSettings,
     /// Button presses on their way to the core (see `presses`).
     pub(super) presses: super::presses::Presses,
+    /// SiteAssist, for the welcome message of a new assistant thread.
+    siteassist: crate::siteassist::client::Client,
+    /// The assistant threads this run has seen (see `assistant`).
+    assistant: super::assistant::Threads,
 }
 
 impl SlackBridge {
@@ -127,7 +131,7 @@ impl SlackBridge {
             channels: ChannelPolicy::new(&settings.allow_channels, &settings.deny_channels),
             ..bridge_cfg.places
         };
-        let bridge = Bridge::new(Arc::new(adapter), store, siteassist, bridge_cfg);
+        let bridge = Bridge::new(Arc::new(adapter), store, siteassist.clone(), bridge_cfg);
         Ok(Self {
             bridge,
             web,
@@ -138,6 +142,8 @@ impl SlackBridge {
             workspace_name: auth.team,
             settings: settings.clone(),
             presses: super::presses::Presses::new(),
+            siteassist,
+            assistant: super::assistant::Threads::default(),
         })
     }
 
@@ -200,6 +206,10 @@ impl SlackBridge {
                 return Ok(Delivered::NotForCore(why));
             }
             Translated::Reaction(r) => InboundEvent::Reaction(r),
+            Translated::AssistantThread(e) => {
+                self.assistant_thread(e);
+                return Ok(Delivered::NotForCore("assistant thread event"));
+            }
             // Most channel messages are not for the bot: no name lookups for those.
             Translated::Message { msg, .. } if self.bridge.will_ignore(&msg) => {
                 InboundEvent::Message(msg)
@@ -217,6 +227,7 @@ impl SlackBridge {
                     place_name: channel_name,
                     workspace_name: Some(self.workspace_name.clone()),
                 };
+                self.in_assistant_thread(&mut msg).await;
                 InboundEvent::Message(msg)
             }
         };
@@ -225,6 +236,42 @@ impl SlackBridge {
             Err(e) => {
                 tracing::error!(error = %e, "could not handle a Slack event; leaving it to Slack's redelivery");
                 Err(e)
+            }
+        }
+    }
+
+    /// Notes an assistant thread's event; a new thread gets its welcome (in the
+    /// background: the event is acknowledged at once).
+    fn assistant_thread(&self, e: super::assistant::ThreadEvent) {
+        if !self.assistant.note(&e) {
+            return;
+        }
+        let (web, siteassist) = (self.web.clone(), self.siteassist.clone());
+        let prompts = self.settings.suggested_prompts.clone();
+        tokio::spawn(async move {
+            super::assistant::welcome(&web, &siteassist, &e, &prompts).await;
+        });
+    }
+
+    /// A question in an assistant thread: the channel the user is viewing becomes its
+    /// page context (its link and name), and the thread's first question its title.
+    async fn in_assistant_thread(&self, msg: &mut crate::bridge::event::InboundMessage) {
+        let Some((channel, thread_ts)) = super::assistant::assistant_thread(&msg.thread) else {
+            return;
+        };
+        if let Some(viewing) = self.assistant.context(channel, thread_ts) {
+            let base = self.workspace_url.trim_end_matches('/');
+            msg.context.url = Some(format!("{base}/archives/{viewing}"));
+            let name = tokio::time::timeout(ENRICH_BUDGET, self.web.channel_name(&viewing));
+            msg.context.place_name = name.await.ok().flatten().or(Some(viewing));
+        }
+        if self.assistant.take_title(channel, thread_ts) {
+            if let Some(title) = super::assistant::title_from(&msg.text) {
+                let (web, channel, ts) =
+                    (self.web.clone(), channel.to_string(), thread_ts.to_string());
+                tokio::spawn(async move {
+                    super::assistant::set_title(&web, &channel, &ts, &title).await;
+                });
             }
         }
     }

@@ -14,19 +14,38 @@
 //!   message": the sources line and the feedback buttons go there. slack-morphism's stop
 //!   request has no `markdown_text` field, so the remainder goes as a `markdown_text`
 //!   chunk, which the method also accepts.
-//! - Rate limits: `chat.appendStream` is Tier 4 (100+ a minute; Slack's method
-//!   reference data), start and stop Tier 2 (about 20 a minute; the tiers slack-morphism
-//!   gives them). Appends after stop answer `message_not_in_streaming_state`.
+//! - Rate limits, each "per API method per workspace/team per app"
+//!   (docs.slack.dev/apis/web-api/rate-limits, checked 2026-12-04), so each method
+//!   has its own budget ([`BUDGETS`]), apart from `chat.update`'s:
+//!   - `chat.appendStream`: Tier 4, 100+ a minute (docs.slack.dev/reference/methods/
+//!     chat.appendStream, "Rate Limits: Tier 4: 100+ per minute"; checked 2026-12-04).
+//!   - `chat.stopStream`: Tier 2, 20+ a minute (api.slack.com/methods/chat.stopStream,
+//!     "Rate limits: Tier 2"; checked 2026-12-04).
+//!   - `chat.startStream`: Tier 2 as slack-morphism 2.31.1 gives it
+//!     (`SLACK_TIER2_METHOD_CONFIG` in `src/api/chat_stream.rs`); Slack's page for it
+//!     was not found in the stored docs on 2026-12-04, so this one is second-hand.
+//!
+//!   The bridge counts the documented minimum of each tier (20, 100): more may be
+//!   allowed, never less.
+//! - Appends after stop answer `message_not_in_streaming_state`.
 
 use super::config::StreamingMode;
 use super::egress::{classify, SlackWeb};
 use super::ids;
-use crate::bridge::adapter::{AdapterError, StreamRefused};
+use crate::bridge::adapter::{AdapterError, Budget, StreamBudgets, StreamRefused};
 use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, ThreadKey, UserKey};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The budgets of the stream methods, per workspace (see the module docs for sources).
+pub(crate) const BUDGETS: StreamBudgets = StreamBudgets {
+    start: Budget { actions: 20, window: Duration::from_secs(60) },
+    append: Budget { actions: 100, window: Duration::from_secs(60) },
+    stop: Budget { actions: 20, window: Duration::from_secs(60) },
+};
 
 /// Whether and how replies stream natively, with what Slack taught this run.
 pub(crate) struct Streams {

@@ -4,11 +4,19 @@
 //! edited whole each time (Slack's `chat.update` budget is shared by a whole workspace).
 //!
 //! The rules, decided here once for every platform:
-//! - Nothing is posted before the first words: the stream starts with them (a stream
-//!   cannot take back a placeholder's text, and its message shows no buttons until it
-//!   stops, so there is no Stop button while a native stream runs).
-//! - Appends go out at the reply's edit pace and take a slot of the same channel and
-//!   workspace budgets as posts and edits, so one budget covers both paths.
+//! - The stream starts with the first words (a stream cannot take back a placeholder's
+//!   text). Until then the placeholder shows, with its Stop button, or the platform's
+//!   status where it has one ([`ChatAdapter::shows_status_in`](crate::bridge::adapter::ChatAdapter::shows_status_in)).
+//!   The placeholder stays above the stream while it runs, for its Stop button (a
+//!   stream's message shows no buttons until it stops), and is deleted when the
+//!   stream ends; where a status stood for it, one is posted below the stream when
+//!   it starts, for the same reason. A Stop press ends the stream with what was
+//!   shown and the stopped note, like any final text.
+//! - Starts, appends and stops each take a slot of their own workspace budget (the
+//!   platform's [`StreamBudgets`](crate::bridge::adapter::StreamBudgets), kept by the
+//!   same per-workspace [`Pacing`](crate::bridge::pacing) as edits), at the reply's
+//!   edit pace; a start also takes a channel slot, as a post does. A start whose slots
+//!   are not free within [`MAX_START_WAIT`] is not made: the reply posts and edits.
 //! - The final text stops the stream when it extends what was streamed; the sources
 //!   line and the buttons go under it.
 //! - Any refusal (start, append or stop), or a final text that does not extend what was
@@ -22,7 +30,12 @@
 use super::Reply;
 use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, UserKey};
-use std::time::Instant;
+use crate::bridge::pacing::{Family, OpenStream};
+use std::time::{Duration, Instant};
+
+/// Longest wait for a stream start's budget slots before the reply goes the ordinary
+/// way: one edit interval, as an edit would wait.
+const MAX_START_WAIT: Duration = Duration::from_secs(1);
 
 /// Longest `markdown_text` of one append: Slack's documented limit for
 /// `chat.appendStream` (12,000 characters; docs.slack.dev/reference/methods/chat.appendStream,
@@ -42,10 +55,20 @@ pub(crate) enum Native {
     },
     /// A stream is open on `message`, which shows `sent` (Markdown).
     Open {
-        /// The stream message, also the reply's first message in its record.
+        /// The stream message, the reply's first part (before `control` in its record
+        /// while the stream runs).
         message: MessageRef,
         /// All the Markdown appended so far.
         sent: String,
+        /// The placeholder posted before the stream, kept above it for its Stop button
+        /// (a stream cannot carry one: its text only grows, and buttons come at its
+        /// stop) and deleted when the stream ends.
+        control: Option<MessageRef>,
+        /// Counts this stream in its workspace while it is open, for the fair share
+        /// of appends ([`Pacing::append_share`](crate::bridge::pacing::Pacing::append_share)).
+        counted: OpenStream,
+        /// When it was last appended to (or started).
+        last: Instant,
     },
 }
 
@@ -78,6 +101,35 @@ impl Reply<'_> {
         }
     }
 
+    /// The budget the reply's next text takes while it streams natively at `now`: a
+    /// start, unless none is free soon (then the text will go the ordinary way, see
+    /// [`MAX_START_WAIT`]), or an append.
+    pub(super) fn native_family(&self, now: Instant) -> Option<Family> {
+        match self.native {
+            Native::Off => None,
+            Native::Ready { .. } if self.start_free_soon(now) => Some(Family::StreamStart),
+            Native::Ready { .. } => Some(Family::Edit),
+            Native::Open { .. } => Some(Family::StreamAppend),
+        }
+    }
+
+    /// The earliest the next append of an open stream may go: its fair share of the
+    /// workspace's append budget after the last one (`now` otherwise).
+    pub(super) fn native_not_before(&self, now: Instant) -> Instant {
+        match &self.native {
+            Native::Open { last, .. } => {
+                now.max(*last + self.inner.pacing.append_share(&self.keys))
+            }
+            _ => now,
+        }
+    }
+
+    /// Whether a stream start's slots are free within [`MAX_START_WAIT`] of `now`.
+    fn start_free_soon(&self, now: Instant) -> bool {
+        let at = self.inner.pacing.available_for(&self.keys, Family::StreamStart, now);
+        at.saturating_duration_since(now) <= MAX_START_WAIT
+    }
+
     /// Whether a native stream is open.
     pub(super) fn streaming_natively(&self) -> bool {
         matches!(self.native, Native::Open { .. })
@@ -93,15 +145,39 @@ impl Reply<'_> {
                 true
             }
             Native::Ready { recipient } => {
-                self.inner.pacing.acquire(&self.keys).await;
+                // A start waits at most about one edit interval for its slots: past
+                // that (many answers starting at once) the reply goes the ordinary
+                // way at once rather than keep its asker waiting for the first words.
+                if !self.start_free_soon(Instant::now()) {
+                    tracing::debug!(thread = %self.thread, "no stream start free soon; posting and editing instead");
+                    return false;
+                }
+                self.inner.pacing.acquire_for(&self.keys, Family::StreamStart).await;
                 let adapter = &self.inner.adapter;
                 let started = adapter.start_stream(&self.thread, Some(&recipient), markdown).await;
                 self.counted();
                 match started {
                     Ok(message) => {
-                        self.record.messages.push(message.clone());
+                        // The stream message is the reply's first part from now on.
+                        // The placeholder, if any, stays in the record after it while
+                        // the stream runs, so a Stop press on it finds this reply, and
+                        // leaves the record (and the thread) when the stream ends. A run
+                        // dying meanwhile leaves recovery the stream message as the part
+                        // to finish, and the placeholder as a stale extra message.
+                        let placeholder = self.record.messages.first().cloned();
+                        self.record.messages.insert(0, message.clone());
+                        let control = match placeholder {
+                            Some(placeholder) => Some(placeholder),
+                            None => {
+                                let posted = self.post_control().await;
+                                self.record.messages.extend(posted.clone());
+                                posted
+                            }
+                        };
                         self.save().await;
-                        self.native = Native::Open { message, sent: markdown.to_string() };
+                        let counted = self.inner.pacing.open_stream(&self.keys);
+                        let (sent, last) = (markdown.to_string(), Instant::now());
+                        self.native = Native::Open { message, sent, control, counted, last };
                         true
                     }
                     Err(e) => {
@@ -110,25 +186,26 @@ impl Reply<'_> {
                     }
                 }
             }
-            Native::Open { message, sent } => {
+            Native::Open { message, sent, control, counted, last } => {
                 let Some(new) = delta(&sent, markdown) else {
-                    self.fall_back(&message, "the text changed before its end").await;
+                    self.fall_back(&message, control, "the text changed before its end").await;
                     return false;
                 };
                 if new.is_empty() {
-                    self.native = Native::Open { message, sent };
+                    self.native = Native::Open { message, sent, control, counted, last };
                     return true;
                 }
                 for piece in pieces(new) {
-                    self.inner.pacing.acquire(&self.keys).await;
+                    self.inner.pacing.acquire_for(&self.keys, Family::StreamAppend).await;
                     let appended = self.inner.adapter.append_stream(&message, piece).await;
                     self.counted();
                     if let Err(e) = appended {
-                        self.fall_back(&message, &e.reason).await;
+                        self.fall_back(&message, control, &e.reason).await;
                         return false;
                     }
                 }
-                self.native = Native::Open { message, sent: markdown.to_string() };
+                let (sent, last) = (markdown.to_string(), Instant::now());
+                self.native = Native::Open { message, sent, control, counted, last };
                 true
             }
         }
@@ -143,28 +220,37 @@ impl Reply<'_> {
         footer: Option<&str>,
         controls: &Controls,
     ) -> bool {
-        let Native::Open { message, sent } = std::mem::take(&mut self.native) else {
+        let Native::Open { message, sent, control, .. } = std::mem::take(&mut self.native) else {
             // Never streamed (a notice, or an answer refused at its start): ordinary.
             return false;
         };
         let Some(rest) = delta(&sent, markdown) else {
-            self.fall_back(&message, "the final text does not extend the streamed one").await;
+            let why = "the final text does not extend the streamed one";
+            self.fall_back(&message, control, why).await;
             return false;
         };
         // The remainder may be long only after appends were held back; all but the
-        // last piece go as appends.
+        // last piece go as appends. When no stop is free now (stops have the smaller
+        // budget), the last piece is appended too, so the whole answer shows at once
+        // and only the buttons wait for the stop.
         let mut parts = pieces(rest);
-        let last = parts.pop().unwrap_or("");
+        let stop_free =
+            self.inner.pacing.available_for(&self.keys, Family::StreamStop, Instant::now())
+                <= Instant::now();
+        let last = if stop_free { parts.pop().unwrap_or("") } else { "" };
         for piece in parts {
-            self.inner.pacing.acquire(&self.keys).await;
+            self.inner.pacing.acquire_for(&self.keys, Family::StreamAppend).await;
             let appended = self.inner.adapter.append_stream(&message, piece).await;
             self.counted();
             if let Err(e) = appended {
-                self.fall_back(&message, &e.reason).await;
+                self.fall_back(&message, control, &e.reason).await;
                 return false;
             }
         }
-        self.inner.pacing.acquire(&self.keys).await;
+        // The placeholder goes before the stop, so the finished answer is never seen
+        // beside a stale placeholder; the Stop button has nothing left to stop.
+        self.drop_control(control).await;
+        self.inner.pacing.acquire_for(&self.keys, Family::StreamStop).await;
         let stopped = self.inner.adapter.stop_stream(&message, last, footer, controls).await;
         self.counted();
         match stopped {
@@ -175,7 +261,7 @@ impl Reply<'_> {
                 true
             }
             Err(e) => {
-                self.fall_back(&message, &e.reason).await;
+                self.fall_back(&message, None, &e.reason).await;
                 false
             }
         }
@@ -185,7 +271,7 @@ impl Reply<'_> {
     /// (best effort: an open stream the platform closes itself is no worse), and leaves
     /// its message as the reply's first one with nothing known shown, so the ordinary
     /// path edits it to the whole text rather than posting the text again.
-    async fn fall_back(&mut self, message: &MessageRef, why: &str) {
+    async fn fall_back(&mut self, message: &MessageRef, control: Option<MessageRef>, why: &str) {
         tracing::info!(thread = %self.thread, reason = why, "native stream refused mid-way; finishing by editing its message");
         self.native = Native::Off;
         if let Err(e) = self.inner.adapter.stop_stream(message, "", None, &Controls::NONE).await {
@@ -194,6 +280,39 @@ impl Reply<'_> {
         self.actions += 1;
         self.shown.clear();
         self.shown_controls.clear();
+        self.drop_control(control).await;
+    }
+
+    /// Where no placeholder went before the stream (a platform status stood for it),
+    /// posts one with the Stop button once the stream has started, below it, so Stop
+    /// is there while it runs. Only when the channel has a post free now (a reply
+    /// past it streams without Stop rather than wait); it does not spend the edit
+    /// budget the replies on the edit path need.
+    async fn post_control(&mut self) -> Option<MessageRef> {
+        if !self.inner.pacing.try_acquire_now(&self.keys, Family::Post) {
+            return None;
+        }
+        self.actions += 1;
+        let text = self.inner.cfg.placeholder.clone();
+        match self.inner.adapter.post(&self.thread, &text, &Controls::streaming()).await {
+            Ok(control) => Some(control),
+            Err(e) => {
+                tracing::info!(error = %e, "could not post the Stop button beside a stream");
+                None
+            }
+        }
+    }
+
+    /// Deletes the placeholder kept for the Stop button once the stream has ended (best
+    /// effort: a platform that cannot delete leaves it showing the placeholder), and
+    /// takes it out of the record: the stream message is the reply's first part.
+    async fn drop_control(&mut self, control: Option<MessageRef>) {
+        let Some(control) = control else { return };
+        self.record.messages.retain(|m| m != &control);
+        self.actions += 1;
+        if let Err(e) = self.inner.adapter.delete(&control).await {
+            tracing::info!(error = %e, "could not delete the placeholder above a stream");
+        }
     }
 
     /// Counts a platform call for the metrics and the pacer, and the first text.
