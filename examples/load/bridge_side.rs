@@ -53,6 +53,8 @@ pub struct Options {
     pub watch_minutes: u64,
     /// Seconds to wait after `done` before the settled memory is read.
     pub settle_secs: u64,
+    /// Events the intake hands to the core at once; the bridge's default if `None`.
+    pub lanes: Option<usize>,
 }
 
 fn say(line: &str) {
@@ -110,8 +112,10 @@ pub async fn run(opts: Options) {
         let mut bot = DiscordBot::connect(&settings, as_store, client.clone(), cfg)
             .await
             .expect("the bot connects to the fake");
-        if opts.mode == "serial" {
-            bot.set_intake_concurrency(1);
+        match (opts.mode.as_str(), opts.lanes) {
+            ("serial", _) => bot.set_intake_concurrency(1),
+            (_, Some(lanes)) => bot.set_intake_concurrency(lanes),
+            _ => {}
         }
         let mut reports = bot.subscribe();
         tokio::spawn(bot.serve(std::future::pending(), Duration::from_secs(5)));

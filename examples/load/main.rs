@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example load -- [--n 100,1000,10000] [--modes bridge,serial,flush-each,naive]
-//!     [--word-ms 10] [--watch 30] [--settle 10]
+//!     [--word-ms 10] [--watch 30] [--settle 10] [--lanes 64]
 //! ```
 //!
 //! The fake Discord and the simulator run in this process; each N and mode runs the
@@ -81,6 +81,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn main() {
+    measure::open();
     if let Some(mode) = arg("--bridge-side") {
         let opts = bridge_side::Options {
             mode,
@@ -89,6 +90,7 @@ fn main() {
             sim_url: arg("--sim").expect("--sim"),
             watch_minutes: number("--watch", 30),
             settle_secs: number("--settle", 10),
+            lanes: arg("--lanes").and_then(|l| l.parse().ok()).filter(|l| *l > 0),
         };
         runtime().block_on(bridge_side::run(opts));
         return;
@@ -109,6 +111,7 @@ fn main() {
         word_ms: number("--word-ms", 10),
         watch_minutes: number("--watch", 30),
         settle_secs: number("--settle", 10),
+        lanes: number("--lanes", 0),
     };
     let rt = runtime();
     let mut rows = Vec::new();

@@ -27,6 +27,9 @@ pub struct Plan {
     pub word_ms: u64,
     pub watch_minutes: u64,
     pub settle_secs: u64,
+    /// Events the bridge's intake hands to the core at once (`bridge` and
+    /// `flush-each`; `serial` is 1).
+    pub lanes: u64,
 }
 
 /// The child and its lines.
@@ -66,7 +69,7 @@ pub async fn run(n: usize, mode: &str, plan: &Plan) -> Row {
     let mut child = Command::new(me)
         .args(["--bridge-side", mode, "--api", &fake.api_url, "--cdn", &fake.cdn_url()])
         .args(["--sim", &sim.base_url, "--watch", &plan.watch_minutes.to_string()])
-        .args(["--settle", &plan.settle_secs.to_string()])
+        .args(["--settle", &plan.settle_secs.to_string(), "--lanes", &plan.lanes.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -136,7 +139,20 @@ pub async fn run(n: usize, mode: &str, plan: &Plan) -> Row {
     let mut first: HashMap<u64, Instant> = HashMap::new();
     let mut last: HashMap<u64, Instant> = HashMap::new();
     let mut calls: usize = 0;
+    // Where the time to first text goes: the thread opened, the placeholder posted.
+    let mut opened: HashMap<u64, Instant> = HashMap::new();
+    let mut placeholder: HashMap<u64, Instant> = HashMap::new();
     fake.read(|r| {
+        for c in r.calls.iter().filter(|c| c.op == Op::CreateThread && c.status < 300) {
+            if let Some(question) = c.message.filter(|m| asked.contains_key(m)) {
+                opened.entry(question).or_insert(c.at);
+            }
+        }
+        for c in r.calls.iter().filter(|c| c.op == Op::CreateMessage && c.status < 300) {
+            if let Some(thread) = c.channel.filter(|t| asked.contains_key(t)) {
+                placeholder.entry(thread).or_insert(c.at);
+            }
+        }
         for c in r.calls.iter().filter(|c| matches!(c.op, Op::CreateMessage | Op::EditMessage)) {
             let Some(thread) = c.channel.filter(|t| asked.contains_key(t)) else { continue };
             calls += 1;
@@ -165,6 +181,48 @@ pub async fn run(n: usize, mode: &str, plan: &Plan) -> Row {
             lag_ms.push(done.saturating_duration_since(*end).as_secs_f64() * 1e3);
         }
     }
+    // What the unfinished replies show, so that errors can be told apart (a stream
+    // cut short, a reply never posted).
+    let mut unfinished: HashMap<String, usize> = HashMap::new();
+    fake.read(|r| {
+        for thread in asked.keys().filter(|t| !last.contains_key(t)) {
+            let shown =
+                r.messages_in(*thread).first().map_or("(nothing posted)".to_string(), |m| {
+                    let text = m.text();
+                    let tail: String =
+                        text.chars().rev().take(70).collect::<Vec<_>>().into_iter().rev().collect();
+                    tail.replace('\n', " ")
+                });
+            *unfinished.entry(shown).or_default() += 1;
+        }
+    });
+    let mut unfinished: Vec<(String, usize)> = unfinished.into_iter().collect();
+    unfinished.sort_by_key(|u| std::cmp::Reverse(u.1));
+    for (shown, count) in unfinished.iter().take(5) {
+        eprintln!("n={n} {mode}: {count} replies unfinished, ending in {shown:?}");
+    }
+    // What Discord would have refused (the naive bot edits before it has text).
+    let refused = fake.take_violations();
+    if !refused.is_empty() {
+        eprintln!(
+            "n={n} {mode}: {} requests Discord would refuse, first: {}",
+            refused.len(),
+            refused[0]
+        );
+    }
+    let since = |at: &HashMap<u64, Instant>| {
+        let mut ms: Vec<f64> = asked
+            .iter()
+            .filter_map(|(t, asked)| Some(at.get(t)?.duration_since(*asked).as_secs_f64() * 1e3))
+            .collect();
+        (percentile(&mut ms, 0.5), percentile(&mut ms, 0.99))
+    };
+    let (thread_at, placeholder_at, first_at) =
+        (since(&opened), since(&placeholder), since(&first));
+    eprintln!(
+        "n={n} {mode}: from the event, p50/p99 ms: thread opened {:.0}/{:.0}, placeholder {:.0}/{:.0}, first text {:.0}/{:.0}",
+        thread_at.0, thread_at.1, placeholder_at.0, placeholder_at.1, first_at.0, first_at.1
+    );
     let per = |x: f64| x / n as f64;
     Row {
         n,
