@@ -267,6 +267,7 @@ impl DiscordBot {
             directory,
             bot,
             reports: reports.clone(),
+            concurrency: super::lanes::DEFAULT_LIMIT,
         };
         Ok(Self { client: gateway, ingress, rx, bridge, reports, shards, bot })
     }
@@ -279,6 +280,14 @@ impl DiscordBot {
     /// What the adapter does with each gateway event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Handled> {
         self.reports.subscribe()
+    }
+
+    /// How many gateway events are handed to the core at once, in different threads
+    /// (events of one thread always go one after another, in arrival order). 1 handles
+    /// every event in arrival order, one at a time: the intake before issue #17, which
+    /// the load bench measures beside this one.
+    pub fn set_intake_concurrency(&mut self, concurrency: usize) {
+        self.ingress.concurrency = concurrency.max(1);
     }
 
     /// The bot's user id (also its application id).

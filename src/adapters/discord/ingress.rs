@@ -1,21 +1,26 @@
 //! Gateway events → [`InboundEvent`]s for the core.
 //!
-//! serenity runs every event handler in a task of its own, so two events can be handled
-//! in either order. The handler here only forwards each event into one queue; a single
-//! loop ([`Ingress::run`]) takes them in arrival order, gathers facts, and hands them
-//! to [`Bridge::handle`], whose rules decide. The
-//! loop owns the bridge's handle, so when it stops nothing of the gateway side holds
-//! the store any more.
+//! serenity runs every event handler in a task of its own, so two events can reach
+//! the handler in either order (serenity 0.12 `client/dispatch.rs` spawns one task per
+//! event; events sent in a burst were seen swapped). The handler here only forwards
+//! each event into one queue; one loop ([`Ingress::run`]) takes them in queue order,
+//! reads and locates each, and hands it to [`Bridge::handle`], whose rules decide, in
+//! the lane of the channel it lands in ([`super::lanes`]): one thread's events one
+//! after another in queue order, different threads' at once. The loop owns the
+//! bridge's handle and waits for its lanes, so when it stops nothing of the gateway
+//! side holds the store any more.
 
 use super::directory::{ChannelInfo, Directory, GuildInfo};
 use super::egress::DiscordAdapter;
 use super::ids;
+use super::lanes::Lanes;
 use super::reading;
 use super::rest::Rest;
 use crate::bridge::decide::{Command, Facts, Place, PlaceKind, Speaker};
 use crate::bridge::event::{InboundEvent, InboundMessage, MessageContext, ReactionEvent};
 use crate::bridge::files::Attachment;
 use crate::bridge::{Bridge, Disposition, Ignored};
+use futures_util::future::{BoxFuture, FutureExt};
 use serenity::all::{
     CommandInteraction, ComponentInteraction, ConnectionStage, Context, EventHandler, Guild,
     GuildChannel, Interaction, Message, MessageType, PartialGuildChannel, Reaction, ReactionType,
@@ -117,6 +122,19 @@ pub(crate) fn posts_in_thread(disposition: Disposition) -> bool {
             | Disposition::Help
             | Disposition::Ignored(Ignored::TooLong)
     )
+}
+
+/// A message read and located, ready for the core.
+struct Prepared {
+    inbound: InboundMessage,
+    /// The message's id, for the log.
+    id: u64,
+    /// The channel it was written in.
+    channel: u64,
+    /// The channel the answer goes to (a new thread's id for a top-level message).
+    post_channel: u64,
+    /// The name of the thread the answer opens, when it opens one.
+    thread_name: Option<String>,
 }
 
 /// Where a message or command was given (see [`Ingress::locate`]).
@@ -222,6 +240,9 @@ pub(crate) struct Ingress {
     pub(crate) directory: Arc<Directory>,
     pub(crate) bot: u64,
     pub(crate) reports: broadcast::Sender<Handled>,
+    /// How many events are handed to the core at once (1: one at a time, in arrival
+    /// order).
+    pub(crate) concurrency: usize,
 }
 
 /// Whether a shard's stage change brings its connection up (`Some(true)`), takes it
@@ -338,20 +359,68 @@ pub(crate) fn read_message(
 }
 
 impl Ingress {
-    /// Handles events in arrival order until the queue closes or `stop` turns true.
+    /// Handles events until the queue closes or `stop` turns true: one at a time in
+    /// arrival order when `concurrency` is 1 (the intake before lanes, kept for the
+    /// load bench's comparison), else each in the lane of the channel it lands in
+    /// (see [`super::lanes`]). At `stop`, events not yet started are dropped (Discord
+    /// would not redeliver them either way) and those started finish.
     pub(crate) async fn run(
         self,
         mut rx: mpsc::UnboundedReceiver<GatewayEvent>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let concurrency = self.concurrency;
+        let me = Arc::new(self);
+        let mut lanes = Lanes::new(concurrency);
         loop {
-            let event = tokio::select! {
-                event = rx.recv() => event,
-                _ = stop.wait_for(|s| *s) => None,
+            let (event, stopping) = tokio::select! {
+                event = rx.recv() => (event, false),
+                _ = stop.wait_for(|s| *s) => (None, true),
             };
-            let Some(event) = event else { return };
-            self.on(event).await;
+            let Some(event) = event else {
+                return if stopping { lanes.stop().await } else { lanes.drain().await };
+            };
+            if concurrency <= 1 {
+                me.on(event).await;
+            } else if let Some((lane, work)) = Arc::clone(&me).lane_work(event).await {
+                lanes.push(lane, work);
+            }
         }
+    }
+
+    /// The lane `event` belongs in and the work that hands it to the core, or `None`
+    /// when it was handled here (what only updates the directory or reports, in
+    /// arrival order). A message is located here, so the lane is the channel its
+    /// answer goes to: a new thread's (the question's id) for a top-level message in a
+    /// text channel, so questions in one channel run at once while a thread's
+    /// follow-ups wait on the question that opened it.
+    async fn lane_work(
+        self: Arc<Self>,
+        event: GatewayEvent,
+    ) -> Option<(u64, BoxFuture<'static, ()>)> {
+        let lane = match &event {
+            GatewayEvent::Message(message) => {
+                let prepared = self.prepare(message).await;
+                let (lane, id) = (prepared.post_channel, message.id.get());
+                let work = async move {
+                    let outcome = self.deliver(prepared).await;
+                    self.report(Handled::Message { id, outcome });
+                };
+                return Some((lane, work.boxed()));
+            }
+            GatewayEvent::Command(command, ..) => command.channel_id.get(),
+            GatewayEvent::Button(press) => press.channel_id.get(),
+            GatewayEvent::Reaction(reaction, _) => reaction.channel_id.get(),
+            GatewayEvent::Ready
+            | GatewayEvent::Stage { .. }
+            | GatewayEvent::Guild(_)
+            | GatewayEvent::Channel(_)
+            | GatewayEvent::ChannelGone(_) => {
+                self.on(event).await;
+                return None;
+            }
+        };
+        Some((lane, async move { self.on(event).await }.boxed()))
     }
 
     async fn on(&self, event: GatewayEvent) {
@@ -441,6 +510,12 @@ impl Ingress {
     }
 
     async fn message(&self, msg: &Message) -> Outcome {
+        let prepared = self.prepare(msg).await;
+        self.deliver(prepared).await
+    }
+
+    /// Reads and locates `msg`: what the core is to be given, and where.
+    async fn prepare(&self, msg: &Message) -> Prepared {
         let guild = msg.guild_id.map(|g| g.get());
         let channel = msg.channel_id.get();
         let Located { place, new_thread, name, channel_name, guild: guild_info } =
@@ -453,6 +528,20 @@ impl Ingress {
         // A top-level message in a text channel is answered in a thread started on it,
         // which the egress creates before the first post into it.
         let post_channel = if new_thread { msg.id.get() } else { channel };
+        let thread_name = new_thread.then(|| {
+            reading::thread_name(
+                &reading::readable(
+                    &read.text,
+                    |id| {
+                        let u = msg.mentions.iter().find(|u| u.id.get() == id)?;
+                        Some(u.global_name.clone().unwrap_or_else(|| u.name.clone()))
+                    },
+                    |id| self.directory.channel(id).and_then(|c| c.name),
+                ),
+                &read.author_name,
+            )
+        });
+        let facts = read.facts(place, opens_thread);
         let inbound = InboundMessage {
             event_id: msg.id.get().to_string(),
             message: ids::message(channel, msg.id.get()),
@@ -460,33 +549,28 @@ impl Ingress {
             channel: ids::channel(post_channel),
             workspace: guild.map(ids::workspace),
             author: ids::user(msg.author.id.get()),
-            author_name: Some(read.author_name.clone()),
-            facts: read.facts(place, opens_thread),
-            text: read.text.clone(),
+            author_name: Some(read.author_name),
+            facts,
+            text: read.text,
             context: MessageContext {
                 url: Some(reading::message_link(guild, channel, msg.id.get())),
                 place_name: channel_name,
                 workspace_name: guild.map(|_| guild_info.name.clone()).filter(|n| !n.is_empty()),
             },
-            attachments: read.attachments.clone(),
+            attachments: read.attachments,
         };
-        let expected = new_thread
-            && !self.bridge.will_ignore(&inbound)
-            && self.adapter.expect_thread(
-                post_channel,
-                channel,
-                reading::thread_name(
-                    &reading::readable(
-                        &read.text,
-                        |id| {
-                            let u = msg.mentions.iter().find(|u| u.id.get() == id)?;
-                            Some(u.global_name.clone().unwrap_or_else(|| u.name.clone()))
-                        },
-                        |id| self.directory.channel(id).and_then(|c| c.name),
-                    ),
-                    &read.author_name,
-                ),
-            );
+        Prepared { inbound, id: msg.id.get(), channel, post_channel, thread_name }
+    }
+
+    /// Hands a prepared message to the core.
+    async fn deliver(&self, prepared: Prepared) -> Outcome {
+        let Prepared { inbound, id, channel, post_channel, thread_name } = prepared;
+        let expected = match thread_name {
+            Some(name) if !self.bridge.will_ignore(&inbound) => {
+                self.adapter.expect_thread(post_channel, channel, name)
+            }
+            _ => false,
+        };
         match self.bridge.handle(InboundEvent::Message(Box::new(inbound))).await {
             Ok(disposition) => {
                 if expected && !posts_in_thread(disposition) {
@@ -498,7 +582,7 @@ impl Ingress {
                 if expected {
                     self.adapter.forget_thread(post_channel);
                 }
-                tracing::error!(error = %e, message = msg.id.get(), "could not handle a Discord message");
+                tracing::error!(error = %e, message = id, "could not handle a Discord message");
                 Outcome::Failed(e.to_string())
             }
         }

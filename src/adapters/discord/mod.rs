@@ -39,6 +39,8 @@ pub(crate) mod ingress;
 mod interactions;
 #[cfg(feature = "discord")]
 mod invite;
+#[cfg(feature = "discord")]
+mod lanes;
 pub mod platform;
 #[cfg(feature = "discord")]
 pub(crate) mod reading;
