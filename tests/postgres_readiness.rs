@@ -7,74 +7,17 @@
 //! test is listed as ignored (see `build.rs`).
 #![cfg(feature = "slack")]
 
+mod db_proxy;
 mod fake_slack;
 mod support;
 
+use db_proxy::{wait_ready_status, Proxy};
 use fake_slack::FakeSlack;
 use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::simulator::answer_for;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 const BIN: &str = env!("CARGO_BIN_EXE_siteassist-bridge");
-
-/// A TCP forwarder on 127.0.0.1 that can be switched off and on. Off, it cuts every
-/// forwarded connection and closes new ones as soon as they are accepted, which a
-/// client sees as a database gone away; on, it forwards again.
-struct Proxy {
-    port: u16,
-    up: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (up, watching) = watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*watching.borrow() {
-                    continue; // dropped: closed at once
-                }
-                let (target, mut watching) = (target.clone(), watching.clone());
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watching.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Self { port, up }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
-
-async fn readyz(base: &str) -> (u16, String) {
-    let r = reqwest::get(format!("{base}/readyz")).await.expect("the endpoint answers");
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// Polls `/readyz` until its status is `status` (at most 20 s): readiness lives in
-/// another process, so a bounded poll is the only way to observe it. Returns how long
-/// it took and the body.
-async fn wait_ready_status(base: &str, status: u16) -> (Duration, String) {
-    let start = Instant::now();
-    loop {
-        let (got, body) = readyz(base).await;
-        if got == status {
-            return (start.elapsed(), body);
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "/readyz stayed {got}: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
@@ -87,11 +30,8 @@ async fn readyz_fails_while_the_database_is_unreachable_and_recovers() {
     let (db, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     db.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-    let mut url = url::Url::parse(&base).unwrap();
-    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let proxy = Proxy::start(target).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(proxy.port)).unwrap();
+    let (proxy, url) = Proxy::in_front_of(&base).await;
+    let url = url::Url::parse(&url).unwrap();
     // `%20`, not the `+` that form encoding would write: libpq URLs decode only `%`.
     let sep = if url.query().is_some() { '&' } else { '?' };
     let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");

@@ -27,6 +27,10 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(8);
 /// live ones counts the replicas.
 pub const LEASE_PREFIX: &str = "replica:";
 
+/// How soon a failed renewal of the replica lease is tried again (see
+/// [`Replica::heartbeat`]).
+const RENEW_RETRY: Duration = Duration::from_millis(500);
+
 /// This process, as the other replicas see it.
 pub struct Replica {
     id: String,
@@ -140,7 +144,7 @@ impl Replica {
             // Nobody else takes a key with our fresh id; keep going and say so.
             tracing::error!(replica = %self.id, "another process holds this replica's lease");
         }
-        let live = store.live_leases(LEASE_PREFIX, now).await?;
+        let live = store.live_leases(LEASE_PREFIX, now).await?.len();
         crate::ops::metrics::replicas_alive(live.max(1));
         if self.live.swap(live.max(1), Ordering::Relaxed) != live.max(1) {
             tracing::info!(replica = %self.id, live, "replicas alive changed");
@@ -158,18 +162,34 @@ impl Replica {
     }
 
     /// Renews the lease every quarter of its ttl until `stop`. A failed renewal is
-    /// logged and retried at the next beat; if the store stays unreachable past the ttl,
-    /// the others will take this replica's replies over (they cannot tell a partition
-    /// from a death).
+    /// retried every [`RENEW_RETRY`] until one succeeds: when the database comes back
+    /// after an outage every replica's lease is close to expiry, and the first to
+    /// look would take the others' replies over if they waited a whole beat. If the
+    /// store stays unreachable past the ttl, the others will take this replica's
+    /// replies over (they cannot tell a partition from a death).
     pub async fn heartbeat(self: Arc<Self>, stop: impl Future<Output = ()>) {
         if self.store.is_none() {
             return;
         }
         let beats = async {
+            let beat = self.ttl / 4;
+            let mut wait = beat;
+            let mut failing = false;
             loop {
-                tokio::time::sleep(self.ttl / 4).await;
-                if let Err(e) = self.renew().await {
-                    tracing::warn!(replica = %self.id, error = %e, "could not renew the replica lease");
+                tokio::time::sleep(wait).await;
+                match self.renew().await {
+                    Ok(()) => {
+                        if std::mem::take(&mut failing) {
+                            tracing::info!(replica = %self.id, "renewed the replica lease again");
+                        }
+                        wait = beat;
+                    }
+                    Err(e) => {
+                        if !std::mem::replace(&mut failing, true) {
+                            tracing::warn!(replica = %self.id, error = %e, "could not renew the replica lease; retrying");
+                        }
+                        wait = RENEW_RETRY.min(beat);
+                    }
                 }
             }
         };

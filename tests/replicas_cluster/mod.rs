@@ -31,14 +31,21 @@ pub struct Replica {
 
 impl Cluster {
     pub async fn start(word_delay_ms: u64) -> Self {
+        Self::start_via(word_delay_ms, None).await
+    }
+
+    /// [`Self::start`] with the replicas reaching the database at `via` (the same
+    /// server through a proxy, say) instead of the test's own URL.
+    pub async fn start_via(word_delay_ms: u64, via: Option<&str>) -> Self {
         let base = std::env::var("SITEASSIST_TEST_DATABASE_URL").unwrap();
         let schema = format!("sab_replicas_{}", uuid::Uuid::new_v4().simple());
         let (db, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         db.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
         // `%20`, not the `+` that form encoding would write: libpq URLs decode only `%`.
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let replicas_base = via.unwrap_or(&base);
+        let sep = if replicas_base.contains('?') { '&' } else { '?' };
+        let url = format!("{replicas_base}{sep}options=-c%20search_path%3D{schema}");
         let sim = support::simulator(word_delay_ms).await;
         let slack = FakeSlack::start().await;
         // Slack's 50 updates a minute (split between the replicas) would make 90
