@@ -292,6 +292,10 @@ impl FakeSlack {
             }
             let text = field("text").unwrap_or_default();
             let thread_ts = field("thread_ts");
+            let micros = ts.split_once('.').and_then(|(s, f)| {
+                Some(s.parse::<u64>().ok()? * 1_000_000 + f.parse::<u64>().ok()?)
+            });
+            state.latest_user_micros = state.latest_user_micros.max(micros.unwrap_or(0));
             state.user_messages.push(UserMessage { channel, user, text, ts, thread_ts });
         }
         self.shared.notify();

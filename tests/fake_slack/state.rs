@@ -168,6 +168,9 @@ pub(crate) struct State {
     /// Every file download: `(name, Authorization header)`.
     pub file_fetches: Vec<(String, Option<String>)>,
     pub ts_counter: u64,
+    /// The latest person's message ts seen, in microseconds ([`State::next_ts`] stays
+    /// after it).
+    pub latest_user_micros: u64,
     pub failures: HashMap<String, VecDeque<FailKind>>,
     /// Failures that took effect, in order: `(method, channel of the call)`.
     pub failure_hits: Vec<(String, Option<String>)>,
@@ -202,9 +205,13 @@ pub(crate) struct State {
 
 impl State {
     /// Next ts: `1700000000.000100`, `1700000000.000200`, … (same width, so string order
-    /// is time order, as with real Slack timestamps).
+    /// is time order, as with real Slack timestamps), and always after every person's
+    /// message the fake has seen: Slack stamps a message with the time it was posted,
+    /// so a reply is never older than the question (tests choose the questions' ts).
     pub fn next_ts(&mut self) -> String {
-        self.ts_counter += 1;
+        const BASE: u64 = 1_700_000_000 * 1_000_000;
+        let seen = self.latest_user_micros.saturating_sub(BASE) / 100;
+        self.ts_counter = (self.ts_counter + 1).max(seen + 1);
         let micros_total = self.ts_counter * 100;
         format!("{}.{:06}", 1_700_000_000 + micros_total / 1_000_000, micros_total % 1_000_000)
     }
