@@ -14,6 +14,9 @@
 //! - Socket Mode: every replica opens its own connection; envelopes are spread over
 //!   the three and one in ten is delivered again on another connection, as Slack does
 //!   with a late ack: each question is still answered once, in thread order.
+//! - Human handoff: one replica holds a conversation's socket whichever replicas
+//!   answered in the thread, and another adopts it when that one is killed; each
+//!   agent message shows once.
 //!
 //! Needs PostgreSQL: `SITEASSIST_TEST_DATABASE_URL` (set by `.ci/run`); without it the
 //! tests are listed as ignored (see `build.rs`).
@@ -255,4 +258,78 @@ async fn socket_mode_envelopes_spread_over_three_connections_are_answered_once_i
     }
     eprintln!("{again} of {} envelopes delivered twice", THREADS * ASKED);
     check_threads(&cluster, "C0SOK", THREADS, ASKED, replicas, started).await;
+}
+
+/// Human handoff across replicas: one replica at a time holds a conversation's socket
+/// (its relay lease), whichever replicas answered in the thread; the agent's messages
+/// appear once; and when that replica is killed, another adopts the relay within the
+/// takeover bound and the next agent message still appears, once.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(test_database),
+    ignore = "needs PostgreSQL: set SITEASSIST_TEST_DATABASE_URL (.ci/run sets it)"
+)]
+async fn one_replica_relays_a_handed_over_conversation_and_another_adopts_it_when_it_dies() {
+    let cluster = Cluster::start(1).await;
+    let mut first = cluster.replica(&[]);
+    let second = cluster.replica(&[]);
+    let (channel, root) = ("C0HND", root_ts(0));
+    let answered = |k: usize| {
+        let want = to_slack(&answer_for(&question(0, k)));
+        cluster.slack.wait_until_within("an answer", Duration::from_secs(20), move |f| {
+            f.messages_in_thread(channel, &root_ts(0)).iter().any(|(_, t)| *t == want)
+        })
+    };
+    // The first question is answered by one replica, which then listens for a takeover.
+    cluster.ask(&first, "EvHnd0", channel, &question(0, 0), &root, None).await;
+    answered(0).await;
+    let sim = &cluster.sim.sim;
+    tokio::time::timeout(Duration::from_secs(10), sim.wait_until(|s| s.open_sockets() == 1))
+        .await
+        .expect("the first replica listens on the conversation's socket");
+    // Two follow-ups answered by the other: by the time the second is shown, the first's
+    // answer job, which ends by starting (or leaving) the thread's relay, is done there.
+    for k in 1..3 {
+        let ts = format!("{}.{:06}", 1_700_100_000, 100 + k * 100);
+        cluster
+            .ask(&second, &format!("EvHnd{k}"), channel, &question(0, k), &ts, Some(&root))
+            .await;
+        answered(k).await;
+    }
+    let relays = "siteassist_bridge_handoff_relays";
+    assert_eq!(metric(&first, relays, &[]).await, 1.0, "the first replica relays the thread");
+    assert_eq!(metric(&second, relays, &[]).await, 0.0, "the second leaves it to the first");
+    assert_eq!((sim.open_sockets(), sim.sockets_opened()), (1, 1), "one socket in all");
+
+    let conversation = sim.conversation_ids().pop().expect("a conversation");
+    assert!(sim.hand_over(&conversation, "Dana"));
+    sim.agent_message(&conversation, "Hi, Dana here.").unwrap();
+    let hi = to_slack("**Dana:** Hi, Dana here.");
+    let shown = |text: String| {
+        cluster.slack.wait_until_within("an agent message", Duration::from_secs(20), move |f| {
+            f.messages_in_thread(channel, &root_ts(0)).iter().any(|(_, t)| *t == text)
+        })
+    };
+    shown(hi.clone()).await;
+
+    first.bridge.child.kill().unwrap(); // SIGKILL
+    let killed = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        sim.wait_until(|s| s.sockets_opened() == 2 && s.open_sockets() == 1),
+    )
+    .await
+    .expect("the second replica adopts the relay");
+    eprintln!("relay adopted {} ms after the kill", killed.elapsed().as_millis());
+    let _ = first.bridge.child.wait();
+    sim.agent_message(&conversation, "Found it: all fixed.").unwrap();
+    let fixed = to_slack("**Dana:** Found it: all fixed.");
+    shown(fixed.clone()).await;
+    assert_eq!(metric(&second, relays, &[]).await, 1.0);
+
+    let texts: Vec<String> =
+        cluster.slack.messages_in_thread(channel, &root).into_iter().map(|(_, t)| t).collect();
+    for text in [&hi, &fixed] {
+        assert_eq!(texts.iter().filter(|t| *t == text).count(), 1, "{text:?} once: {texts:?}");
+    }
 }

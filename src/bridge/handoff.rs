@@ -28,6 +28,14 @@
 //! Each relay is recorded in the store while it lasts, and
 //! [`Bridge::recover_unfinished`](super::Bridge::recover_unfinished) re-opens them at
 //! start (those still within their window).
+//!
+//! Replicas on a shared store run one relay per thread between them: a relay holds the
+//! lease `handoff:<thread>` (renewed every quarter of the ttl) and only the replica that
+//! takes it opens the socket; the others leave the thread to it. Every replica adopts,
+//! at each takeover scan, the recorded relays no live lease covers ([`adopt_orphans`]),
+//! so a dead replica's relays run again within the takeover bound. A relay that finds
+//! its lease taken (this replica was cut off from the store past the ttl) stops
+//! quietly and leaves its record to the one that took it.
 
 use super::ids::{MessageRef, ThreadKey};
 use super::job::Job;
@@ -41,10 +49,14 @@ use crate::siteassist::model::{ConversationStatus, ListMessages, Message, Role};
 use crate::siteassist::{message_text, SocketFrame};
 use crate::store::{unix_secs, Handoff, InFlightReply, ThreadLink};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
+
+/// The store key prefix of relay leases (`handoff:<thread>`): one replica relays a
+/// thread.
+const LEASE_PREFIX: &str = "handoff:";
 
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -226,13 +238,13 @@ impl Relays {
 /// A person handles `link`'s conversation: relay their replies into `thread` (a
 /// running relay switches to relaying; a new one starts).
 pub(super) async fn watch(inner: &Arc<Inner>, thread: ThreadKey, link: ThreadLink) {
-    start(inner, thread, link, true, Instant::now()).await;
+    start(inner, thread, link, true, None).await;
 }
 
 /// The AI just answered in `thread`: listen for a takeover for the `watch` window.
 pub(super) async fn listen(inner: &Arc<Inner>, thread: ThreadKey, link: ThreadLink) {
     if !inner.cfg.handoff.watch.is_zero() {
-        start(inner, thread, link, false, Instant::now()).await;
+        start(inner, thread, link, false, None).await;
     }
 }
 
@@ -245,17 +257,31 @@ pub(super) async fn resume(inner: &Arc<Inner>, h: Handoff) -> bool {
         return false;
     }
     let active = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-    start(inner, h.thread, h.link, !h.watching, active).await;
+    start(inner, h.thread, h.link, !h.watching, Some(active)).await;
     true
 }
 
+/// Starts (or updates) `thread`'s relay: on activity now, or `resumed` from a record
+/// whose last activity was then.
 async fn start(
     inner: &Arc<Inner>,
     thread: ThreadKey,
     link: ThreadLink,
     handled: bool,
-    active: Instant,
+    resumed: Option<Instant>,
 ) {
+    let active = resumed.unwrap_or_else(Instant::now);
+    // The lease first, so that a thread another replica relays never shows here as a
+    // relay, not even for a moment. A relay of this replica renews the lease itself.
+    if !inner.relays.runs(&thread) && !take_lease(inner, &thread).await {
+        // What this replica just learnt (a person handles the conversation) goes into
+        // the record; the relaying replica learns it from its own socket.
+        if handled && resumed.is_none() {
+            persist(inner, &record(inner, &thread, &link, true)).await;
+        }
+        tracing::debug!(%thread, "another replica relays this thread's conversation");
+        return;
+    }
     let max = inner.cfg.handoff.max_sockets;
     let (id, stop) = match inner.relays.begin(&thread, &link.conversation, handled, active, max) {
         Begin::Running { upgraded } => {
@@ -272,8 +298,17 @@ async fn start(
     inner.relays.tasks.send_modify(|n| *n += 1);
     tokio::spawn(async move {
         persist(&inner, &record(&inner, &thread, &link, handled)).await;
-        let end = relay(&inner, &thread, &link, id, &stop).await;
+        let lost = AtomicBool::new(false);
+        let end = tokio::select! {
+            end = relay(&inner, &thread, &link, id, &stop) => end,
+            never = keep_lease(&inner, &thread, &lost, &stop) => match never {},
+        };
+        let end = if lost.load(Ordering::Relaxed) { End::Lost } else { end };
         inner.relays.end(&thread, id);
+        // A newer relay of this replica for the thread holds the same lease.
+        if !matches!(end, End::Lost) && !inner.relays.runs(&thread) {
+            release_lease(&inner, &thread).await;
+        }
         say_end(&inner, &thread, &link, end).await;
         // Counted down only once this task holds nothing of the bridge (a shutdown
         // waiting on it may then release the store).
@@ -281,6 +316,97 @@ async fn start(
         drop(inner);
         tasks.send_modify(|n| *n -= 1);
     });
+}
+
+/// The store lease of `thread`'s relay.
+fn lease_key(thread: &ThreadKey) -> String {
+    format!("{LEASE_PREFIX}{thread}")
+}
+
+/// Takes `thread`'s relay lease for this replica: whether this replica is to relay it
+/// (always, when the store is not shared). If the store cannot be asked, it relays:
+/// a second socket for a while is harmless (each agent message is claimed before it
+/// is posted), a person's replies not shown are not.
+async fn take_lease(inner: &Inner, thread: &ThreadKey) -> bool {
+    let replica = &inner.cfg.replica;
+    let Some(store) = replica.shared_store() else { return true };
+    let key = lease_key(thread);
+    match store.take_lease(&key, replica.id(), SystemTime::now(), replica.ttl()).await {
+        Ok(taken) => taken,
+        Err(e) => {
+            tracing::warn!(error = %e, %thread, "could not take a handoff relay's lease; relaying anyway");
+            true
+        }
+    }
+}
+
+/// Renews `thread`'s relay lease every quarter of the ttl; never returns. When another
+/// replica holds it (this one was cut off from the store past the ttl and the others
+/// adopted the relay), sets `lost` and stops the relay. A renewal the store cannot
+/// answer is tried again at the next beat.
+async fn keep_lease(
+    inner: &Inner,
+    thread: &ThreadKey,
+    lost: &AtomicBool,
+    stop: &Notify,
+) -> std::convert::Infallible {
+    let replica = &inner.cfg.replica;
+    if let Some(store) = replica.shared_store() {
+        let key = lease_key(thread);
+        loop {
+            tokio::time::sleep(replica.ttl() / 4).await;
+            match store.take_lease(&key, replica.id(), SystemTime::now(), replica.ttl()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(%thread, "another replica took this thread's handoff relay; stopping this one");
+                    lost.store(true, Ordering::Relaxed);
+                    stop.notify_one();
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, %thread, "could not renew a handoff relay's lease")
+                }
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// Releases `thread`'s relay lease, so another replica may relay it at once.
+async fn release_lease(inner: &Inner, thread: &ThreadKey) {
+    let replica = &inner.cfg.replica;
+    let Some(store) = replica.shared_store() else { return };
+    if let Err(e) = store.release_lease(&lease_key(thread), replica.id()).await {
+        tracing::debug!(error = %e, %thread, "could not release a handoff relay's lease; it will expire");
+    }
+}
+
+/// Starts the recorded relays of this platform that no replica runs (no live lease),
+/// e.g. a dead replica's: called at each takeover scan. Those past their window are
+/// forgotten. Returns how many it started.
+pub(super) async fn adopt_orphans(inner: &Arc<Inner>) -> Result<usize, crate::store::StoreError> {
+    let Some(store) = inner.cfg.replica.shared_store() else { return Ok(0) };
+    let live: HashSet<String> =
+        store.live_leases(LEASE_PREFIX, SystemTime::now()).await?.into_iter().collect();
+    let mut adopted = 0;
+    for h in inner.store.handoffs().await? {
+        if h.platform != inner.adapter.name()
+            || inner.relays.runs(&h.thread)
+            || live.contains(&lease_key(&h.thread))
+        {
+            continue;
+        }
+        let thread = h.thread.clone();
+        if resume(inner, h).await {
+            adopted += usize::from(inner.relays.runs(&thread));
+        } else {
+            inner.store.remove_handoff(&thread).await?;
+        }
+    }
+    if adopted > 0 {
+        tracing::info!(adopted, "started handoff relays no replica was running");
+    }
+    Ok(adopted)
 }
 
 fn record(inner: &Inner, thread: &ThreadKey, link: &ThreadLink, handled: bool) -> Handoff {
@@ -314,6 +440,8 @@ enum End {
     Idle,
     /// The bridge is shutting down: the record stays for the next start.
     Closing,
+    /// Another replica took the relay's lease: the record is its now.
+    Lost,
 }
 
 /// Relays until the handover ends, and says how it ended.
@@ -451,7 +579,7 @@ async fn say_end(inner: &Arc<Inner>, thread: &ThreadKey, link: &ThreadLink, end:
             Some(notice::handoff_refused())
         }
         End::Quiet | End::Idle => None,
-        End::Closing => return,
+        End::Closing | End::Lost => return,
     };
     // A newer relay for the thread has its own record.
     if !inner.relays.runs(thread) {

@@ -74,7 +74,8 @@ pub(super) enum Scope {
 /// claim is per owner.
 const TAKEOVER_CLAIM: Duration = Duration::from_secs(120);
 
-/// Scans for dead replicas' replies every quarter of the lease ttl until shutdown.
+/// Scans for dead replicas' replies and handoff relays every quarter of the lease ttl
+/// until shutdown.
 pub(super) async fn take_over_periodically(inner: Arc<Inner>) {
     let every = inner.cfg.replica.ttl() / 4;
     let mut stopping = inner.stopping.subscribe();
@@ -85,6 +86,9 @@ pub(super) async fn take_over_periodically(inner: Arc<Inner>) {
         }
         if let Err(e) = recover_unfinished(&inner, Scope::Orphans).await {
             tracing::warn!(error = %e, "could not look for replies of dead replicas");
+        }
+        if let Err(e) = super::handoff::adopt_orphans(&inner).await {
+            tracing::warn!(error = %e, "could not look for handoff relays of dead replicas");
         }
     }
 }

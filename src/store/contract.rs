@@ -343,9 +343,16 @@ pub(crate) async fn lease_take_renew_expire_release(store: Arc<dyn Store>) {
     }
     assert!(store.take_lease("thread:3", "d", now, secs(10)).await.unwrap());
     assert!(store.take_lease("replica:e", "e", now, secs(5)).await.unwrap());
-    assert_eq!(store.live_leases("thread:", now).await.unwrap(), 3);
-    assert_eq!(store.live_leases("replica:", now).await.unwrap(), 2);
-    assert_eq!(store.live_leases("replica:", now + secs(5)).await.unwrap(), 1, "e expired");
+    assert_eq!(
+        store.live_leases("thread:", now).await.unwrap(),
+        ["thread:1", "thread:2", "thread:3"]
+    );
+    assert_eq!(store.live_leases("replica:", now).await.unwrap(), ["replica:c", "replica:e"]);
+    assert_eq!(
+        store.live_leases("replica:", now + secs(5)).await.unwrap(),
+        ["replica:c"],
+        "e expired"
+    );
     assert_eq!(store.release_leases_of("c").await.unwrap(), 3);
     assert_eq!(store.lease_holder("thread:1", now).await.unwrap(), None);
     assert!(store.take_lease("thread:1", "d", now, secs(10)).await.unwrap());

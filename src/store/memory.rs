@@ -227,9 +227,16 @@ impl Store for MemoryStore {
         self.shared
     }
 
-    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<Vec<String>, StoreError> {
         let maps = self.maps();
-        Ok(maps.leases.iter().filter(|(k, l)| k.starts_with(prefix) && l.is_live(now)).count())
+        let mut live: Vec<String> = maps
+            .leases
+            .iter()
+            .filter(|(k, l)| k.starts_with(prefix) && l.is_live(now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        live.sort();
+        Ok(live)
     }
 
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {

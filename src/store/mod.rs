@@ -258,10 +258,11 @@ pub trait Store: Send + Sync + 'static {
         Err(not_shared())
     }
 
-    /// How many leases whose key starts with `prefix` are unexpired at `now` (the live
-    /// replicas: `replica:`), so that budgets the platform counts per app can be split
-    /// between them.
-    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
+    /// The keys of the leases whose key starts with `prefix` that are unexpired at
+    /// `now`, in key order: the live replicas (`replica:`), so that budgets the platform
+    /// counts per app can be split between them; the relays some replica runs
+    /// (`handoff:`), so that the others adopt only the rest. One query, however many.
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<Vec<String>, StoreError> {
         let _ = (prefix, now);
         Err(not_shared())
     }

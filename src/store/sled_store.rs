@@ -451,13 +451,15 @@ impl Store for SledStore {
         Ok(())
     }
 
-    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
-        let mut live = 0;
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<Vec<String>, StoreError> {
+        // sled iterates in key order.
+        let mut live = Vec::new();
         for entry in self.leases.scan_prefix(prefix) {
             let (key, bytes) = entry.map_err(|e| backend("scan", e))?;
-            live += usize::from(
-                decode::<LeaseRecord>(&String::from_utf8_lossy(&key), &bytes)?.is_live(now),
-            );
+            let key = String::from_utf8_lossy(&key).into_owned();
+            if decode::<LeaseRecord>(&key, &bytes)?.is_live(now) {
+                live.push(key);
+            }
         }
         Ok(live)
     }

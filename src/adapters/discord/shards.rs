@@ -132,7 +132,7 @@ impl ShardLeases {
                 changes.stop.push(shard);
             }
         }
-        let members = store.live_leases(LEASE_PREFIX, now).await?.max(1) as u32;
+        let members = store.live_leases(LEASE_PREFIX, now).await?.len().max(1) as u32;
         let mut free = BTreeSet::new();
         for shard in (0..self.total).filter(|s| !self.held.contains(s)) {
             if store.lease_holder(&shard_key(shard), now).await?.is_none() {

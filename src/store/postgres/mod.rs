@@ -513,17 +513,18 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<usize, StoreError> {
-        let row = self
+    async fn live_leases(&self, prefix: &str, now: SystemTime) -> Result<Vec<String>, StoreError> {
+        let rows = self
             .client()
             .await?
-            .query_one(
-                "SELECT COUNT(*) FROM sab_leases WHERE starts_with(key, $1) AND expires_ms > $2",
+            .query(
+                "SELECT key FROM sab_leases WHERE starts_with(key, $1) AND expires_ms > $2
+                     ORDER BY key",
                 &[&prefix, &millis(now)],
             )
             .await
-            .map_err(|e| backend("count leases", e))?;
-        Ok(row.get::<_, i64>(0) as usize)
+            .map_err(|e| backend("list leases", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn release_leases_of(&self, holder: &str) -> Result<usize, StoreError> {
