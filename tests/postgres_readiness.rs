@@ -1,7 +1,8 @@
 //! `/readyz` follows the database: the real binary on PostgreSQL reached through a TCP
 //! proxy this test controls, against the fake Slack. With the proxy down (every
 //! connection cut, new ones closed at once) readiness fails naming the store; with it
-//! back, readiness returns and the bridge answers again.
+//! back, readiness returns and the bridge answers again. On the way, `/metrics` shows
+//! the pool and the store operations' latency.
 //!
 //! Needs PostgreSQL: `SITEASSIST_TEST_DATABASE_URL` (set by `.ci/run`); without it the
 //! test is listed as ignored (see `build.rs`).
@@ -56,6 +57,15 @@ async fn readyz_fails_while_the_database_is_unreachable_and_recovers() {
     wait_ready_status(&ops, 200).await;
     let q = "How do I reset my password?";
     slack.ask("EvR1", "C0RDY", "U0RDY", q, "1700003000.000100", &to_slack(&answer_for(q))).await;
+    // The pool and the store's operations are measured.
+    let metrics = reqwest::get(format!("{ops}/metrics")).await.unwrap().text().await.unwrap();
+    let sample = |name: &str, labels: &[&str]| support::metric_sample(&metrics, name, labels);
+    let operations = sample("siteassist_bridge_store_query_seconds_count", &[]);
+    assert!(operations.unwrap_or(0.0) >= 2.0, "store operations timed: {operations:?}");
+    let open = sample("siteassist_bridge_store_pool_connections", &["state=\"open\""]);
+    assert!(open.unwrap_or(0.0) >= 1.0, "the pool's connections: {open:?}");
+    let in_use = sample("siteassist_bridge_store_pool_connections", &["state=\"in_use\""]);
+    assert!(in_use.is_some_and(|n| n <= open.unwrap()), "lent out: {in_use:?} of {open:?}");
 
     proxy.set_up(false);
     let (took, body) = wait_ready_status(&ops, 503).await;

@@ -6,7 +6,7 @@
 //! up once, the only global state in the crate.
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -67,6 +67,11 @@ pub const LEASES_HELD: &str = "siteassist_bridge_leases_held";
 /// edit budgets are split between them.
 pub const REPLICAS_ALIVE: &str = "siteassist_bridge_replicas_alive";
 
+/// Histogram: seconds a PostgreSQL store operation held its connection.
+pub const STORE_QUERY_SECONDS: &str = "siteassist_bridge_store_query_seconds";
+/// Gauge: the PostgreSQL connection pool, by `state` (`in_use`, `open`).
+pub const STORE_POOL_CONNECTIONS: &str = "siteassist_bridge_store_pool_connections";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder (once; later calls return the same handle).
@@ -78,11 +83,28 @@ pub fn install() -> Option<PrometheusHandle> {
     let recorder = PrometheusBuilder::new()
         .set_buckets(&[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0])
         .ok()?
+        // A store operation takes milliseconds; the seconds above would put all in one.
+        .set_buckets_for_metric(
+            Matcher::Full(STORE_QUERY_SECONDS.to_string()),
+            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0],
+        )
+        .ok()?
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).ok()?;
     let _ = HANDLE.set(handle.clone());
     Some(handle)
+}
+
+/// A PostgreSQL store operation held its connection for `took`.
+pub fn store_query(took: Duration) {
+    histogram!(STORE_QUERY_SECONDS).record(took.as_secs_f64());
+}
+
+/// The PostgreSQL pool has `open` connections, `in_use` of them lent out.
+pub fn store_pool(in_use: usize, open: usize) {
+    gauge!(STORE_POOL_CONNECTIONS, "state" => "in_use").set(in_use as f64);
+    gauge!(STORE_POOL_CONNECTIONS, "state" => "open").set(open as f64);
 }
 
 /// The sweeper removed `removed` claims and measured the store.
@@ -149,6 +171,14 @@ pub fn register(platforms: &[&'static str], ignore_reasons: &[&'static str]) {
     describe_gauge!(STORE_RECORDS, "Records of every kind in the store.");
     describe_gauge!(STORE_BYTES, "The store's size on disk, in bytes.");
     describe_counter!(CLAIMS_SWEPT, "Expired claims removed by the sweeper.");
+    describe_histogram!(
+        STORE_QUERY_SECONDS,
+        "Seconds a PostgreSQL store operation held its connection (its statements' round trips)."
+    );
+    describe_gauge!(
+        STORE_POOL_CONNECTIONS,
+        "PostgreSQL connections: open, and in_use (lent to an operation)."
+    );
     for &platform in platforms {
         for kind in ["message", "reaction"] {
             counter!(EVENTS_RECEIVED, "platform" => platform, "kind" => kind).increment(0);

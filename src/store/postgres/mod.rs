@@ -31,7 +31,7 @@ use crate::bridge::ids::{MessageRef, ThreadKey};
 use crate::siteassist::ids::{Feedback, MessageId};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tls::tls;
 
 /// The schema, one migration per entry (never edit one that has shipped; add another).
@@ -80,6 +80,40 @@ impl std::fmt::Debug for PostgresStore {
     // The pool's config holds the password: show nothing of it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+/// A pooled connection for one store operation. Dropped at the operation's end, it
+/// reports how long the operation held it (`siteassist_bridge_store_query_seconds`:
+/// the statements and their round trips, not the wait for a free connection).
+struct Conn {
+    object: deadpool_postgres::Object,
+    since: Instant,
+    /// For the pool's use once this connection is back (`siteassist_bridge_store_pool_connections`).
+    pool: Pool,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = deadpool_postgres::Object;
+
+    fn deref(&self) -> &Self::Target {
+        &self.object
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.object
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        crate::ops::metrics::store_query(self.since.elapsed());
+        // The object goes back to the pool right after this: count it as returned.
+        let status = self.pool.status();
+        let in_use = status.size.saturating_sub(status.available).saturating_sub(1);
+        crate::ops::metrics::store_pool(in_use, status.size);
     }
 }
 
@@ -141,8 +175,11 @@ impl PostgresStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| backend("no connection", e))
+    async fn client(&self) -> Result<Conn, StoreError> {
+        let object = self.pool.get().await.map_err(|e| backend("no connection", e))?;
+        let status = self.pool.status();
+        crate::ops::metrics::store_pool(status.size.saturating_sub(status.available), status.size);
+        Ok(Conn { object, since: Instant::now(), pool: self.pool.clone() })
     }
 
     async fn migrate(&self, schema: Option<&str>) -> Result<(), StoreError> {
