@@ -114,11 +114,16 @@ impl Cluster {
     /// Question `k` of Slack thread `i` as an envelope on connection `conn`; returns
     /// the envelope id.
     pub fn ask_slack(&self, i: usize, k: usize, conn: usize) -> String {
-        let (channel, root) = (slack_channel(i), slack_root(i));
+        self.ask_slack_in(&slack_channel(i), i, k, conn)
+    }
+
+    /// [`Self::ask_slack`] in `channel` rather than thread `i`'s usual one.
+    pub fn ask_slack_in(&self, channel: &str, i: usize, k: usize, conn: usize) -> String {
+        let root = slack_root(i);
         let ts = format!("{}.{:06}", 1_700_200_000 + i * 10, 100 + k * 100);
         let text = format!("<@{}> {}", fake_slack::BOT_USER_ID, question(i, k));
         let thread = (k > 0).then_some(root.as_str());
-        let body = app_mention(&format!("EvScale{i}x{k}"), &channel, "U0SCALE", &text, &ts, thread);
+        let body = app_mention(&format!("EvScale{i}x{k}"), channel, "U0SCALE", &text, &ts, thread);
         self.slack.send_socket_event_on(conn, body)
     }
 
