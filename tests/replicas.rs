@@ -15,8 +15,9 @@
 //!   the three and one in ten is delivered again on another connection, as Slack does
 //!   with a late ack: each question is still answered once, in thread order.
 //! - Human handoff: one replica holds a conversation's socket whichever replicas
-//!   answered in the thread, and another adopts it when that one is killed; each
-//!   agent message shows once.
+//!   answered in the thread, the other answers a question there as it would (marked
+//!   delivered), and adopts the relay when that one is killed; each agent message
+//!   shows once.
 //!
 //! Needs PostgreSQL: `SITEASSIST_TEST_DATABASE_URL` (set by `.ci/run`); without it the
 //! tests are listed as ignored (see `build.rs`).
@@ -311,6 +312,21 @@ async fn one_replica_relays_a_handed_over_conversation_and_another_adopts_it_whe
         })
     };
     shown(hi.clone()).await;
+    // A question the replica without the relay takes is answered as the relaying one
+    // would: marked delivered, with no placeholder and no second handover note.
+    let before = cluster.slack.messages_in_thread(channel, &root).len();
+    let ts = format!("{}.{:06}", 1_700_100_000, 900);
+    cluster.ask(&second, "EvHndQ", channel, "Is anyone there?", &ts, Some(&root)).await;
+    cluster
+        .slack
+        .wait_until_within("the question marked delivered", Duration::from_secs(20), |f| {
+            f.calls_to("reactions.add").iter().any(|c| {
+                c.params["timestamp"] == ts.as_str() && c.params["name"] == "white_check_mark"
+            })
+        })
+        .await;
+    let after = cluster.slack.messages_in_thread(channel, &root);
+    assert_eq!(after.len(), before, "nothing posted for it: {after:?}");
 
     first.bridge.child.kill().unwrap(); // SIGKILL
     let killed = Instant::now();

@@ -49,7 +49,7 @@ pub(super) async fn answer(
     // A Stop press finds the reply by its record, from the placeholder on.
     let stop = inner.stops.register(&record.id);
     let mut reply = Reply::new(inner, keys, record);
-    let handled_by = inner.relays.handled_by(&msg.thread);
+    let handled_by = super::handoff::handled_by(inner, &msg.thread).await;
     // A reply streamed natively keeps the placeholder (and its Stop button) above the
     // stream, unless the platform shows a status there instead.
     let native = handled_by.is_none() && reply.stream_natively(msg.author.clone());

@@ -318,6 +318,27 @@ async fn start(
     });
 }
 
+/// `Some(agent)` when a person handles `thread`'s conversation (their name when
+/// known): as this replica's relay knows it, or, when another replica relays the
+/// thread, as that relay recorded it, so that every replica answers a question there
+/// the same way (marked delivered, no placeholder).
+pub(super) async fn handled_by(inner: &Inner, thread: &ThreadKey) -> Option<Option<String>> {
+    if let Some(agent) = inner.relays.handled_by(thread) {
+        return Some(agent);
+    }
+    if !inner.cfg.replica.is_shared() || inner.relays.runs(thread) {
+        return None;
+    }
+    match inner.store.handoff(thread).await {
+        Ok(Some(h)) if !h.watching => Some(None),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, %thread, "could not read the thread's handoff record");
+            None
+        }
+    }
+}
+
 /// The store lease of `thread`'s relay.
 fn lease_key(thread: &ThreadKey) -> String {
     format!("{LEASE_PREFIX}{thread}")

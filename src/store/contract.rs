@@ -408,9 +408,15 @@ pub(crate) async fn handoffs_put_refresh_remove_list(store: Arc<dyn Store>) {
     // Refreshing a thread's handoff replaces it: one per thread.
     store.put_handoff(&handoff("test:T1", 5)).await.unwrap();
     assert_eq!(store.handoffs().await.unwrap(), vec![handoff("test:T1", 5), handoff("test:T2", 7)]);
+    let one = |t: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.handoff(&ThreadKey::new(t)).await.unwrap() }
+    };
+    assert_eq!(one("test:T1").await, Some(handoff("test:T1", 5)));
     store.remove_handoff(&ThreadKey::new("test:T1")).await.unwrap();
     store.remove_handoff(&ThreadKey::new("test:missing")).await.unwrap();
     assert_eq!(store.handoffs().await.unwrap(), vec![handoff("test:T2", 7)]);
+    assert_eq!((one("test:T1").await, one("test:missing").await), (None, None));
 }
 
 /// For durable backends: everything written is still there after closing and

@@ -262,6 +262,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn handoff(&self, thread: &ThreadKey) -> Result<Option<Handoff>, StoreError> {
+        Ok(self.maps().handoffs.get(thread).cloned())
+    }
+
     async fn handoffs(&self) -> Result<Vec<Handoff>, StoreError> {
         let mut all: Vec<Handoff> = self.maps().handoffs.values().cloned().collect();
         all.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.thread.cmp(&b.thread)));

@@ -290,6 +290,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every handoff recorded.
     async fn handoffs(&self) -> Result<Vec<Handoff>, StoreError>;
 
+    /// The handoff recorded for `thread`, if any. (The default reads them all; the
+    /// backends read the one.)
+    async fn handoff(&self, thread: &ThreadKey) -> Result<Option<Handoff>, StoreError> {
+        Ok(self.handoffs().await?.into_iter().find(|h| h.thread == *thread))
+    }
+
     /// The feedback last sent for an assistant message.
     async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError>;
 

@@ -515,6 +515,10 @@ impl Store for SledStore {
         Ok(all)
     }
 
+    async fn handoff(&self, thread: &ThreadKey) -> Result<Option<Handoff>, StoreError> {
+        Self::get(&self.handoffs, thread.as_str())
+    }
+
     async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError> {
         Self::get(&self.feedback, message.as_str())
     }

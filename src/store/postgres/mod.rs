@@ -590,6 +590,10 @@ impl Store for PostgresStore {
         self.list("handoff").await
     }
 
+    async fn handoff(&self, thread: &ThreadKey) -> Result<Option<Handoff>, StoreError> {
+        self.get("handoff", thread.as_str()).await
+    }
+
     async fn feedback(&self, message: &MessageId) -> Result<Option<Feedback>, StoreError> {
         self.get("feedback", message.as_str()).await
     }
