@@ -29,13 +29,9 @@
 //! [`Bridge::recover_unfinished`](super::Bridge::recover_unfinished) re-opens them at
 //! start (those still within their window).
 //!
-//! Replicas on a shared store run one relay per thread between them: a relay holds the
-//! lease `handoff:<thread>` (renewed every quarter of the ttl) and only the replica that
-//! takes it opens the socket; the others leave the thread to it. Every replica adopts,
-//! at each takeover scan, the recorded relays no live lease covers ([`adopt_orphans`]),
-//! so a dead replica's relays run again within the takeover bound. A relay that finds
-//! its lease taken (this replica was cut off from the store past the ttl) stops
-//! quietly and leaves its record to the one that took it.
+//! Replicas on a shared store run one relay per thread between them ([`leases`]).
+
+mod leases;
 
 use super::ids::{MessageRef, ThreadKey};
 use super::job::Job;
@@ -48,15 +44,13 @@ use crate::siteassist::ids::ConversationId;
 use crate::siteassist::model::{ConversationStatus, ListMessages, Message, Role};
 use crate::siteassist::{message_text, SocketFrame};
 use crate::store::{unix_secs, Handoff, InFlightReply, ThreadLink};
+pub(super) use leases::{adopt_orphans, handled_by};
+use leases::{keep_lease, release_lease, take_lease};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
-
-/// The store key prefix of relay leases (`handoff:<thread>`): one replica relays a
-/// thread.
-const LEASE_PREFIX: &str = "handoff:";
 
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -316,118 +310,6 @@ async fn start(
         drop(inner);
         tasks.send_modify(|n| *n -= 1);
     });
-}
-
-/// `Some(agent)` when a person handles `thread`'s conversation (their name when
-/// known): as this replica's relay knows it, or, when another replica relays the
-/// thread, as that relay recorded it, so that every replica answers a question there
-/// the same way (marked delivered, no placeholder).
-pub(super) async fn handled_by(inner: &Inner, thread: &ThreadKey) -> Option<Option<String>> {
-    if let Some(agent) = inner.relays.handled_by(thread) {
-        return Some(agent);
-    }
-    if !inner.cfg.replica.is_shared() || inner.relays.runs(thread) {
-        return None;
-    }
-    match inner.store.handoff(thread).await {
-        Ok(Some(h)) if !h.watching => Some(None),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::debug!(error = %e, %thread, "could not read the thread's handoff record");
-            None
-        }
-    }
-}
-
-/// The store lease of `thread`'s relay.
-fn lease_key(thread: &ThreadKey) -> String {
-    format!("{LEASE_PREFIX}{thread}")
-}
-
-/// Takes `thread`'s relay lease for this replica: whether this replica is to relay it
-/// (always, when the store is not shared). If the store cannot be asked, it relays:
-/// a second socket for a while is harmless (each agent message is claimed before it
-/// is posted), a person's replies not shown are not.
-async fn take_lease(inner: &Inner, thread: &ThreadKey) -> bool {
-    let replica = &inner.cfg.replica;
-    let Some(store) = replica.shared_store() else { return true };
-    let key = lease_key(thread);
-    match store.take_lease(&key, replica.id(), SystemTime::now(), replica.ttl()).await {
-        Ok(taken) => taken,
-        Err(e) => {
-            tracing::warn!(error = %e, %thread, "could not take a handoff relay's lease; relaying anyway");
-            true
-        }
-    }
-}
-
-/// Renews `thread`'s relay lease every quarter of the ttl; never returns. When another
-/// replica holds it (this one was cut off from the store past the ttl and the others
-/// adopted the relay), sets `lost` and stops the relay. A renewal the store cannot
-/// answer is tried again at the next beat.
-async fn keep_lease(
-    inner: &Inner,
-    thread: &ThreadKey,
-    lost: &AtomicBool,
-    stop: &Notify,
-) -> std::convert::Infallible {
-    let replica = &inner.cfg.replica;
-    if let Some(store) = replica.shared_store() {
-        let key = lease_key(thread);
-        loop {
-            tokio::time::sleep(replica.ttl() / 4).await;
-            match store.take_lease(&key, replica.id(), SystemTime::now(), replica.ttl()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(%thread, "another replica took this thread's handoff relay; stopping this one");
-                    lost.store(true, Ordering::Relaxed);
-                    stop.notify_one();
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, %thread, "could not renew a handoff relay's lease")
-                }
-            }
-        }
-    }
-    std::future::pending().await
-}
-
-/// Releases `thread`'s relay lease, so another replica may relay it at once.
-async fn release_lease(inner: &Inner, thread: &ThreadKey) {
-    let replica = &inner.cfg.replica;
-    let Some(store) = replica.shared_store() else { return };
-    if let Err(e) = store.release_lease(&lease_key(thread), replica.id()).await {
-        tracing::debug!(error = %e, %thread, "could not release a handoff relay's lease; it will expire");
-    }
-}
-
-/// Starts the recorded relays of this platform that no replica runs (no live lease),
-/// e.g. a dead replica's: called at each takeover scan. Those past their window are
-/// forgotten. Returns how many it started.
-pub(super) async fn adopt_orphans(inner: &Arc<Inner>) -> Result<usize, crate::store::StoreError> {
-    let Some(store) = inner.cfg.replica.shared_store() else { return Ok(0) };
-    let live: HashSet<String> =
-        store.live_leases(LEASE_PREFIX, SystemTime::now()).await?.into_iter().collect();
-    let mut adopted = 0;
-    for h in inner.store.handoffs().await? {
-        if h.platform != inner.adapter.name()
-            || inner.relays.runs(&h.thread)
-            || live.contains(&lease_key(&h.thread))
-        {
-            continue;
-        }
-        let thread = h.thread.clone();
-        if resume(inner, h).await {
-            adopted += usize::from(inner.relays.runs(&thread));
-        } else {
-            inner.store.remove_handoff(&thread).await?;
-        }
-    }
-    if adopted > 0 {
-        tracing::info!(adopted, "started handoff relays no replica was running");
-    }
-    Ok(adopted)
 }
 
 fn record(inner: &Inner, thread: &ThreadKey, link: &ThreadLink, handled: bool) -> Handoff {
