@@ -3,9 +3,10 @@
 //!
 //! A relay takes its thread's lease before it opens the socket and renews it every
 //! quarter of the ttl; the replica that does not get it leaves the thread to the one
-//! that did. Every replica adopts, at each takeover scan, the recorded relays no live
-//! lease covers ([`adopt_orphans`]), so a dead replica's relays run again within the
-//! takeover bound. A relay that finds its lease taken (its replica was cut off from
+//! that did. At each takeover scan every replica starts the relays whose lease expired
+//! without the relay ending ([`adopt_orphans`]), so a dead replica's relays run again
+//! within the takeover bound (and those of a replica stopped by SIGTERM, which releases
+//! its leases, at the next scan). A relay that finds its lease taken (its replica was cut off from
 //! the store past the ttl) stops quietly and leaves its record to the one that took it.
 //! Without a shared store every function here answers at once without a store call.
 
@@ -13,7 +14,7 @@ use super::{resume, Inner};
 use crate::bridge::ids::ThreadKey;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::SystemTime;
 use tokio::sync::Notify;
 
@@ -46,7 +47,7 @@ pub(in crate::bridge) async fn handled_by(
 }
 
 /// The store lease of `thread`'s relay.
-pub(super) fn lease_key(thread: &ThreadKey) -> String {
+fn lease_key(thread: &ThreadKey) -> String {
     format!("{LEASE_PREFIX}{thread}")
 }
 
@@ -108,24 +109,35 @@ pub(super) async fn release_lease(inner: &Inner, thread: &ThreadKey) {
     }
 }
 
-/// Starts the recorded relays of this platform that no replica runs (no live lease),
-/// e.g. a dead replica's: called at each takeover scan. Those past their window are
-/// forgotten. Returns how many it started.
+/// Starts the relays whose lease expired since the last scan without the relay ending
+/// (a dead replica's, or one cut off from the store past the ttl): called at each
+/// takeover scan. Only their records are read, so a scan costs one query for the live
+/// lease keys however many threads are listened to. A relay that ends removes its
+/// record before it releases its lease, so its thread is not started again. (The
+/// records no replica ran when this one started were resumed by its start.) Returns how
+/// many it started.
 pub(in crate::bridge) async fn adopt_orphans(
     inner: &Arc<Inner>,
 ) -> Result<usize, crate::store::StoreError> {
     let Some(store) = inner.cfg.replica.shared_store() else { return Ok(0) };
     let live: HashSet<String> =
         store.live_leases(LEASE_PREFIX, SystemTime::now()).await?.into_iter().collect();
+    let gone: Vec<String> = {
+        let mut seen = inner.relays.leases_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let gone = seen.difference(&live).cloned().collect();
+        *seen = live;
+        gone
+    };
     let mut adopted = 0;
-    for h in inner.store.handoffs().await? {
-        if h.platform != inner.adapter.name()
-            || inner.relays.runs(&h.thread)
-            || live.contains(&lease_key(&h.thread))
-        {
+    for key in gone {
+        let Some(thread) = key.strip_prefix(LEASE_PREFIX).map(ThreadKey::new) else { continue };
+        if inner.relays.runs(&thread) {
             continue;
         }
-        let thread = h.thread.clone();
+        let Some(h) = inner.store.handoff(&thread).await? else { continue };
+        if h.platform != inner.adapter.name() {
+            continue;
+        }
         if resume(inner, h).await {
             adopted += usize::from(inner.relays.runs(&thread));
         } else {
@@ -133,7 +145,7 @@ pub(in crate::bridge) async fn adopt_orphans(
         }
     }
     if adopted > 0 {
-        tracing::info!(adopted, "started handoff relays no replica was running");
+        tracing::info!(adopted, "started handoff relays whose replica is gone");
     }
     Ok(adopted)
 }

@@ -82,6 +82,8 @@ pub(crate) struct Relays {
     sockets_open: AtomicUsize,
     /// Relay tasks alive (a shutdown waits for them: each holds the store).
     tasks: Arc<tokio::sync::watch::Sender<usize>>,
+    /// The relay leases live at the last takeover scan (see [`adopt_orphans`]).
+    leases_seen: Mutex<HashSet<String>>,
 }
 
 impl Default for Relays {
@@ -91,6 +93,7 @@ impl Default for Relays {
             next_id: AtomicU64::new(0),
             sockets_open: AtomicUsize::new(0),
             tasks: Arc::new(tokio::sync::watch::Sender::new(0)),
+            leases_seen: Mutex::default(),
         }
     }
 }
@@ -299,11 +302,15 @@ async fn start(
         };
         let end = if lost.load(Ordering::Relaxed) { End::Lost } else { end };
         inner.relays.end(&thread, id);
+        let release = !matches!(end, End::Lost);
+        // The record goes (in `say_end`) before the lease: a replica that saw the lease
+        // free and the record still there would start the relay again and repeat the
+        // end note.
+        say_end(&inner, &thread, &link, end).await;
         // A newer relay of this replica for the thread holds the same lease.
-        if !matches!(end, End::Lost) && !inner.relays.runs(&thread) {
+        if release && !inner.relays.runs(&thread) {
             release_lease(&inner, &thread).await;
         }
-        say_end(&inner, &thread, &link, end).await;
         // Counted down only once this task holds nothing of the bridge (a shutdown
         // waiting on it may then release the store).
         let tasks = Arc::clone(&inner.relays.tasks);
