@@ -14,6 +14,24 @@ use support::{client, simulator, Console};
 
 const QUESTION: &str = "How do I reset my password?";
 
+/// Opens the store the crashed run used. Its runtime is gone, but a store write it had
+/// handed to a blocking thread (a flush) may still hold sled's lock on the directory
+/// for a moment on a loaded machine: the lock's release is no event this test can
+/// await, so it looks again every 50 ms, for at most 10 s.
+fn reopen(dir: &std::path::Path) -> Arc<dyn Store> {
+    let started = std::time::Instant::now();
+    loop {
+        match SledStore::open(dir) {
+            Ok(store) => return Arc::new(store),
+            Err(e) if started.elapsed() < Duration::from_secs(10) => {
+                eprintln!("the crashed run still holds the store ({e}); looking again");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the crashed run's store never came free: {e}"),
+        }
+    }
+}
+
 #[test]
 fn a_reply_cut_by_a_crash_is_finished_at_the_next_start() {
     let main_rt = tokio::runtime::Runtime::new().unwrap();
@@ -44,7 +62,7 @@ fn a_reply_cut_by_a_crash_is_finished_at_the_next_start() {
         .await
         .expect("SiteAssist finishes the answer server-side");
 
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let store = reopen(dir.path());
         assert_eq!(store.in_flight().await.unwrap().len(), 1, "the crash left its record");
         let mut console = Console::new(client(&sim, 3), store.clone(), "crash");
         assert_eq!(console.bridge.recover_unfinished().await.unwrap(), 1);
@@ -79,7 +97,7 @@ fn a_question_the_crash_left_unanswered_gets_a_note_to_ask_again() {
     crashing_rt.shutdown_timeout(Duration::from_millis(200));
 
     main_rt.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let store = reopen(dir.path());
         let mut console = Console::new(client(&sim, 3), store.clone(), "q");
         assert_eq!(console.bridge.recover_unfinished().await.unwrap(), 1);
         let text = console.drain_events().into_iter().find_map(|e| match e {
