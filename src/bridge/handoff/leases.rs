@@ -12,6 +12,7 @@
 
 use super::{resume, Inner};
 use crate::bridge::ids::ThreadKey;
+use crate::store::Handoff;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
@@ -109,35 +110,54 @@ pub(super) async fn release_lease(inner: &Inner, thread: &ThreadKey) {
     }
 }
 
-/// Starts the relays whose lease expired since the last scan without the relay ending
-/// (a dead replica's, or one cut off from the store past the ttl): called at each
-/// takeover scan. Only their records are read, so a scan costs one query for the live
-/// lease keys however many threads are listened to. A relay that ends removes its
-/// record before it releases its lease, so its thread is not started again. (The
-/// records no replica ran when this one started were resumed by its start.) Returns how
-/// many it started.
+/// How often a takeover scan reads every handoff record rather than only those whose
+/// lease went since the last scan: a relay whose lease lived less than a scan apart (it
+/// started and was released within one, at a SIGTERM) or that never got one (the store
+/// did not answer) is not missed for longer than this many scans.
+pub(super) const FULL_SCAN_EVERY: u64 = 16;
+
+/// Starts the relays of this platform that should run and that no replica runs: at
+/// each takeover scan, those whose lease went since the last scan without the relay
+/// ending (a dead replica's, or a stopped one's), reading only their records, so that a
+/// scan costs one query for the live lease keys however many threads are listened to;
+/// at every [`FULL_SCAN_EVERY`]th scan, every recorded relay no live lease covers. A
+/// relay that ends removes its record before it releases its lease, so its thread is
+/// not started again. Those past their window are forgotten. Returns how many it
+/// started.
 pub(in crate::bridge) async fn adopt_orphans(
     inner: &Arc<Inner>,
 ) -> Result<usize, crate::store::StoreError> {
     let Some(store) = inner.cfg.replica.shared_store() else { return Ok(0) };
     let live: HashSet<String> =
         store.live_leases(LEASE_PREFIX, SystemTime::now()).await?.into_iter().collect();
+    let full = inner.relays.scans.fetch_add(1, Ordering::Relaxed) % FULL_SCAN_EVERY == 0;
     let gone: Vec<String> = {
         let mut seen = inner.relays.leases_seen.lock().unwrap_or_else(PoisonError::into_inner);
         let gone = seen.difference(&live).cloned().collect();
-        *seen = live;
+        seen.clone_from(&live);
         gone
     };
+    let candidates: Vec<Handoff> = if full {
+        inner.store.handoffs().await?
+    } else {
+        let mut records = Vec::new();
+        for key in gone {
+            let Some(thread) = key.strip_prefix(LEASE_PREFIX) else { continue };
+            if let Some(h) = inner.store.handoff(&ThreadKey::new(thread)).await? {
+                records.push(h);
+            }
+        }
+        records
+    };
     let mut adopted = 0;
-    for key in gone {
-        let Some(thread) = key.strip_prefix(LEASE_PREFIX).map(ThreadKey::new) else { continue };
-        if inner.relays.runs(&thread) {
+    for h in candidates {
+        if h.platform != inner.adapter.name()
+            || inner.relays.runs(&h.thread)
+            || live.contains(&lease_key(&h.thread))
+        {
             continue;
         }
-        let Some(h) = inner.store.handoff(&thread).await? else { continue };
-        if h.platform != inner.adapter.name() {
-            continue;
-        }
+        let thread = h.thread.clone();
         if resume(inner, h).await {
             adopted += usize::from(inner.relays.runs(&thread));
         } else {
@@ -145,7 +165,7 @@ pub(in crate::bridge) async fn adopt_orphans(
         }
     }
     if adopted > 0 {
-        tracing::info!(adopted, "started handoff relays whose replica is gone");
+        tracing::info!(adopted, "started handoff relays no replica was running");
     }
     Ok(adopted)
 }

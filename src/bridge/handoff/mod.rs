@@ -84,6 +84,8 @@ pub(crate) struct Relays {
     tasks: Arc<tokio::sync::watch::Sender<usize>>,
     /// The relay leases live at the last takeover scan (see [`adopt_orphans`]).
     leases_seen: Mutex<HashSet<String>>,
+    /// Takeover scans so far (every [`leases::FULL_SCAN_EVERY`]th reads every record).
+    scans: AtomicU64,
 }
 
 impl Default for Relays {
@@ -94,6 +96,7 @@ impl Default for Relays {
             sockets_open: AtomicUsize::new(0),
             tasks: Arc::new(tokio::sync::watch::Sender::new(0)),
             leases_seen: Mutex::default(),
+            scans: AtomicU64::new(0),
         }
     }
 }
@@ -268,6 +271,12 @@ async fn start(
     resumed: Option<Instant>,
 ) {
     let active = resumed.unwrap_or_else(Instant::now);
+    if *inner.stopping.borrow() && !inner.relays.runs(&thread) {
+        // Shutting down (an answer finished within the grace): no socket now. The record
+        // lets the next start, or another replica's full scan, open it.
+        persist(inner, &record(inner, &thread, &link, handled)).await;
+        return;
+    }
     // The lease first, so that a thread another replica relays never shows here as a
     // relay, not even for a moment. A relay of this replica renews the lease itself.
     if !inner.relays.runs(&thread) && !take_lease(inner, &thread).await {
