@@ -10,69 +10,17 @@
 #![cfg(feature = "slack")]
 
 mod fake_slack;
+mod slack_socket;
 mod support;
 
 use fake_slack::{FakeSlack, RecordedCall};
-use siteassist_bridge::adapters::slack::config::{SlackMode, SlackSettings, StreamingMode};
-use siteassist_bridge::adapters::slack::SlackBridge;
-use siteassist_bridge::bridge::ids::ThreadKey;
-use siteassist_bridge::simulator::{answer_for, RunningSimulator};
-use std::sync::Arc;
+use siteassist_bridge::adapters::slack::config::StreamingMode;
+use siteassist_bridge::simulator::answer_for;
+use slack_socket::{squeeze, SocketBridge};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 const DM: &str = "D0ALICE";
 const USER: &str = "U0ALICE";
-
-/// One Slack bridge in Socket Mode on a memory store.
-struct Bridge {
-    app: Arc<SlackBridge>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Bridge {
-    async fn start(
-        slack: &FakeSlack,
-        sim: &RunningSimulator,
-        adjust: impl FnOnce(&mut SlackSettings),
-    ) -> Self {
-        let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
-        let mut settings = slack.bridge_settings(SlackMode::Socket);
-        adjust(&mut settings);
-        let app = Arc::new(
-            SlackBridge::connect(&settings, store, support::client(sim, 3), support::fast_config())
-                .await
-                .expect("connects to the fake Slack"),
-        );
-        let (stop, rx) = oneshot::channel::<()>();
-        let serving = app.clone();
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = rx.await;
-            };
-            serving.serve_socket_mode(stopped).await.expect("socket mode")
-        });
-        slack.wait_for_socket_connections(1).await;
-        Self { app, stop, task }
-    }
-
-    async fn settle(&self, channel: &str, thread_ts: &str) {
-        let thread = ThreadKey::new(format!("slack:T0001:{channel}:{thread_ts}"));
-        self.app.bridge().barrier(&thread).await;
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-        self.app.bridge().shutdown(Duration::from_secs(5)).await;
-    }
-}
-
-/// Whitespace aside, as the answer's Markdown is streamed as is.
-fn squeeze(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
-}
 
 fn of_channel(call: &RecordedCall, channel: &str) -> bool {
     call.params["channel"].as_str() == Some(channel)
@@ -87,7 +35,7 @@ async fn a_new_assistant_thread_is_welcomed_titled_and_knows_where_the_user_is()
     let sim = support::simulator(2).await;
     let slack = FakeSlack::start().await;
     let prompts = ["How do I reset my password?", "Where is my order?"];
-    let bridge = Bridge::start(&slack, &sim, |s| {
+    let bridge = SocketBridge::start_with(&slack, &sim, |s| {
         s.streaming = StreamingMode::Auto;
         s.suggested_prompts = prompts.iter().map(|p| p.to_string()).collect();
     })
@@ -150,7 +98,8 @@ async fn a_new_assistant_thread_is_welcomed_titled_and_knows_where_the_user_is()
 async fn a_1500_word_answer_streams_natively_in_an_assistant_thread() {
     let sim = support::simulator(2).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
     let thread_ts = "1700300100.000100";
     let question = "Could you send me the handbook?";
     let answer = answer_for(question);
@@ -236,7 +185,7 @@ async fn thirty_at_once(
 ) -> Vec<Measured> {
     let sim = support::simulator(word_delay_ms).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim, |s| s.streaming = streaming).await;
+    let bridge = SocketBridge::start_with(&slack, &sim, |s| s.streaming = streaming).await;
     let answer = answer_for(question);
     let thread_ts = "1700400000.000100";
     let channel = |i: usize| format!("D0USER{i:02}");
@@ -334,7 +283,8 @@ async fn thirty_answers_at_once_by_edits_stay_within_chat_updates_budget() {
 async fn stop_below_a_stream_in_an_assistant_thread_ends_it() {
     let sim = support::simulator(40).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
     let thread_ts = "1700300200.000100";
     let ask = fake_slack::im_message(
         "EvAtStop",

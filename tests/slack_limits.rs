@@ -5,60 +5,16 @@
 #![cfg(feature = "slack")]
 
 mod fake_slack;
+mod slack_socket;
 mod support;
 
 use fake_slack::{FailKind, FakeSlack};
-use siteassist_bridge::adapters::slack::config::SlackMode;
 use siteassist_bridge::adapters::slack::format::to_slack;
-use siteassist_bridge::adapters::slack::SlackBridge;
-use siteassist_bridge::bridge::ids::ThreadKey;
-use siteassist_bridge::simulator::{answer_for, RunningSimulator};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::oneshot;
+use siteassist_bridge::simulator::answer_for;
+use slack_socket::SocketBridge;
 
 const CHANNEL: &str = "C0SUPPORT";
 const USER: &str = "U0ALICE";
-
-/// One Slack bridge in Socket Mode on a memory store.
-struct Bridge {
-    app: Arc<SlackBridge>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Bridge {
-    async fn start(slack: &FakeSlack, sim: &RunningSimulator) -> Self {
-        let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
-        let settings = slack.bridge_settings(SlackMode::Socket);
-        let app = Arc::new(
-            SlackBridge::connect(&settings, store, support::client(sim, 3), support::fast_config())
-                .await
-                .expect("connects to the fake Slack"),
-        );
-        let (stop, rx) = oneshot::channel::<()>();
-        let serving = app.clone();
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = rx.await;
-            };
-            serving.serve_socket_mode(stopped).await.expect("socket mode")
-        });
-        slack.wait_for_socket_connections(1).await;
-        Self { app, stop, task }
-    }
-
-    /// Waits until every reply in the thread under `ts` (of `channel`) is finished.
-    async fn settle(&self, channel: &str, ts: &str) {
-        self.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{channel}:{ts}"))).await;
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-        self.app.bridge().shutdown(Duration::from_secs(5)).await;
-    }
-}
 
 /// The bot's messages in the thread under `ts` once the last one ends with `end`.
 async fn wait_for_end(slack: &FakeSlack, channel: &str, ts: &str, end: &str) -> Vec<String> {
@@ -113,7 +69,7 @@ fn assert_parts_join_to(parts: &[String], expected: &str) {
 async fn a_6000_character_answer_of_emoji_and_cjk_arrives_whole_within_the_byte_limit() {
     let sim = support::simulator(0).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim).await;
+    let bridge = SocketBridge::start(&slack, &sim).await;
     let q = "an answer with emoji, please";
     let answer = to_slack(&answer_for(q));
     assert!(answer.chars().count() >= 6_000 && answer.len() > 15_000, "{}", answer.len());
@@ -151,7 +107,7 @@ async fn a_6000_character_answer_of_emoji_and_cjk_arrives_whole_within_the_byte_
 async fn msg_too_long_on_an_update_keeps_the_message_and_continues_once() {
     let sim = support::simulator(3).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim).await;
+    let bridge = SocketBridge::start(&slack, &sim).await;
     let q = "Tell me everything";
     let answer = to_slack(&answer_for(q));
     let ts = "1700003100.000100";
@@ -191,7 +147,7 @@ async fn msg_too_long_on_an_update_keeps_the_message_and_continues_once() {
 async fn a_follow_up_in_a_group_dm_thread_reaches_the_core() {
     let sim = support::simulator(0).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim).await;
+    let bridge = SocketBridge::start(&slack, &sim).await;
     let group = "G0GROUPDM";
     let ts = "1700003200.000100";
     let q = "How do refunds work?";

@@ -4,96 +4,45 @@
 #![cfg(feature = "slack")]
 
 mod fake_slack;
+mod slack_socket;
 mod support;
 
 use fake_slack::{FakeSlack, StreamPolicy};
-use siteassist_bridge::adapters::slack::config::{SlackMode, StreamingMode};
-use siteassist_bridge::adapters::slack::SlackBridge;
-use siteassist_bridge::bridge::ids::ThreadKey;
-use siteassist_bridge::simulator::{answer_for, RunningSimulator};
-use std::sync::Arc;
+use siteassist_bridge::adapters::slack::config::StreamingMode;
+use siteassist_bridge::simulator::answer_for;
+use slack_socket::{squeeze, SocketBridge};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 const CHANNEL: &str = "C0SUPPORT";
 const USER: &str = "U0ALICE";
 const QUESTION: &str = "give me the full guide";
 
-/// One Slack bridge in Socket Mode on a memory store, streaming as `streaming` says.
-struct Bridge {
-    app: Arc<SlackBridge>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Bridge {
-    async fn start(slack: &FakeSlack, sim: &RunningSimulator, streaming: StreamingMode) -> Self {
-        Self::start_with(slack, sim, |s| s.streaming = streaming).await
-    }
-
-    /// [`Self::start`] with the settings as `adjust` leaves them.
-    async fn start_with(
-        slack: &FakeSlack,
-        sim: &RunningSimulator,
-        adjust: impl FnOnce(&mut siteassist_bridge::adapters::slack::config::SlackSettings),
-    ) -> Self {
-        let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
-        let mut settings = slack.bridge_settings(SlackMode::Socket);
-        adjust(&mut settings);
-        let app = Arc::new(
-            SlackBridge::connect(&settings, store, support::client(sim, 3), support::fast_config())
-                .await
-                .expect("connects to the fake Slack"),
-        );
-        let (stop, rx) = oneshot::channel::<()>();
-        let serving = app.clone();
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = rx.await;
-            };
-            serving.serve_socket_mode(stopped).await.expect("socket mode")
-        });
-        slack.wait_for_socket_connections(1).await;
-        Self { app, stop, task }
-    }
-
-    /// Asks the long question in a new thread under `ts` and waits until its reply is
-    /// finished.
-    async fn ask_and_settle(&self, slack: &FakeSlack, ts: &str) {
-        let mention = format!("<@UBOT> {QUESTION}");
-        let event = fake_slack::app_mention(&format!("Ev{ts}"), CHANNEL, USER, &mention, ts, None);
-        slack.send_socket_event(event);
-        slack
-            .wait_until("the reply to be finished", |f| {
-                f.messages_in_thread(CHANNEL, ts)
-                    .iter()
-                    .any(|(_, t)| t.contains("Sources") || t.len() > 2000)
-                    && (!f.calls_to("chat.stopStream").is_empty()
-                        || !f.calls_to("chat.update").is_empty())
-            })
-            .await;
-        self.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-        self.app.bridge().shutdown(Duration::from_secs(5)).await;
-    }
-}
-
-/// Whitespace aside, as the answer's Markdown is streamed as is.
-fn squeeze(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
+/// Asks the long question in a new thread under `ts` and waits until its reply is
+/// finished.
+async fn ask_and_settle(bridge: &SocketBridge, slack: &FakeSlack, ts: &str) {
+    let mention = format!("<@UBOT> {QUESTION}");
+    let event = fake_slack::app_mention(&format!("Ev{ts}"), CHANNEL, USER, &mention, ts, None);
+    slack.send_socket_event(event);
+    slack
+        .wait_until("the reply to be finished", |f| {
+            f.messages_in_thread(CHANNEL, ts)
+                .iter()
+                .any(|(_, t)| t.contains("Sources") || t.len() > 2000)
+                && (!f.calls_to("chat.stopStream").is_empty()
+                    || !f.calls_to("chat.update").is_empty())
+        })
+        .await;
+    bridge.settle(CHANNEL, ts).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_answer_streams_natively_with_feedback_buttons_and_no_update() {
     let sim = support::simulator(3).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim, StreamingMode::Auto).await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
     let ts = "1700004000.000100";
-    bridge.ask_and_settle(&slack, ts).await;
+    ask_and_settle(&bridge, &slack, ts).await;
     let answer = answer_for(QUESTION);
     assert!(answer.split_whitespace().count() >= 300, "a long answer");
     let methods: Vec<String> =
@@ -123,9 +72,10 @@ async fn a_stream_rate_limited_mid_way_completes_once_by_update() {
     let sim = support::simulator(3).await;
     let slack = FakeSlack::start().await;
     slack.set_stream_policy(StreamPolicy::RateLimitAfter(1));
-    let bridge = Bridge::start(&slack, &sim, StreamingMode::Auto).await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
     let ts = "1700004100.000100";
-    bridge.ask_and_settle(&slack, ts).await;
+    ask_and_settle(&bridge, &slack, ts).await;
     let refused = slack.calls_to("chat.appendStream");
     assert!(refused.iter().any(|c| c.error.as_deref() == Some("ratelimited")), "{refused:?}");
     let started = slack.calls_to("chat.startStream");
@@ -147,9 +97,10 @@ async fn a_stream_rate_limited_mid_way_completes_once_by_update() {
 async fn streaming_edit_uses_chat_update_only() {
     let sim = support::simulator(3).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim, StreamingMode::Edit).await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Edit).await;
     let ts = "1700004200.000100";
-    bridge.ask_and_settle(&slack, ts).await;
+    ask_and_settle(&bridge, &slack, ts).await;
     for m in ["chat.startStream", "chat.appendStream", "chat.stopStream"] {
         assert!(slack.calls_to(m).is_empty(), "{m} in edit mode");
     }
@@ -164,13 +115,13 @@ async fn streaming_edit_uses_chat_update_only() {
 async fn appends_do_not_spend_the_edit_budget() {
     let sim = support::simulator(3).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start_with(&slack, &sim, |s| {
+    let bridge = SocketBridge::start_with(&slack, &sim, |s| {
         s.streaming = StreamingMode::Native;
         s.edit_budget_per_minute = 1;
     })
     .await;
     let ts = "1700004300.000100";
-    bridge.ask_and_settle(&slack, ts).await;
+    ask_and_settle(&bridge, &slack, ts).await;
     let appends = slack.calls_to("chat.appendStream");
     assert!(appends.len() >= 3, "{} appends", appends.len());
     assert!(appends.iter().all(|c| c.error.is_none()), "{appends:?}");
@@ -187,7 +138,8 @@ async fn appends_do_not_spend_the_edit_budget() {
 async fn stop_ends_a_native_stream_with_what_it_showed() {
     let sim = support::simulator(80).await;
     let slack = FakeSlack::start().await;
-    let bridge = Bridge::start(&slack, &sim, StreamingMode::Native).await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Native).await;
     let ts = "1700004400.000100";
     let mention = format!("<@UBOT> {QUESTION}");
     slack.send_socket_event(fake_slack::app_mention("EvNStop", CHANNEL, USER, &mention, ts, None));
@@ -201,7 +153,7 @@ async fn stop_ends_a_native_stream_with_what_it_showed() {
     let closed = sim.sim.wait_until(|s| s.client_aborts() > aborts);
     tokio::time::timeout(Duration::from_secs(2), closed).await.expect("SiteAssist's stream closed");
     slack.wait_until("the stream stopped", |f| !f.calls_to("chat.stopStream").is_empty()).await;
-    bridge.app.bridge().barrier(&ThreadKey::new(format!("slack:T0001:{CHANNEL}:{ts}"))).await;
+    bridge.settle(CHANNEL, ts).await;
     let text = slack.message_text(CHANNEL, &stream).expect("the stream message stays");
     assert!(text.trim_end().ends_with("_(stopped)_"), "{text}");
     assert!(squeeze(&answer_for(QUESTION))
