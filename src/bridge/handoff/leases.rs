@@ -130,7 +130,9 @@ pub(in crate::bridge) async fn adopt_orphans(
     let Some(store) = inner.cfg.replica.shared_store() else { return Ok(0) };
     let live: HashSet<String> =
         store.live_leases(LEASE_PREFIX, SystemTime::now()).await?.into_iter().collect();
-    let full = inner.relays.scans.fetch_add(1, Ordering::Relaxed) % FULL_SCAN_EVERY == 0;
+    // Not at the first scan: the start resumed every record a moment ago.
+    let scan = inner.relays.scans.fetch_add(1, Ordering::Relaxed) + 1;
+    let full = scan % FULL_SCAN_EVERY == 0;
     let gone: Vec<String> = {
         let mut seen = inner.relays.leases_seen.lock().unwrap_or_else(PoisonError::into_inner);
         let gone = seen.difference(&live).cloned().collect();
