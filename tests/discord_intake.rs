@@ -257,9 +257,6 @@ impl Store for Hooked {
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
         self.inner.put_in_flight(reply).await
     }
-    async fn put_in_flight_soon(&self, reply: &InFlightReply) -> Result<(), StoreError> {
-        self.inner.put_in_flight_soon(reply).await
-    }
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
         self.inner.remove_in_flight(id).await
     }

@@ -75,9 +75,6 @@ impl Store for Counting {
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
         self.count().put_in_flight(reply).await
     }
-    async fn put_in_flight_soon(&self, reply: &InFlightReply) -> Result<(), StoreError> {
-        self.count().put_in_flight_soon(reply).await
-    }
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
         self.count().remove_in_flight(id).await
     }

@@ -211,15 +211,6 @@ pub trait Store: Send + Sync + 'static {
     /// Records or updates a reply in flight.
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError>;
 
-    /// [`Store::put_in_flight`] without waiting until the write is durable: it is in
-    /// order with every other write, and durable with the next durable one (the reply's
-    /// end writes two). For what a crash may lose without harm, such as a reply's final
-    /// text, which recovery can also have from SiteAssist, so that the user does not
-    /// wait for a flush before they see it. By default, the durable write.
-    async fn put_in_flight_soon(&self, reply: &InFlightReply) -> Result<(), StoreError> {
-        self.put_in_flight(reply).await
-    }
-
     /// Forgets a reply in flight (it is finished). Missing is not an error.
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError>;
 

@@ -367,11 +367,6 @@ impl Store for SledStore {
     }
 
     async fn put_in_flight(&self, reply: &InFlightReply) -> Result<(), StoreError> {
-        self.put_in_flight_soon(reply).await?;
-        self.flush().await
-    }
-
-    async fn put_in_flight_soon(&self, reply: &InFlightReply) -> Result<(), StoreError> {
         if self.arrival.get(reply.id.as_str()).map_err(|e| backend("get", e))?.is_none() {
             let place = self.db.generate_id().map_err(|e| backend("generate_id", e))?;
             // Only if still absent: a concurrent first write keeps its place.
@@ -383,7 +378,7 @@ impl Store for SledStore {
         self.in_flight
             .insert(reply.id.as_str(), encode(reply))
             .map_err(|e| backend("insert", e))?;
-        Ok(())
+        self.flush().await
     }
 
     async fn remove_in_flight(&self, id: &str) -> Result<(), StoreError> {
