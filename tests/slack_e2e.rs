@@ -62,11 +62,18 @@ impl Bridge {
         };
         let (task, events_url) = match mode {
             SlackMode::Socket => {
+                // This bridge's own connection: a stopped bridge's may still be listed
+                // as open for a moment, and an envelope sent to it would be lost.
+                let before = slack.socket_connections_total();
                 let app = app.clone();
                 let task = tokio::spawn(async move {
                     app.serve_socket_mode(stopped).await.expect("socket mode")
                 });
-                slack.wait_for_socket_connections(1).await;
+                slack
+                    .wait_until("this bridge's Socket Mode connection", |f| {
+                        f.socket_connections_total() > before
+                    })
+                    .await;
                 (task, None)
             }
             SlackMode::Events => {
