@@ -435,22 +435,13 @@ async fn a_thread_the_killed_run_never_opened_is_opened_by_recovery() {
     let sim = simulator(1).await;
     let question = fake.next_id();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let record = InFlightReply {
-        id: "killed-before-the-thread".into(),
-        platform: "discord".into(),
-        thread: ThreadKey::new(format!("discord:{}:{question}", fake_discord::GUILD)),
-        question: MessageRef::new(format!("discord:{SUPPORT}:{question}")),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: 1,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: None,
-        final_footer: None,
-        replica: None,
-    };
+    let record = InFlightReply::new(
+        "killed-before-the-thread",
+        "discord",
+        ThreadKey::new(format!("discord:{}:{question}", fake_discord::GUILD)),
+        MessageRef::new(format!("discord:{SUPPORT}:{question}")),
+        1,
+    );
     store.put_in_flight(&record).await.unwrap();
     let bot = harness::start(&fake, store.clone(), client(&sim, 3)).await;
     let interrupted = render(&siteassist_bridge::bridge::notice::interrupted());

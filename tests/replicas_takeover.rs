@@ -18,20 +18,14 @@ use support::{client, fast_config, simulator, Console};
 /// A reply left in flight in console thread `thread`, owned by `replica`.
 fn record(id: &str, thread: &str, replica: Option<&str>) -> InFlightReply {
     InFlightReply {
-        id: id.into(),
-        platform: "console".into(),
-        thread: ThreadKey::new(format!("console:{thread}")),
-        question: MessageRef::new(format!("console:{thread}:old:u1")),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: 1,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: None,
-        final_footer: None,
         replica: replica.map(str::to_owned),
+        ..InFlightReply::new(
+            id,
+            "console",
+            ThreadKey::new(format!("console:{thread}")),
+            MessageRef::new(format!("console:{thread}:old:u1")),
+            1,
+        )
     }
 }
 

@@ -475,20 +475,15 @@ async fn killed_run(
     let key = format!("slack:{}:{CHANNEL}:{ts}", fake_slack::TEAM_ID);
     let bot_message = format!("slack:{}:{CHANNEL}:{bot_ts}", fake_slack::TEAM_ID);
     let record = InFlightReply {
-        id: format!("killed-run-{ts}"),
-        platform: "slack".into(),
-        thread: ThreadKey::new(key.clone()),
-        question: MessageRef::new(key),
-        conversation: None,
-        owner: None,
         messages: if record_names_it { vec![MessageRef::new(bot_message)] } else { vec![] },
-        started_at: 1,
-        asker: None,
-        channel: None,
-        workspace: None,
         final_markdown: final_markdown.map(str::to_owned),
-        final_footer: None,
-        replica: None,
+        ..InFlightReply::new(
+            format!("killed-run-{ts}"),
+            "slack",
+            ThreadKey::new(key.clone()),
+            MessageRef::new(key),
+            1,
+        )
     };
     store.put_in_flight(&record).await.unwrap();
     bot_ts

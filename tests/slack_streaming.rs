@@ -8,9 +8,12 @@ mod slack_socket;
 mod support;
 
 use fake_slack::{FakeSlack, StreamPolicy};
-use siteassist_bridge::adapters::slack::config::StreamingMode;
-use siteassist_bridge::simulator::answer_for;
+use siteassist_bridge::adapters::slack::config::{SlackSettings, StreamingMode};
+use siteassist_bridge::adapters::slack::format::to_slack;
+use siteassist_bridge::simulator::{answer_for, Fault};
+use siteassist_bridge::store::{SledStore, Store};
 use slack_socket::{squeeze, SocketBridge};
+use std::sync::Arc;
 use std::time::Duration;
 
 const CHANNEL: &str = "C0SUPPORT";
@@ -131,6 +134,34 @@ async fn appends_do_not_spend_the_edit_budget() {
     bridge.stop().await;
 }
 
+/// A post is not an edit: Slack limits `chat.postMessage` per channel, not by
+/// `chat.update`'s workspace budget, so the placeholder leaves that budget to the
+/// edits. With two updates a minute, a short answer needs exactly those two (its first
+/// words, its end); when the placeholder took one, the end waited out the minute.
+#[tokio::test(flavor = "multi_thread")]
+async fn posts_do_not_spend_the_edit_budget() {
+    let sim = support::simulator(1).await;
+    let slack = FakeSlack::start().await;
+    let bridge = SocketBridge::start_with(&slack, &sim, |s| {
+        s.streaming = StreamingMode::Edit;
+        s.edit_budget_per_minute = 2;
+    })
+    .await;
+    let (q, ts) = ("How do refunds work?", "1700004350.000100");
+    let event =
+        fake_slack::app_mention("EvPostBudget", CHANNEL, USER, &format!("<@UBOT> {q}"), ts, None);
+    slack.send_socket_event(event);
+    let answer = to_slack(&answer_for(q));
+    slack
+        .wait_until("the whole answer", |f| {
+            f.messages_in_thread(CHANNEL, ts).last().is_some_and(|(_, t)| *t == answer)
+        })
+        .await;
+    assert_eq!(slack.calls_to("chat.postMessage").len(), 1, "the placeholder");
+    assert!(slack.calls_to("chat.update").len() <= 2);
+    bridge.stop().await;
+}
+
 /// Stop while a native stream runs: the placeholder above the stream keeps its Stop
 /// button; the asker's press closes SiteAssist's stream, the stream ends with what it
 /// showed and the stopped note (no `chat.update`), and the placeholder goes.
@@ -161,6 +192,74 @@ async fn stop_ends_a_native_stream_with_what_it_showed() {
     assert!(slack.message_text(CHANNEL, &placeholder).is_none(), "the placeholder is gone");
     assert!(slack.calls_to("chat.update").is_empty());
     bridge.stop().await;
+}
+
+/// A run killed while its answer streams natively leaves a message still streaming and,
+/// above it, the placeholder with a Stop button nothing answers any more. The next
+/// start stops the stream, deletes that placeholder, and shows SiteAssist's finished
+/// answer in the stream's message: one message, no stale Stop.
+#[test]
+fn a_stream_left_open_by_a_killed_run_is_stopped_and_its_stop_button_removed() {
+    let main_rt = tokio::runtime::Runtime::new().unwrap();
+    let (sim, slack) = main_rt.block_on(async {
+        let sim = support::simulator(5).await;
+        // SiteAssist's stream to the bridge stalls; SiteAssist finishes the answer.
+        sim.sim.push_fault(Fault::Stall { after_words: 40 });
+        (sim, FakeSlack::start().await)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ts = "1700004500.000100";
+    let native = |s: &mut SlackSettings| s.streaming = StreamingMode::Native;
+
+    let crashing_rt = tokio::runtime::Runtime::new().unwrap();
+    let (placeholder, stream) = crashing_rt.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let _bridge = SocketBridge::start_on(&slack, &sim, store, native).await;
+        let mention = format!("<@UBOT> {QUESTION}");
+        slack.send_socket_event(fake_slack::app_mention(
+            "EvKill", CHANNEL, USER, &mention, ts, None,
+        ));
+        slack.wait_until("an append", |f| !f.calls_to("chat.appendStream").is_empty()).await;
+        let thread = slack.messages_in_thread(CHANNEL, ts);
+        assert_eq!(thread.len(), 2, "the placeholder above the stream: {thread:?}");
+        (thread[0].0.clone(), thread[1].0.clone())
+    });
+    // Killed: no cleanup runs, only the store survives.
+    crashing_rt.shutdown_timeout(Duration::from_millis(200));
+
+    main_rt.block_on(async {
+        let finished = sim.sim.wait_until(|s| s.generations_in_flight() == 0);
+        tokio::time::timeout(Duration::from_secs(10), finished).await.expect("SiteAssist finishes");
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let left = store.in_flight().await.unwrap();
+        assert!(left[0].open_stream.is_some(), "the record says a stream is open: {left:?}");
+        assert!(slack.calls_to("chat.stopStream").is_empty());
+        let bridge = SocketBridge::start_on(&slack, &sim, store.clone(), native).await;
+        assert_eq!(bridge.app.bridge().recover_unfinished().await.unwrap(), 1);
+
+        let stops = slack.calls_to("chat.stopStream");
+        assert_eq!(stops.len(), 1, "{stops:?}");
+        assert_eq!(stops[0].params["ts"], stream.as_str());
+        assert_eq!(stops[0].error, None, "the stream was still open");
+        assert!(slack.message_text(CHANNEL, &placeholder).is_none(), "the Stop message is gone");
+        // The stream's message first, then the rest of the long answer (edited, it
+        // obeys the length limit that streaming did not have to).
+        let thread = slack.messages_in_thread(CHANNEL, ts);
+        assert_eq!(thread[0].0, stream, "{thread:?}");
+        let joined: String = thread.iter().map(|(_, t)| t.as_str()).collect();
+        let answer = to_slack(&answer_for(QUESTION));
+        let (first, last) = (answer.lines().next().unwrap(), answer.trim_end().lines().last());
+        assert!(thread[0].1.starts_with(first), "{thread:?}");
+        assert_eq!(joined.matches(first).count(), 1, "once: {thread:?}");
+        assert!(joined.contains(last.unwrap()), "the whole answer: {thread:?}");
+        assert!(!joined.contains("interrupted"), "{thread:?}");
+        let stale = slack.messages().into_iter().filter(|m| {
+            m.blocks.as_ref().is_some_and(|b| b.to_string().contains("siteassist:stop"))
+        });
+        assert_eq!(stale.count(), 0, "no Stop button left");
+        assert!(store.in_flight().await.unwrap().is_empty());
+        bridge.stop().await;
+    });
 }
 
 /// The fake refuses what Slack refuses: more than a method's rate, each method counted

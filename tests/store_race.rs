@@ -30,22 +30,13 @@ fn url() -> String {
 }
 
 fn record(id: &str) -> InFlightReply {
-    InFlightReply {
-        id: id.to_string(),
-        platform: "race".into(),
-        thread: ThreadKey::new(format!("race:{id}")),
-        question: MessageRef::new(format!("race:{id}:q")),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: 1,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: None,
-        final_footer: None,
-        replica: None,
-    }
+    InFlightReply::new(
+        id,
+        "race",
+        ThreadKey::new(format!("race:{id}")),
+        MessageRef::new(format!("race:{id}:q")),
+        1,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,20 +68,17 @@ async fn message(inner: &Arc<Inner>, msg: InboundMessage) -> Result<Disposition,
     let event_key = format!("event:{}:{}", inner.adapter.name(), msg.event_id);
     let message_key = format!("message:{}", msg.message);
     let record = InFlightReply {
-        id: uuid::Uuid::new_v4().to_string(),
-        platform: inner.adapter.name().to_string(),
-        thread: msg.thread.clone(),
-        question: msg.message.clone(),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: unix_secs(SystemTime::now()),
         asker: Some(msg.author.clone()),
         channel: Some(msg.channel.clone()),
         workspace: msg.workspace.clone(),
-        final_markdown: None,
-        final_footer: None,
         replica: inner.cfg.replica.stamp(),
+        ..InFlightReply::new(
+            uuid::Uuid::new_v4().to_string(),
+            inner.adapter.name().to_string(),
+            msg.thread.clone(),
+            msg.message.clone(),
+            unix_secs(SystemTime::now()),
+        )
     };
     let (now, ttl) = (SystemTime::now(), inner.cfg.dedupe_ttl);
     if !inner.store.claim_and_record(&[&event_key, &message_key], now, ttl, &record).await? {

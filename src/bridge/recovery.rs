@@ -175,6 +175,7 @@ async fn close(inner: &Inner, record: InFlightReply) {
     let final_footer = record.final_footer.clone();
     inner.adapter.resume_thread(&record.thread, &record.question).await;
     let mut reply = Reply::new(inner, keys, record);
+    reply.close_stream_left_open().await;
     adopt_unrecorded(inner, &mut reply).await;
     let mut link = None;
     if let Some(markdown) = final_markdown {

@@ -214,8 +214,13 @@ impl<'a> Reply<'a> {
             if self.shown.get(i) == Some(&part) && same_controls {
                 continue;
             }
-            self.inner.pacing.acquire(&self.keys).await;
-            let result = match self.record.messages.get(i).cloned() {
+            // A new message takes a post's slots, an existing one an edit's: platforms
+            // limit the two apart (Slack's `chat.postMessage` per channel, and
+            // `chat.update` by a workspace budget a post must not use up).
+            let existing = self.record.messages.get(i).cloned();
+            let family = if existing.is_some() { Family::Edit } else { Family::Post };
+            self.inner.pacing.acquire_for(&self.keys, family).await;
+            let result = match existing {
                 Some(message) => {
                     let adapter = &self.inner.adapter;
                     let edit = || adapter.edit(&message, &part, &controls);

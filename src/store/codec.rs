@@ -173,20 +173,14 @@ mod tests {
     #[test]
     fn v1_in_flight_claim_and_feedback_golden_bytes() {
         let reply = InFlightReply {
-            id: "u-1".into(),
-            platform: "console".into(),
-            thread: ThreadKey::new("console:1"),
-            question: MessageRef::new("console:1:q"),
-            conversation: None,
-            owner: None,
             messages: vec![MessageRef::new("console:1:a")],
-            started_at: 5,
-            asker: None,
-            channel: None,
-            workspace: None,
-            final_markdown: None,
-            final_footer: None,
-            replica: None,
+            ..InFlightReply::new(
+                "u-1",
+                "console",
+                ThreadKey::new("console:1"),
+                MessageRef::new("console:1:q"),
+                5,
+            )
         };
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5}}"#;
         assert_eq!(encode(&reply), golden);
@@ -221,6 +215,17 @@ mod tests {
         let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done.","final_footer":"Sources: x","replica":"r-1"}}"#;
         assert_eq!(encode(&with_replica), golden);
         assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), with_replica);
+        // And the native stream left open while it runs, with its Stop message.
+        let streaming = InFlightReply {
+            open_stream: Some(crate::store::NativeStream {
+                message: MessageRef::new("console:1:a"),
+                control: Some(MessageRef::new("console:1:b")),
+            }),
+            ..with_replica
+        };
+        let golden: &[u8] = br#"{"v":1,"data":{"id":"u-1","platform":"console","thread":"console:1","question":"console:1:q","conversation":null,"owner":null,"messages":["console:1:a"],"started_at":5,"asker":"console:me","channel":"slack:T1:C2","workspace":"slack:T1","final_markdown":"Done.","final_footer":"Sources: x","replica":"r-1","open_stream":{"message":"console:1:a","control":"console:1:b"}}}"#;
+        assert_eq!(encode(&streaming), golden);
+        assert_eq!(decode::<InFlightReply>("i", golden).unwrap(), streaming);
 
         let handoff = crate::store::Handoff {
             platform: "slack".into(),

@@ -44,22 +44,8 @@ fn reply_link(assistant_message: Option<&str>) -> ReplyLink {
 }
 
 fn in_flight(id: &str, started_at: u64) -> InFlightReply {
-    InFlightReply {
-        id: id.into(),
-        platform: "test".into(),
-        thread: ThreadKey::new("test:C1:T1"),
-        question: MessageRef::new(format!("test:q:{id}")),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: None,
-        final_footer: None,
-        replica: None,
-    }
+    let thread = ThreadKey::new("test:C1:T1");
+    InFlightReply::new(id, "test", thread, MessageRef::new(format!("test:q:{id}")), started_at)
 }
 
 #[track_caller]

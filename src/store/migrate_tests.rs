@@ -34,22 +34,13 @@ async fn filled() -> MemoryStore {
         watching: false,
     };
     store.put_handoff(&handoff).await.unwrap();
-    let reply = InFlightReply {
-        id: "r-1".into(),
-        platform: "console".into(),
-        thread: ThreadKey::new("console:t8"),
-        question: MessageRef::new("console:t8:u1"),
-        conversation: None,
-        owner: None,
-        messages: Vec::new(),
-        started_at: 3,
-        asker: None,
-        channel: None,
-        workspace: None,
-        final_markdown: None,
-        final_footer: None,
-        replica: None,
-    };
+    let reply = InFlightReply::new(
+        "r-1",
+        "console",
+        ThreadKey::new("console:t8"),
+        MessageRef::new("console:t8:u1"),
+        3,
+    );
     store.put_in_flight(&reply).await.unwrap();
     for key in ["event:1", "message:1"] {
         assert!(store.claim(key, SystemTime::now(), Duration::from_secs(60)).await.unwrap());

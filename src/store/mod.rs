@@ -108,6 +108,53 @@ pub struct InFlightReply {
     /// written before replicas existed (one process only), which any replica may take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<String>,
+    /// While the reply streams natively: the stream still open, and the placeholder kept
+    /// beside it for its Stop button. A run that dies then leaves a message still
+    /// streaming and a Stop button nothing answers; recovery stops the one and deletes
+    /// the other instead of taking them for two parts of the answer. Optional like
+    /// `asker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_stream: Option<NativeStream>,
+}
+
+impl InFlightReply {
+    /// A reply to `question` in `thread` with nothing resolved, posted or said yet.
+    pub fn new(
+        id: impl Into<String>,
+        platform: impl Into<String>,
+        thread: ThreadKey,
+        question: MessageRef,
+        started_at: u64,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            platform: platform.into(),
+            thread,
+            question,
+            conversation: None,
+            owner: None,
+            messages: Vec::new(),
+            started_at,
+            asker: None,
+            channel: None,
+            workspace: None,
+            final_markdown: None,
+            final_footer: None,
+            replica: None,
+            open_stream: None,
+        }
+    }
+}
+
+/// A native stream an in-flight reply has open (see [`InFlightReply::open_stream`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeStream {
+    /// The stream's message (also the reply's first message).
+    pub message: MessageRef,
+    /// The placeholder above it with the Stop button (also in the reply's messages),
+    /// when one was posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<MessageRef>,
 }
 
 /// A thread whose conversation a person handles: the bridge relays their replies into

@@ -33,6 +33,16 @@ impl SocketBridge {
         adjust: impl FnOnce(&mut SlackSettings),
     ) -> Self {
         let store = Arc::new(siteassist_bridge::store::MemoryStore::new());
+        Self::start_on(slack, sim, store, adjust).await
+    }
+
+    /// On `store`, with the settings as `adjust` leaves them.
+    pub async fn start_on(
+        slack: &FakeSlack,
+        sim: &RunningSimulator,
+        store: Arc<dyn siteassist_bridge::store::Store>,
+        adjust: impl FnOnce(&mut SlackSettings),
+    ) -> Self {
         let mut settings = slack.bridge_settings(SlackMode::Socket);
         adjust(&mut settings);
         let app = Arc::new(

@@ -698,26 +698,19 @@ pub(super) async fn show(
     markdown: &str,
 ) {
     let key = format!("agent:{conversation}:{message}");
+    // No question: the thread's root bounds the look for a post a killed run made but
+    // did not record (recovery adopts it rather than post it twice).
+    let root = inner
+        .adapter
+        .thread_root(&thread)
+        .unwrap_or_else(|| MessageRef::new(format!("siteassist:{message}")));
+    let id = uuid::Uuid::new_v4().to_string();
+    let started_at = unix_secs(SystemTime::now());
     let record = InFlightReply {
-        id: uuid::Uuid::new_v4().to_string(),
-        platform: inner.adapter.name().to_string(),
-        thread: thread.clone(),
-        // No question: the thread's root bounds the look for a post a killed run made
-        // but did not record (recovery adopts it rather than post it twice).
-        question: inner
-            .adapter
-            .thread_root(&thread)
-            .unwrap_or_else(|| MessageRef::new(format!("siteassist:{message}"))),
         conversation: Some(conversation.clone()),
-        owner: None,
-        messages: Vec::new(),
-        started_at: unix_secs(SystemTime::now()),
-        asker: None,
-        channel: None,
-        workspace: None,
         final_markdown: Some(markdown.to_string()),
-        final_footer: None,
         replica: inner.cfg.replica.stamp(),
+        ..InFlightReply::new(id, inner.adapter.name(), thread.clone(), root, started_at)
     };
     match inner.store.claim_and_record(&[&key], SystemTime::now(), POSTED_TTL, &record).await {
         Ok(true) => {}

@@ -31,6 +31,7 @@ use super::Reply;
 use crate::bridge::controls::Controls;
 use crate::bridge::ids::{MessageRef, UserKey};
 use crate::bridge::pacing::{Family, OpenStream};
+use crate::store::NativeStream;
 use std::time::{Duration, Instant};
 
 /// Longest wait for a stream start's budget slots before the reply goes the ordinary
@@ -174,6 +175,9 @@ impl Reply<'_> {
                                 posted
                             }
                         };
+                        let open =
+                            NativeStream { message: message.clone(), control: control.clone() };
+                        self.record.open_stream = Some(open);
                         self.save().await;
                         let counted = self.inner.pacing.open_stream(&self.keys);
                         let (sent, last) = (markdown.to_string(), Instant::now());
@@ -255,6 +259,7 @@ impl Reply<'_> {
         self.counted();
         match stopped {
             Ok(()) => {
+                self.record.open_stream = None;
                 // What the message shows, so a later show of the same state does nothing.
                 self.shown = vec![markdown.to_string()];
                 self.shown_controls = vec![controls.clone()];
@@ -274,6 +279,7 @@ impl Reply<'_> {
     async fn fall_back(&mut self, message: &MessageRef, control: Option<MessageRef>, why: &str) {
         tracing::info!(thread = %self.thread, reason = why, "native stream refused mid-way; finishing by editing its message");
         self.native = Native::Off;
+        self.record.open_stream = None;
         if let Err(e) = self.inner.adapter.stop_stream(message, "", None, &Controls::NONE).await {
             tracing::debug!(error = %e, "could not stop a refused stream");
         }
@@ -281,6 +287,26 @@ impl Reply<'_> {
         self.shown.clear();
         self.shown_controls.clear();
         self.drop_control(control).await;
+    }
+
+    /// Closes the native stream a run that died left open (its record says so): stops
+    /// it as it is and deletes the placeholder kept for its Stop button, so the user is
+    /// left no message still streaming and no Stop button nothing answers. The stream's
+    /// message stays the reply's first one, for recovery to show its last text in, the
+    /// ordinary way. Best effort, like [`Self::fall_back`]: a stream the platform closed
+    /// already, or a placeholder gone, changes nothing.
+    pub(crate) async fn close_stream_left_open(&mut self) {
+        let Some(open) = self.record.open_stream.take() else { return };
+        tracing::info!(thread = %self.thread, message = %open.message, "stopping a native stream a previous run left open");
+        self.inner.pacing.acquire_for(&self.keys, Family::StreamStop).await;
+        self.actions += 1;
+        if let Err(e) =
+            self.inner.adapter.stop_stream(&open.message, "", None, &Controls::NONE).await
+        {
+            tracing::debug!(error = %e, "could not stop a stream left open");
+        }
+        self.drop_control(open.control).await;
+        self.save().await;
     }
 
     /// Where no placeholder went before the stream (a platform status stood for it),
