@@ -104,6 +104,9 @@ async fn a_1500_word_answer_streams_natively_in_an_assistant_thread() {
     let question = "Could you send me the handbook?";
     let answer = answer_for(question);
     assert!(answer.split_whitespace().count() >= 1500, "a 1,500-word answer");
+    // Opened before this bridge started (it never saw the start): Slack says what the
+    // thread is.
+    slack.open_assistant_thread(DM, thread_ts);
     let ask =
         fake_slack::im_message("EvLong", DM, USER, question, "1700300101.000100", Some(thread_ts));
     slack.send_socket_event(ask);
@@ -117,6 +120,10 @@ async fn a_1500_word_answer_streams_natively_in_an_assistant_thread() {
         .map(|c| c.method)
         .filter(|m| m.starts_with("chat.") || m.starts_with("assistant."))
         .collect();
+    // Its first question titles the thread, though this bridge did not see it start.
+    let title = slack.assistant_thread(DM, thread_ts).title;
+    assert_eq!(title.as_deref(), Some(question));
+    let methods: Vec<String> = methods.into_iter().filter(|m| !m.ends_with("setTitle")).collect();
     assert_eq!(&methods[..2], ["assistant.threads.setStatus", "chat.startStream"], "{methods:?}");
     // The Stop button goes up below the stream as it starts, and goes just before it
     // stops.
@@ -191,6 +198,7 @@ async fn thirty_at_once(
     let channel = |i: usize| format!("D0USER{i:02}");
     let asked = Instant::now();
     for i in 0..30 {
+        slack.open_assistant_thread(&channel(i), thread_ts);
         let (user, ts) = (format!("U0USER{i:02}"), format!("1700400001.{:06}", 100 + i));
         let event = fake_slack::im_message(
             &format!("Ev30x{i}"),
@@ -286,6 +294,7 @@ async fn stop_below_a_stream_in_an_assistant_thread_ends_it() {
     let bridge =
         SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
     let thread_ts = "1700300200.000100";
+    slack.open_assistant_thread(DM, thread_ts);
     let ask = fake_slack::im_message(
         "EvAtStop",
         DM,
@@ -307,5 +316,68 @@ async fn stop_below_a_stream_in_an_assistant_thread_ends_it() {
     assert!(text.trim_end().ends_with("_(stopped)_"), "{text}");
     assert!(slack.message_text(DM, &control).is_none(), "Stop is gone");
     assert!(slack.calls_to("chat.update").is_empty());
+    bridge.stop().await;
+}
+
+/// A thread in an ordinary DM (its root the user's own message, not an assistant
+/// thread's) is answered as a channel thread is: the placeholder with Stop above the
+/// stream, no status. Before, every DM thread was taken for an assistant thread, and a
+/// status Slack might not show was all the asker had until the first words.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thread_in_an_ordinary_dm_gets_the_placeholder_not_a_status() {
+    let sim = support::simulator(5).await;
+    let slack = FakeSlack::start().await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
+    let thread_ts = "1700300300.000100";
+    // The user's own message, then a question in a thread on it.
+    let root = fake_slack::im_message("EvDmRoot", DM, USER, "hi", thread_ts, None);
+    slack.remember(&root);
+    let question = "Where is my order? It has been a week.";
+    let ask =
+        fake_slack::im_message("EvDmQ", DM, USER, question, "1700300301.000100", Some(thread_ts));
+    slack.send_socket_event(ask);
+    slack.wait_until("the answer", |f| !f.calls_to("chat.stopStream").is_empty()).await;
+    bridge.settle(DM, thread_ts).await;
+    assert!(slack.calls_to("assistant.threads.setStatus").is_empty(), "no status");
+    assert!(slack.assistant_thread(DM, thread_ts).title.is_none(), "no title");
+    let methods: Vec<String> =
+        slack.calls().into_iter().map(|c| c.method).filter(|m| m.starts_with("chat.")).collect();
+    assert_eq!(&methods[..2], ["chat.postMessage", "chat.startStream"], "{methods:?}");
+    let placeholder = &slack.calls_to("chat.postMessage")[0];
+    assert!(placeholder.params["blocks"].to_string().contains("siteassist:stop"));
+    let thread = slack.messages_in_thread(DM, thread_ts);
+    assert_eq!(thread.len(), 1, "the answer alone, the placeholder gone: {thread:?}");
+    assert_eq!(squeeze(&thread[0].1), squeeze(&answer_for(question)));
+    bridge.stop().await;
+}
+
+/// Where Slack refuses the status that was to stand for the placeholder, the
+/// placeholder goes up instead: the asker never waits on an empty thread.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_status_is_replaced_by_the_placeholder() {
+    let sim = support::simulator(5).await;
+    let slack = FakeSlack::start().await;
+    let bridge =
+        SocketBridge::start_with(&slack, &sim, |s| s.streaming = StreamingMode::Auto).await;
+    let thread_ts = "1700300400.000100";
+    slack.open_assistant_thread(DM, thread_ts);
+    slack
+        .fail_next("assistant.threads.setStatus", fake_slack::FailKind::Error("invalid_thread_ts"));
+    let question = "Where is my order? It has been a week.";
+    let ask =
+        fake_slack::im_message("EvStQ", DM, USER, question, "1700300401.000100", Some(thread_ts));
+    slack.send_socket_event(ask);
+    slack.wait_until("the answer", |f| !f.calls_to("chat.stopStream").is_empty()).await;
+    bridge.settle(DM, thread_ts).await;
+    assert_eq!(slack.queued_failures(), 0, "the status was refused");
+    let calls = slack.calls();
+    let at = |m: &str| calls.iter().position(|c| c.method == m).unwrap();
+    assert!(at("assistant.threads.setStatus") < at("chat.postMessage"));
+    assert!(at("chat.postMessage") < at("chat.startStream"), "the placeholder before the words");
+    let placeholder = &slack.calls_to("chat.postMessage")[0];
+    assert!(placeholder.params["blocks"].to_string().contains("siteassist:stop"));
+    let thread = slack.messages_in_thread(DM, thread_ts);
+    assert_eq!(thread.len(), 1, "the answer alone, the placeholder gone: {thread:?}");
     bridge.stop().await;
 }

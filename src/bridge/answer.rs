@@ -14,7 +14,7 @@ use crate::siteassist::error::{ApiError, Error};
 use crate::siteassist::ids::SaVid;
 use crate::siteassist::model::MessageStatus;
 use crate::siteassist::stream::{AnswerStream, StreamEnd, StreamEvent, StreamOutcome};
-use crate::store::{unix_secs, InFlightReply, ReplyLink, ThreadLink};
+use crate::store::{unix_secs, InFlightReply, ReplyLink, StoreError, ThreadLink};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
@@ -63,6 +63,13 @@ pub(super) async fn answer(
             if inner.adapter.capabilities().typing_every.is_some() {
                 if let Err(e) = inner.adapter.typing(&msg.thread).await {
                     tracing::debug!(error = %e, "typing indicator failed");
+                    if status_only {
+                        // The status was to stand for the placeholder: without either,
+                        // the asker would see nothing until the first words.
+                        tracing::info!(thread = %msg.thread, error = %e, "the platform refused the status; posting the placeholder instead");
+                        reply.set_controls(Controls::streaming());
+                        reply.show_raw(&inner.cfg.placeholder).await;
+                    }
                 }
             }
         }
@@ -342,7 +349,7 @@ pub(super) async fn conversation(
     msg: &InboundMessage,
     asker: &SaVid,
 ) -> Result<ThreadLink, Failure> {
-    match inner.store.thread_link(&msg.thread).await {
+    match patiently("reading a thread link", || inner.store.thread_link(&msg.thread)).await {
         Ok(Some(link)) => return Ok(link),
         Ok(None) => {}
         Err(e) => {
@@ -362,10 +369,39 @@ pub(super) async fn conversation(
     };
     // Two first questions racing in one thread cannot happen (one worker per thread), but
     // two bridge replicas could: whoever stored first wins, and both use that link.
-    inner.store.put_thread_link_if_absent(&msg.thread, &link).await.map_err(|e| {
+    let write = || inner.store.put_thread_link_if_absent(&msg.thread, &link);
+    patiently("writing a thread link", write).await.map_err(|e| {
         tracing::error!(error = %e, "store failed writing a thread link");
         Failure::Store
     })
+}
+
+/// How long a question waits out a store that does not answer (a database restarting
+/// or failing over) before its asker is told: longer than such a blip lasts, well
+/// within what an asker waits on the placeholder. The replicas' database-outage test
+/// met a question reading its thread's link in the first second of a 5 s outage.
+const STORE_PATIENCE: Duration = Duration::from_secs(15);
+
+/// Runs `op` until it succeeds, trying again after a backend failure (not after a
+/// record that cannot be read, which no retry mends) for up to [`STORE_PATIENCE`].
+async fn patiently<T, F, Fut>(what: &str, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    // Tokio's clock, which tests may pause.
+    let deadline = tokio::time::Instant::now() + STORE_PATIENCE;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Err(e @ StoreError::Backend(_)) if tokio::time::Instant::now() + wait < deadline => {
+                tracing::warn!(error = %e, what, "the store failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Streams the answer into the reply, editing within the throttle's rules, and returns
@@ -523,5 +559,58 @@ async fn recover_final_text(inner: &Inner, link: &ThreadLink, end: &mut StreamEn
             Some(MessageStatus::Streaming) => continue,
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{patiently, STORE_PATIENCE};
+    use crate::store::StoreError;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn backend() -> StoreError {
+        StoreError::Backend("connection closed".into())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_comes_back_is_waited_for() {
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let got = patiently("test", || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0..=3 => Err(backend()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        assert_eq!(got.unwrap(), 4, "the fifth try answers");
+        // 100 + 200 + 400 + 800 ms of (paused, so exact) waiting.
+        assert_eq!(started.elapsed().as_millis(), 1_500);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_stays_down_is_given_up_on_within_the_patience() {
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let got: Result<(), _> = patiently("test", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(backend())
+        })
+        .await;
+        assert!(matches!(got, Err(StoreError::Backend(_))));
+        assert!(started.elapsed() <= STORE_PATIENCE, "{:?}", started.elapsed());
+        assert!(calls.load(Ordering::SeqCst) > 5, "tried again meanwhile");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unreadable_record_is_not_tried_again() {
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = patiently("test", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Corrupt { key: "k".into(), reason: "bad".into() })
+        })
+        .await;
+        assert!(matches!(got, Err(StoreError::Corrupt { .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

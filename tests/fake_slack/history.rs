@@ -50,6 +50,11 @@ pub(super) fn history(cfg: &FakeSlackConfig, state: &State, method: &str, params
             .filter(|m| in_range(&m.ts))
             .map(|m| (m.ts.clone(), user_message_json(cfg, m))),
     );
+    if let Some(ts) = thread.as_ref().filter(|ts| {
+        state.assistant_roots.contains(&(channel.clone(), ts.to_string())) && in_range(ts)
+    }) {
+        listed.push((ts.clone(), assistant_root_json(cfg, ts)));
+    }
     listed.sort_by(|a, b| a.0.cmp(&b.0));
     let limit = param(params, "limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).max(1);
     let start: usize = param(params, "cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -76,4 +81,19 @@ fn user_message_json(cfg: &FakeSlackConfig, m: &UserMessage) -> Value {
         msg["thread_ts"] = json!(thread_ts);
     }
     msg
+}
+
+/// The root of an assistant thread as history lists it: a message by the app, of
+/// subtype `assistant_app_thread` (docs.slack.dev/reference/events/message/
+/// assistant_app_thread, checked 2026-12-05).
+fn assistant_root_json(cfg: &FakeSlackConfig, ts: &str) -> Value {
+    json!({
+        "type": "message",
+        "subtype": "assistant_app_thread",
+        "user": cfg.bot_user_id,
+        "text": "",
+        "ts": ts,
+        "thread_ts": ts,
+        "team": cfg.team_id,
+    })
 }

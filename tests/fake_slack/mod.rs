@@ -277,6 +277,14 @@ impl FakeSlack {
     pub fn remember(&self, payload: &Value) {
         let event = &payload["event"];
         let kind = event["type"].as_str().unwrap_or_default();
+        if kind == "assistant_thread_started" {
+            let thread = &event["assistant_thread"];
+            if let (Some(channel), Some(ts)) =
+                (thread["channel_id"].as_str(), thread["thread_ts"].as_str())
+            {
+                self.open_assistant_thread(channel, ts);
+            }
+        }
         let field = |k: &str| event[k].as_str().map(str::to_owned);
         let (Some(channel), Some(user), Some(ts)) = (field("channel"), field("user"), field("ts"))
         else {
@@ -347,6 +355,16 @@ impl FakeSlack {
     /// tie an outcome to the failure that hit it.
     pub fn failure_hits(&self) -> Vec<(String, Option<String>)> {
         self.shared.lock().failure_hits.clone()
+    }
+
+    /// A user opens an assistant thread `thread_ts` in their DM `channel` with the app:
+    /// its root (an `assistant_app_thread` message) is in the DM's history from now on.
+    /// Sending `assistant_thread_started` does this too; a test that means the bridge
+    /// not to have seen that event (a restart since) calls this alone.
+    pub fn open_assistant_thread(&self, channel: &str, thread_ts: &str) {
+        let key = (channel.to_string(), thread_ts.to_string());
+        self.shared.lock().assistant_roots.insert(key);
+        self.shared.notify();
     }
 
     /// What the bot set on the assistant thread `thread_ts` of DM `channel`: statuses,
@@ -440,8 +458,9 @@ impl FakeSlack {
 
     /// Waits until at least `n` Socket Mode connections are open (hello sent).
     /// Mentions the bot with `question` as a top-level message `ts` in `channel` (over
-    /// Socket Mode), waits until the thread's last bot message is `expected`, and returns
-    /// the ts of the bot's first reply message (the one reactions usually target).
+    /// Socket Mode), waits until the thread's last bot message shows the answer
+    /// `markdown` (see [`shows_answer`]), and returns the ts of that message (the one
+    /// reactions target).
     pub async fn ask(
         &self,
         event_id: &str,
@@ -449,15 +468,15 @@ impl FakeSlack {
         user: &str,
         question: &str,
         ts: &str,
-        expected: &str,
+        markdown: &str,
     ) -> String {
         let text = format!("<@{BOT_USER_ID}> {question}");
         self.send_socket_event(app_mention(event_id, channel, user, &text, ts, None));
         self.wait_until("the answer", |f| {
-            f.messages_in_thread(channel, ts).last().map(|(_, t)| t.as_str()) == Some(expected)
+            f.messages_in_thread(channel, ts).last().is_some_and(|(_, t)| shows_answer(t, markdown))
         })
         .await;
-        self.messages_in_thread(channel, ts)[0].0.clone()
+        self.messages_in_thread(channel, ts).last().expect("the answer").0.clone()
     }
 
     pub async fn wait_for_socket_connections(&self, n: usize) {
@@ -501,4 +520,13 @@ impl Drop for FakeSlack {
             task.abort();
         }
     }
+}
+
+/// Whether a message's `text` is the whole answer `markdown` as either streaming mode
+/// leaves it: rendered as Slack mrkdwn (edits), or the Markdown itself (a native
+/// stream's `markdown_text`, whitespace aside).
+pub fn shows_answer(text: &str, markdown: &str) -> bool {
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    text == siteassist_bridge::adapters::slack::format::to_slack(markdown)
+        || squeeze(text) == squeeze(markdown)
 }

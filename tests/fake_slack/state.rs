@@ -201,6 +201,9 @@ pub(crate) struct State {
     pub streams: super::streams::Streams,
     /// Assistant threads by `(channel, thread_ts)`: what the bridge set on them.
     pub assistant: HashMap<(String, String), super::assistant::AssistantThread>,
+    /// The roots of the assistant threads users opened, `(channel, thread_ts)`: Slack
+    /// lists each as a message of subtype `assistant_app_thread` by the app.
+    pub assistant_roots: std::collections::HashSet<(String, String)>,
 }
 
 impl State {

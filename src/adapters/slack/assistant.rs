@@ -10,9 +10,16 @@
 //!   `assistant:write` (docs.slack.dev changelog 2026-03-05, "Set status method scope
 //!   update").
 //! - Assistant threads live in the app's DM with the user (`channel_type: im`), each
-//!   conversation a thread; a bot cannot tell them from a thread in an ordinary DM by
-//!   the message alone, so every thread in a DM counts as one (setStatus in an ordinary
-//!   DM thread is at worst refused, which only costs the status).
+//!   conversation a thread. The thread's root is a message of subtype
+//!   `assistant_app_thread`: "the subtype of the root message of an assistant thread
+//!   started by the end user … when a user clicks the assistant entry point … or starts
+//!   a new chat with the app" (docs.slack.dev/reference/events/message/
+//!   assistant_app_thread, checked 2026-12-05). A user's message in the thread does not
+//!   say so in any field slack-morphism 2.31 keeps (Socket Mode events come through its
+//!   types), so a thread in a DM whose kind is not known yet is looked up once: its
+//!   root, by `conversations.replies` (`limit` 1). A thread in an ordinary DM (its root
+//!   a person's message) gets the placeholder, as a channel thread does; were
+//!   `setStatus` refused all the same, the core posts the placeholder instead.
 //! - `assistant_thread_started` and `assistant_thread_context_changed` carry
 //!   `assistant_thread: {user_id, channel_id, thread_ts, context: {channel_id, team_id,
 //!   enterprise_id}}`; the context's `channel_id` is the channel the user is viewing
@@ -24,9 +31,11 @@
 //!   `title`. Both are Tier 4 and need `assistant:write` (docs.slack.dev/reference/
 //!   methods/assistant.threads.setSuggestedPrompts, …setTitle).
 //!
-//! What the bridge keeps about assistant threads (the context channel, whether the
-//! thread has its title) lives in memory: after a restart a thread's context is unknown
-//! until it changes, and a thread started before it gets no title.
+//! What the bridge keeps about assistant threads (which DM threads are ones, the
+//! context channel, whether the thread has its title) lives in memory, bounded. Which
+//! threads are assistant threads Slack says again after a restart or on another replica
+//! (the root's look-up); the context channel is unknown there until it changes, and a
+//! thread started before the restart gets no title.
 
 use super::egress::{classify, SlackWeb};
 use super::ids;
@@ -111,6 +120,9 @@ pub(crate) fn title_from(question: &str) -> Option<String> {
 
 #[derive(Default)]
 struct Known {
+    /// Whether it is an assistant thread (`None`: not known yet; a thread seen starting
+    /// is one).
+    assistant: Option<bool>,
     /// The channel the user is viewing.
     context: Option<String>,
     /// Whether the thread's title was set (from its first question).
@@ -138,10 +150,33 @@ impl Threads {
         let key = (e.channel.clone(), e.thread_ts.clone());
         let new = !known.contains_key(&key);
         let entry = known.entry(key).or_default();
+        entry.assistant = Some(true);
         if e.context_channel.is_some() || !e.started {
             entry.context = e.context_channel.clone();
         }
         e.started && new
+    }
+
+    /// Whether the thread in DM `channel` is an assistant thread, when known.
+    pub(crate) fn is_assistant(&self, channel: &str, thread_ts: &str) -> Option<bool> {
+        self.lock().get(&(channel.to_string(), thread_ts.to_string()))?.assistant
+    }
+
+    /// Notes what Slack said the thread in DM `channel` is.
+    pub(crate) fn looked_up(&self, channel: &str, thread_ts: &str, looked: Looked) {
+        let mut known = self.lock();
+        if known.len() >= MAX_THREADS {
+            known.clear();
+        }
+        let entry = known.entry((channel.to_string(), thread_ts.to_string())).or_default();
+        entry.assistant = Some(looked.assistant);
+        entry.titled = looked.asked_before;
+    }
+
+    /// `(channel, thread_ts)` of `thread` when it is known to be an assistant thread.
+    pub(crate) fn assistant_thread<'t>(&self, thread: &'t ThreadKey) -> Option<(&'t str, &'t str)> {
+        let (channel, ts) = dm_thread(thread)?;
+        self.is_assistant(channel, ts).unwrap_or(false).then_some((channel, ts))
     }
 
     /// The channel the user of this thread is viewing, when known.
@@ -228,9 +263,55 @@ pub(crate) const THINKING: &str = "is thinking…";
 /// minutes, after which it would vanish.
 pub(crate) const STATUS_EVERY: Duration = Duration::from_secs(100);
 
-/// `(channel, thread_ts)` of `thread` when it is an assistant thread (see the module
-/// docs: a thread in a DM).
-pub(crate) fn assistant_thread(thread: &ThreadKey) -> Option<(&str, &str)> {
+/// What Slack says of a DM thread the bridge had not seen start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Looked {
+    /// Its root is an `assistant_app_thread` message (see the module docs).
+    pub assistant: bool,
+    /// A person wrote in it before the question being answered: that question is not
+    /// the thread's first, and does not title it.
+    pub asked_before: bool,
+}
+
+/// Most messages of a thread read to tell [`Looked`]: the root, a welcome, and the
+/// first question are the first three of a new thread.
+const LOOK_LIMIT: u16 = 10;
+
+/// Asks Slack what the thread under `thread_ts` in DM `channel` is, for the question
+/// `question_ts` (the bot is `bot_user`).
+pub(crate) async fn look_up(
+    web: &SlackWeb,
+    channel: &str,
+    thread_ts: &str,
+    question_ts: &str,
+    bot_user: &str,
+) -> Result<Looked, AdapterError> {
+    let req = SlackApiConversationsRepliesRequest::new(
+        SlackChannelId(channel.into()),
+        SlackTs(thread_ts.into()),
+    )
+    .with_limit(LOOK_LIMIT);
+    let page =
+        web.client.open_session(&web.token).conversations_replies(&req).await.map_err(classify)?;
+    let root = page.messages.iter().find(|m| m.origin.ts.0 == thread_ts);
+    let assistant = root
+        .and_then(|m| m.subtype.as_ref())
+        .is_some_and(|s| matches!(s, SlackMessageEventType::Other(name) if name == ASSISTANT_ROOT));
+    let asked_before = page.messages.iter().any(|m| {
+        let ts = m.origin.ts.0.as_str();
+        let by_person =
+            m.sender.user.as_ref().is_some_and(|u| u.0 != bot_user) && m.sender.bot_id.is_none();
+        by_person && ts != thread_ts && ts < question_ts
+    });
+    Ok(Looked { assistant, asked_before })
+}
+
+/// The subtype of an assistant thread's root message.
+const ASSISTANT_ROOT: &str = "assistant_app_thread";
+
+/// `(channel, thread_ts)` of `thread` when it is a thread in a DM: where assistant
+/// threads are, though not every such thread is one (see [`Threads::assistant_thread`]).
+pub(crate) fn dm_thread(thread: &ThreadKey) -> Option<(&str, &str)> {
     match ids::parse_thread(thread) {
         Some((_, channel, Some(ts))) if channel.starts_with('D') => Some((channel, ts)),
         _ => None,
@@ -259,7 +340,7 @@ pub(crate) async fn set_status(
 
 #[cfg(test)]
 mod tests {
-    use super::{assistant_thread, title_from, translate, ThreadEvent, Threads};
+    use super::{dm_thread, title_from, translate, Looked, ThreadEvent, Threads};
     use crate::bridge::ids::ThreadKey;
     use serde_json::json;
 
@@ -314,11 +395,25 @@ mod tests {
     }
 
     #[test]
-    fn threads_in_dms_are_assistant_threads() {
+    fn assistant_threads_are_dm_threads_seen_starting_or_said_to_be_by_slack() {
         let t = |s: &str| ThreadKey::new(s);
-        assert_eq!(assistant_thread(&t("slack:T1:D2:17.1")), Some(("D2", "17.1")));
-        assert_eq!(assistant_thread(&t("slack:T1:D2")), None, "the DM itself");
-        assert_eq!(assistant_thread(&t("slack:T1:C2:17.1")), None, "a channel thread");
-        assert_eq!(assistant_thread(&t("discord:1:2")), None);
+        assert_eq!(dm_thread(&t("slack:T1:D2:17.1")), Some(("D2", "17.1")));
+        assert_eq!(dm_thread(&t("slack:T1:D2")), None, "the DM itself");
+        assert_eq!(dm_thread(&t("slack:T1:C2:17.1")), None, "a channel thread");
+        assert_eq!(dm_thread(&t("discord:1:2")), None);
+        let threads = Threads::default();
+        let key = t("slack:T1:D1:17.1");
+        assert_eq!(threads.is_assistant("D1", "17.1"), None, "not known yet");
+        assert_eq!(threads.assistant_thread(&key), None, "unknown is not one");
+        threads.note(&translate(&started(None), true).unwrap());
+        assert_eq!(threads.assistant_thread(&key), Some(("D1", "17.1")), "seen starting");
+        threads.looked_up("D1", "18.1", Looked { assistant: false, asked_before: false });
+        assert_eq!(threads.assistant_thread(&t("slack:T1:D1:18.1")), None, "an ordinary one");
+        assert_eq!(threads.is_assistant("D1", "18.1"), Some(false));
+        // Said to be one after a restart: its first question titles it, a later one not.
+        threads.looked_up("D1", "19.1", Looked { assistant: true, asked_before: false });
+        assert!(threads.take_title("D1", "19.1"));
+        threads.looked_up("D1", "20.1", Looked { assistant: true, asked_before: true });
+        assert!(!threads.take_title("D1", "20.1"));
     }
 }

@@ -272,11 +272,16 @@ pub(crate) struct SlackEgress {
     files: crate::adapters::file_fetch::FileHost,
     /// Native streaming, as `slack.streaming` and Slack's answers allow.
     streams: super::streams::Streams,
+    /// Which DM threads are assistant threads (where a status stands for the
+    /// placeholder), as the runtime learnt it.
+    assistant: Arc<super::assistant::Threads>,
 }
 
 impl SlackEgress {
+    #[allow(clippy::too_many_arguments)] // one call site, each argument a setting
     pub(crate) fn new(
         web: Arc<SlackWeb>,
+        assistant: Arc<super::assistant::Threads>,
         bot_user: String,
         max_message_chars: usize,
         max_message_bytes: usize,
@@ -289,6 +294,7 @@ impl SlackEgress {
             bot_user,
             files,
             streams: super::streams::Streams::new(streaming),
+            assistant,
             caps: Capabilities {
                 max_message_chars,
                 // `msg_too_long` comes well before the documented 40,000 characters
@@ -363,11 +369,11 @@ impl ChatAdapter for SlackEgress {
     }
 
     fn shows_status_in(&self, thread: &ThreadKey) -> bool {
-        super::assistant::assistant_thread(thread).is_some()
+        self.assistant.assistant_thread(thread).is_some()
     }
 
     async fn typing(&self, thread: &ThreadKey) -> Result<(), AdapterError> {
-        match super::assistant::assistant_thread(thread) {
+        match self.assistant.assistant_thread(thread) {
             Some((channel, ts)) => {
                 super::assistant::set_status(&self.web, channel, ts, super::assistant::THINKING)
                     .await

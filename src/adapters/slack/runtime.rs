@@ -3,6 +3,7 @@
 
 use super::config::{SlackMode, SlackSettings};
 use super::egress::{self, Client, SlackEgress, SlackWeb};
+use super::ids;
 use super::ingress::{self, BotIdentity, Translated};
 use crate::adapters::file_fetch::FileHost;
 use crate::bridge::channels::ChannelPolicy;
@@ -100,8 +101,9 @@ pub struct SlackBridge {
     pub(super) presses: super::presses::Presses,
     /// SiteAssist, for the welcome message of a new assistant thread.
     siteassist: crate::siteassist::client::Client,
-    /// The assistant threads this run has seen (see `assistant`).
-    assistant: super::assistant::Threads,
+    /// The assistant threads this run has seen (see `assistant`), shared with the
+    /// egress (which shows a status only in them).
+    assistant: Arc<super::assistant::Threads>,
 }
 
 impl SlackBridge {
@@ -117,8 +119,10 @@ impl SlackBridge {
         let web = Arc::new(SlackWeb::new(client.clone(), &settings.bot_token));
         let auth = web.auth_test().await.map_err(|e| SlackError::Auth(e.to_string()))?;
         tracing::info!(team = %auth.team, team_id = %auth.team_id, bot_user = %auth.user_id, "connected to Slack");
+        let assistant = Arc::new(super::assistant::Threads::default());
         let adapter = SlackEgress::new(
             web.clone(),
+            assistant.clone(),
             auth.user_id.clone(),
             settings.max_message_chars,
             settings.max_message_bytes,
@@ -143,7 +147,7 @@ impl SlackBridge {
             settings: settings.clone(),
             presses: super::presses::Presses::new(),
             siteassist,
-            assistant: super::assistant::Threads::default(),
+            assistant,
         })
     }
 
@@ -256,9 +260,32 @@ impl SlackBridge {
     /// A question in an assistant thread: the channel the user is viewing becomes its
     /// page context (its link and name), and the thread's first question its title.
     async fn in_assistant_thread(&self, msg: &mut crate::bridge::event::InboundMessage) {
-        let Some((channel, thread_ts)) = super::assistant::assistant_thread(&msg.thread) else {
+        let Some((channel, thread_ts)) = super::assistant::dm_thread(&msg.thread) else {
             return;
         };
+        if self.assistant.is_assistant(channel, thread_ts).is_none() {
+            // Not seen starting (a restart since, another replica): Slack says, once.
+            let question_ts = ids::parse_message(&msg.message).map_or("", |(_, ts)| ts);
+            let look = super::assistant::look_up(
+                &self.web,
+                channel,
+                thread_ts,
+                question_ts,
+                &self.bot.user_id,
+            );
+            match tokio::time::timeout(ENRICH_BUDGET, look).await {
+                Ok(Ok(looked)) => self.assistant.looked_up(channel, thread_ts, looked),
+                Ok(Err(e)) => {
+                    tracing::info!(error = %e, "could not tell whether a DM thread is an assistant thread");
+                }
+                Err(_) => tracing::info!(
+                    "Slack took too long to say whether a DM thread is an assistant thread"
+                ),
+            }
+        }
+        if self.assistant.is_assistant(channel, thread_ts) != Some(true) {
+            return;
+        }
         if let Some(viewing) = self.assistant.context(channel, thread_ts) {
             let base = self.workspace_url.trim_end_matches('/');
             msg.context.url = Some(format!("{base}/archives/{viewing}"));
