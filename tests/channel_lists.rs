@@ -178,7 +178,7 @@ mod slack {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let bridge = Running::start(&slack, &sim, store.clone(), &settings(&slack, &[], &[])).await;
         let (q, ts) = ("How do refunds work?", "1700000010.000100");
-        let answer_ts = slack.ask("Ev10", DENIED, USER, q, ts, &to_slack(&answer_for(q))).await;
+        let answer_ts = slack.ask("Ev10", DENIED, USER, q, ts, &answer_for(q)).await;
         bridge.stop().await;
 
         // The same workspace and store, now with the channel denied.

@@ -8,7 +8,6 @@ mod fake_slack;
 mod support;
 
 use fake_slack::FakeSlack;
-use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::simulator::answer_for;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -92,9 +91,8 @@ async fn health_readiness_and_metrics_of_a_running_bridge() {
     }
 
     let q = "How do I reset my password?";
-    let answer_ts = slack
-        .ask("EvOps", "C0OPS", "U0OPS", q, "1700002000.000100", &to_slack(&answer_for(q)))
-        .await;
+    let answer_ts =
+        slack.ask("EvOps", "C0OPS", "U0OPS", q, "1700002000.000100", &answer_for(q)).await;
     slack.send_socket_event(fake_slack::reaction(
         "EvOpsR", true, "U0OPS", "+1", "C0OPS", &answer_ts, "UBOT",
     ));

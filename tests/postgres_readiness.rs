@@ -13,8 +13,7 @@ mod fake_slack;
 mod support;
 
 use db_proxy::{wait_ready_status, Proxy};
-use fake_slack::FakeSlack;
-use siteassist_bridge::adapters::slack::format::to_slack;
+use fake_slack::{shows_answer, FakeSlack};
 use siteassist_bridge::simulator::answer_for;
 use std::process::{Command, Stdio};
 
@@ -56,7 +55,7 @@ async fn readyz_fails_while_the_database_is_unreachable_and_recovers() {
     let ops = bridge.base_url();
     wait_ready_status(&ops, 200).await;
     let q = "How do I reset my password?";
-    slack.ask("EvR1", "C0RDY", "U0RDY", q, "1700003000.000100", &to_slack(&answer_for(q))).await;
+    slack.ask("EvR1", "C0RDY", "U0RDY", q, "1700003000.000100", &answer_for(q)).await;
     // The pool and the store's operations are measured.
     let metrics = reqwest::get(format!("{ops}/metrics")).await.unwrap().text().await.unwrap();
     let sample = |name: &str, labels: &[&str]| support::metric_sample(&metrics, name, labels);
@@ -88,17 +87,19 @@ async fn readyz_fails_while_the_database_is_unreachable_and_recovers() {
     if acked == 0 {
         slack.redeliver(&envelope);
     }
-    let expected = to_slack(&answer_for(lost));
+    let expected = answer_for(lost);
     slack
         .wait_until("the answer to the question asked during the outage", |f| {
-            f.messages_in_thread(channel, ts).last().map(|(_, t)| t.as_str()) == Some(&expected)
+            f.messages_in_thread(channel, ts)
+                .last()
+                .is_some_and(|(_, t)| shows_answer(t, &expected))
         })
         .await;
     let asked = sim.sim.questions().iter().filter(|q| q.content == lost).count();
     assert_eq!(asked, 1, "SiteAssist got the question once (acked before redelivery: {acked})");
     assert_eq!(slack.messages_in_thread(channel, ts).len(), 1, "one answer in the thread");
     let q = "What are your prices?";
-    slack.ask("EvR2", "C0RDY", "U0RDY", q, "1700003001.000100", &to_slack(&answer_for(q))).await;
+    slack.ask("EvR2", "C0RDY", "U0RDY", q, "1700003001.000100", &answer_for(q)).await;
 
     drop(bridge);
     db.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();

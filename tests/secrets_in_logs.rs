@@ -7,7 +7,6 @@ mod fake_slack;
 mod support;
 
 use fake_slack::{FakeSlack, FakeSlackConfig};
-use siteassist_bridge::adapters::slack::format::to_slack;
 use siteassist_bridge::simulator::answer_for;
 use std::process::{Command, Stdio};
 
@@ -61,7 +60,7 @@ async fn trace_logs_and_print_config_hold_no_secret() {
     slack.wait_for_socket_connections(1).await;
     let q = "How do I reset my password?";
     let answer_ts =
-        slack.ask("EvS", "C0SEC", "U0SEC", q, "1700003000.000100", &to_slack(&answer_for(q))).await;
+        slack.ask("EvS", "C0SEC", "U0SEC", q, "1700003000.000100", &answer_for(q)).await;
     slack.send_socket_event(fake_slack::reaction(
         "EvS2", true, "U0SEC", "+1", "C0SEC", &answer_ts, "UBOT",
     ));

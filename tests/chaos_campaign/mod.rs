@@ -829,6 +829,10 @@ impl BridgeProcess {
         let mut env = vec![
             ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true".to_string()),
             ("SITEASSIST_BRIDGE__SLACK__MODE", "socket".to_string()),
+            // The edit path: these runs check answers by their rendered text and count
+            // edits; native streams, and their recovery after a kill, are tested in
+            // tests/slack_streaming.rs.
+            ("SITEASSIST_BRIDGE__SLACK__STREAMING", "edit".to_string()),
             ("SITEASSIST_BRIDGE__SLACK__API_URL", slack.api_url()),
             ("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "1000000".to_string()),
             ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_string()),

@@ -78,6 +78,10 @@ impl Cluster {
             ("SITEASSIST_BRIDGE__BRIDGE__CHANNEL_QUESTIONS_PER_MINUTE", "0"),
             ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
             ("SITEASSIST_BRIDGE__SLACK__MODE", mode),
+            // The edit path: these runs check answers by their rendered text and count
+            // edits; native streams, and their recovery after a kill, are tested in
+            // tests/slack_streaming.rs.
+            ("SITEASSIST_BRIDGE__SLACK__STREAMING", "edit"),
             ("SITEASSIST_BRIDGE__SLACK__LISTEN", "127.0.0.1:0"),
             ("SITEASSIST_BRIDGE__SLACK__API_URL", &self.slack.api_url()),
             ("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "100000"),

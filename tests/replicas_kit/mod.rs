@@ -75,6 +75,10 @@ impl Cluster {
             ("SITEASSIST_BRIDGE__BRIDGE__THREAD_QUEUE", "64"),
             ("SITEASSIST_BRIDGE__HANDOFF__WATCH_MINUTES", "0"),
             ("SITEASSIST_BRIDGE__SLACK__ENABLED", "true"),
+            // The edit path: these runs check answers by their rendered text and count
+            // edits; native streams, and their recovery after a kill, are tested in
+            // tests/slack_streaming.rs.
+            ("SITEASSIST_BRIDGE__SLACK__STREAMING", "edit"),
             ("SITEASSIST_BRIDGE__SLACK__API_URL", &self.slack.api_url()),
             ("SITEASSIST_BRIDGE__SLACK__EDIT_BUDGET_PER_MINUTE", "1000000"),
             ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN),

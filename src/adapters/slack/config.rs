@@ -14,24 +14,22 @@ pub enum SlackMode {
     Events,
 }
 
-/// How answers stream into Slack (`slack.streaming`). The default is [`Self::Edit`]
-/// for now: native streams now have their own budgets, a placeholder (or an assistant
-/// thread's status) and Stop, but with `auto` as the default 20 of the existing
-/// end-to-end tests of the edit path fail (they count `chat.update`s and reply
-/// messages), and they have not yet been gone through one by one. Opt in with `auto`.
+/// How answers stream into Slack (`slack.streaming`). The default is [`Self::Auto`]:
+/// Slack's native streams where it accepts them (threads), which keep answers off
+/// `chat.update`'s per-workspace budget, the edit path where it does not.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamingMode {
     /// Native streams (`chat.startStream` / `appendStream` / `stopStream`) in threads;
     /// a reply whose stream Slack refuses finishes by post + `chat.update`, and after an
     /// `unknown_method` or `missing_scope` (a workspace or app without AI-app streaming)
-    /// the bridge stops trying native streams until restarted.
+    /// the bridge stops trying native streams until restarted (the default).
+    #[default]
     Auto,
     /// Native streams in threads, tried for every reply whatever Slack refused before
     /// (a refused reply still finishes by post + `chat.update`).
     Native,
-    /// Never native: post a placeholder and edit it with `chat.update` (the default).
-    #[default]
+    /// Never native: post a placeholder and edit it with `chat.update`.
     Edit,
 }
 
