@@ -319,6 +319,28 @@ async fn stop_below_a_stream_in_an_assistant_thread_ends_it() {
     bridge.stop().await;
 }
 
+/// Asks `question` (message `ts`) in the thread under `thread_ts` of the DM, and waits
+/// until its native stream has stopped and the reply is done.
+async fn ask_in_dm_thread(
+    slack: &FakeSlack,
+    bridge: &SocketBridge,
+    event_id: &str,
+    thread_ts: &str,
+    ts: &str,
+    question: &str,
+) {
+    slack.send_socket_event(fake_slack::im_message(
+        event_id,
+        DM,
+        USER,
+        question,
+        ts,
+        Some(thread_ts),
+    ));
+    slack.wait_until("the answer", |f| !f.calls_to("chat.stopStream").is_empty()).await;
+    bridge.settle(DM, thread_ts).await;
+}
+
 /// A thread in an ordinary DM (its root the user's own message, not an assistant
 /// thread's) is answered as a channel thread is: the placeholder with Stop above the
 /// stream, no status. Before, every DM thread was taken for an assistant thread, and a
@@ -334,11 +356,7 @@ async fn a_thread_in_an_ordinary_dm_gets_the_placeholder_not_a_status() {
     let root = fake_slack::im_message("EvDmRoot", DM, USER, "hi", thread_ts, None);
     slack.remember(&root);
     let question = "Where is my order? It has been a week.";
-    let ask =
-        fake_slack::im_message("EvDmQ", DM, USER, question, "1700300301.000100", Some(thread_ts));
-    slack.send_socket_event(ask);
-    slack.wait_until("the answer", |f| !f.calls_to("chat.stopStream").is_empty()).await;
-    bridge.settle(DM, thread_ts).await;
+    ask_in_dm_thread(&slack, &bridge, "EvDmQ", thread_ts, "1700300301.000100", question).await;
     assert!(slack.calls_to("assistant.threads.setStatus").is_empty(), "no status");
     assert!(slack.assistant_thread(DM, thread_ts).title.is_none(), "no title");
     let methods: Vec<String> =
@@ -365,11 +383,7 @@ async fn a_refused_status_is_replaced_by_the_placeholder() {
     slack
         .fail_next("assistant.threads.setStatus", fake_slack::FailKind::Error("invalid_thread_ts"));
     let question = "Where is my order? It has been a week.";
-    let ask =
-        fake_slack::im_message("EvStQ", DM, USER, question, "1700300401.000100", Some(thread_ts));
-    slack.send_socket_event(ask);
-    slack.wait_until("the answer", |f| !f.calls_to("chat.stopStream").is_empty()).await;
-    bridge.settle(DM, thread_ts).await;
+    ask_in_dm_thread(&slack, &bridge, "EvStQ", thread_ts, "1700300401.000100", question).await;
     assert_eq!(slack.queued_failures(), 0, "the status was refused");
     let calls = slack.calls();
     let at = |m: &str| calls.iter().position(|c| c.method == m).unwrap();

@@ -383,6 +383,35 @@ async fn reactions_on_the_answer_become_feedback_and_others_do_nothing() {
     bridge.stop().await;
 }
 
+/// A reaction while the answer still streams counts too: the answer's messages are
+/// linked to it as soon as the stream names its id (before, only once it ended, and a
+/// reaction meanwhile was ignored as "not our reply").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reaction_while_the_answer_streams_becomes_feedback() {
+    use siteassist_bridge::adapters::slack::Delivered;
+    use siteassist_bridge::bridge::Disposition;
+    let sim = support::simulator(40).await;
+    let slack = FakeSlack::start().await;
+    let bridge = Bridge::in_memory(&slack, &sim, SlackMode::Socket).await;
+    let (ts, q) = ("1700000850.000100", "How do refunds work?");
+    slack.send_socket_event(mention("EvRs", q, ts));
+    // Two edits with words: the first show and the link after it are done.
+    slack
+        .wait_until("the answer streaming", |f| {
+            f.messages().iter().any(|m| m.thread_ts.as_deref() == Some(ts) && m.edits >= 2)
+        })
+        .await;
+    let answer_ts = slack.messages_in_thread(CHANNEL, ts)[0].0.clone();
+    assert_ne!(slack.messages_in_thread(CHANNEL, ts)[0].1, to_slack(&answer_for(q)), "mid-stream");
+    let like = fake_slack::reaction("EvRs1", true, USER, "+1", CHANNEL, &answer_ts, "UBOT");
+    let delivered = bridge.app.deliver(&like).await.unwrap();
+    assert!(matches!(delivered, Delivered::Handled(Disposition::Queued)), "{delivered:?}");
+    let recorded = sim.sim.wait_until(|s| s.feedback_log().len() == 1);
+    tokio::time::timeout(Duration::from_secs(10), recorded).await.expect("feedback recorded");
+    assert_eq!(sim.sim.feedback_log()[0].value.as_deref(), Some("like"));
+    bridge.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5000_character_answer_arrives_as_two_messages_with_fences_intact() {
     let sim = support::simulator(0).await;

@@ -2,7 +2,6 @@
 
 use super::controls::Controls;
 use super::event::InboundMessage;
-use super::ids::ThreadKey;
 use super::notice;
 use super::pacing::BudgetKeys;
 use super::reply::{retry, Reply};
@@ -242,7 +241,15 @@ async fn relay(
         }
     };
     let streaming = Instant::now();
-    let mut end = pump(inner, &msg.thread, reply, stream, stop).await;
+    // The link the reply's messages get once the stream names the answer's id.
+    let early = ReplyLink {
+        thread: msg.thread.clone(),
+        conversation: link.conversation.clone(),
+        assistant_message: None,
+        asker: msg.author.clone(),
+        owner: link.owner.clone(),
+    };
+    let mut end = pump(inner, &early, reply, stream, stop).await;
     metrics::stream_duration(inner.adapter.name(), streaming.elapsed());
     if matches!(
         end.outcome,
@@ -267,7 +274,8 @@ async fn relay(
     } else {
         let (body, cited) = super::sources::cite(&end.text, &end.sources);
         // What became of the files the answer did not see, under it.
-        let body = match question.notes.is_empty() {
+        let kept_by_siteassist = question.notes.is_empty();
+        let body = match kept_by_siteassist {
             true => body,
             false => format!("{}\n\n{}", body.trim_end(), question.notes.join("\n")),
         };
@@ -278,6 +286,11 @@ async fn relay(
                 let text = format!("{}\n\n{note}", body.trim_end());
                 reply.show_final_with(&text, footer, controls).await;
                 Outcome::Partial(link)
+            }
+            // Recovery would show SiteAssist's copy of it: no need to save it first.
+            None if kept_by_siteassist => {
+                reply.show_answer_with(&body, footer, controls).await;
+                Outcome::Answered(link)
             }
             None => {
                 reply.show_final_with(&body, footer, controls).await;
@@ -409,11 +422,12 @@ where
 /// slow platform calls never hold up reading (and deltas coalesce while an edit runs).
 async fn pump(
     inner: &Inner,
-    thread: &ThreadKey,
+    early: &ReplyLink,
     reply: &mut Reply<'_>,
     mut stream: AnswerStream,
     stop: &StopGuard,
 ) -> StreamEnd {
+    let thread = &early.thread;
     let (tx, mut rx) = watch::channel((String::new(), None::<StreamEnd>));
     // The answer's id as soon as the stream names it, for feedback on a stopped answer.
     let (id_tx, id_rx) = watch::channel(None);
@@ -495,6 +509,11 @@ async fn pump(
                 reply.show_markdown(&shown).await;
                 pending = None;
                 deadline = None;
+                // Reactions on the answer count from its first words on.
+                let id = id_rx.borrow().clone();
+                if let Some(id) = id {
+                    reply.link(&ReplyLink { assistant_message: Some(id), ..early.clone() }).await;
+                }
             } else {
                 deadline = Some(at);
             }

@@ -4,7 +4,7 @@
 
 use super::adapter::AdapterError;
 use super::controls::Controls;
-use super::ids::ThreadKey;
+use super::ids::{MessageRef, ThreadKey};
 use super::pacing::{BudgetKeys, Family};
 use super::platform_retry;
 use super::split::{split_message_within, Limit};
@@ -44,6 +44,9 @@ pub(crate) struct Reply<'a> {
     pub(crate) broken: bool,
     /// Native streaming ([`native`]): off unless [`Self::stream_natively`] turned it on.
     native: native::Native,
+    /// The messages [`Self::link`] recorded, with the link they got: a later call
+    /// writes only what changed.
+    linked: Vec<(MessageRef, ReplyLink)>,
 }
 
 impl<'a> Reply<'a> {
@@ -65,6 +68,7 @@ impl<'a> Reply<'a> {
             first_text_shown: false,
             broken: false,
             native: native::Native::Off,
+            linked: Vec::new(),
         }
     }
 
@@ -189,11 +193,31 @@ impl<'a> Reply<'a> {
         footer: Option<String>,
         controls: Controls,
     ) {
-        self.controls = controls;
         self.record.final_markdown = Some(markdown.to_string());
-        self.record.final_footer = footer;
+        self.record.final_footer = footer.clone();
         self.save().await;
-        let footer = self.record.final_footer.clone();
+        self.show_last(markdown, footer, controls).await;
+    }
+
+    /// Shows a whole answer exactly as SiteAssist keeps it (with its footer and
+    /// buttons), without saving it first as [`Self::show_final_with`] does: a run
+    /// dying between showing it and [`Self::finish`] leaves recovery SiteAssist's
+    /// stored answer to show, the same text, so the durable write the save costs is not
+    /// needed, and the final text goes out that much sooner (the load bench's
+    /// final-text lag was mostly that write). Not for text SiteAssist does not keep: a
+    /// notice, a note under a partial answer, the notes on unread files.
+    pub(crate) async fn show_answer_with(
+        &mut self,
+        markdown: &str,
+        footer: Option<String>,
+        controls: Controls,
+    ) {
+        self.show_last(markdown, footer, controls).await;
+    }
+
+    /// The last show of [`Self::show_final_with`] and [`Self::show_answer_with`].
+    async fn show_last(&mut self, markdown: &str, footer: Option<String>, controls: Controls) {
+        self.controls = controls;
         let controls = self.controls.clone();
         if self.stop_with(markdown, footer.as_deref(), &controls).await {
             return;
@@ -318,18 +342,28 @@ impl<'a> Reply<'a> {
     }
 
     /// Records which answer the reply's messages show, so reactions on them become
-    /// feedback. Idempotent; [`Self::finish`] repeats it for messages posted since.
-    pub(crate) async fn link(&self, link: &ReplyLink) {
+    /// feedback. Writes only the messages not yet recorded with this link: the answer
+    /// links its messages as soon as the stream names its id (reactions count while it
+    /// streams), and the calls before its final text and in [`Self::finish`] then
+    /// write nothing unless a message was posted since, which keeps a durable write
+    /// off the path to the final text.
+    pub(crate) async fn link(&mut self, link: &ReplyLink) {
         for message in &self.record.messages {
-            if let Err(e) = self.inner.store.put_reply_link(message, link).await {
-                tracing::warn!(error = %e, "could not record a reply link; reactions on it will be ignored");
+            if self.linked.iter().any(|(m, l)| m == message && l == link) {
+                continue;
+            }
+            match self.inner.store.put_reply_link(message, link).await {
+                Ok(()) => self.linked.push((message.clone(), link.clone())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record a reply link; reactions on it will be ignored");
+                }
             }
         }
     }
 
     /// Links the reply's messages (see [`Self::link`]), forgets the in-flight record
     /// and tells the adapter the reply is final.
-    pub(crate) async fn finish(self, link: Option<ReplyLink>) {
+    pub(crate) async fn finish(mut self, link: Option<ReplyLink>) {
         if let Some(link) = &link {
             self.link(link).await;
         }
