@@ -203,8 +203,9 @@ impl<'a> Reply<'a> {
     /// buttons), without saving it first as [`Self::show_final_with`] does: a run
     /// dying between showing it and [`Self::finish`] leaves recovery SiteAssist's
     /// stored answer to show, the same text, so the durable write the save costs is not
-    /// needed, and the final text goes out that much sooner (the load bench's
-    /// final-text lag was mostly that write). Not for text SiteAssist does not keep: a
+    /// needed, and the final text goes out that much sooner (the load bench: lag p99
+    /// at N = 100 about halved; at 1,000 with lanes the cores, not writes, set it). Not
+    /// for text SiteAssist does not keep: a
     /// notice, a note under a partial answer, the notes on unread files.
     pub(crate) async fn show_answer_with(
         &mut self,
