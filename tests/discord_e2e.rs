@@ -443,6 +443,9 @@ async fn a_thread_the_killed_run_never_opened_is_opened_by_recovery() {
         1,
     );
     store.put_in_flight(&record).await.unwrap();
+    // Discord's rate limit on the look at the thread is waited out, not taken for "it
+    // exists" (the fault campaign lost a question that way).
+    fake.fail_next(Op::GetChannel, fake_discord::Failure::rate_limited(0.05));
     let bot = harness::start(&fake, store.clone(), client(&sim, 3)).await;
     let interrupted = render(&siteassist_bridge::bridge::notice::interrupted());
     fake.wait_until("the note in the new thread", WAIT, |r| {
@@ -460,6 +463,7 @@ async fn a_thread_the_killed_run_never_opened_is_opened_by_recovery() {
         vec![(Some(SUPPORT), Some(question), 201)],
         "opened once, from the question"
     );
+    assert_eq!(fake.queued_failures(), 0, "the look met the 429");
     assert!(store.in_flight().await.unwrap().is_empty());
     bot.stop().await.unwrap();
 }

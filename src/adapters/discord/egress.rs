@@ -186,13 +186,30 @@ impl ChatAdapter for DiscordAdapter {
         if channel != id || parent == channel {
             return;
         }
-        match self.rest.channel(channel).await {
-            Err(f) if f.code == Some(UNKNOWN_CHANNEL) => {
+        // A 429 or a 5xx on the check is waited out: taken for "the thread exists", it
+        // left the reply posting into a thread nobody opened (the fault campaign lost a
+        // question that way after a restart met Discord's rate limit).
+        let check = || async {
+            match self.rest.channel(channel).await {
+                Err(f)
+                    if matches!(
+                        f.error,
+                        AdapterError::RateLimited { .. } | AdapterError::Transient(_)
+                    ) =>
+                {
+                    Err(f.error)
+                }
+                other => Ok(other),
+            }
+        };
+        match crate::bridge::retry_platform_call("discord", check).await {
+            Ok(Err(f)) if f.code == Some(UNKNOWN_CHANNEL) => {
                 tracing::info!(thread = channel, "opening the thread a killed run did not");
                 self.expect_thread(channel, parent, RESUMED_THREAD_NAME.to_string());
             }
-            Ok(_) => {}
-            Err(f) => tracing::warn!(error = %f.error, "could not check a thread to resume"),
+            Ok(Ok(_)) => {}
+            Ok(Err(f)) => tracing::warn!(error = %f.error, "could not check a thread to resume"),
+            Err(e) => tracing::warn!(error = %e, "could not check a thread to resume"),
         }
     }
 
