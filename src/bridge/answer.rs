@@ -258,14 +258,9 @@ async fn relay(
         recover_final_text(inner, &link, &mut end).await;
     }
     tracing::info!(thread = %msg.thread, outcome = ?end.outcome, chars = end.text.chars().count(), "answer finished");
-    let reply_link = ReplyLink {
-        thread: msg.thread.clone(),
-        conversation: link.conversation.clone(),
-        assistant_message: end.message_id.clone(),
-        asker: msg.author.clone(),
-        owner: link.owner.clone(),
-    };
-    // Linked before the final text shows: a user may react the moment it appears.
+    let reply_link = ReplyLink { assistant_message: end.message_id.clone(), ..early };
+    // Linked before the final text shows (only what the stream did not link already): a
+    // user may react the moment it appears.
     reply.link(&reply_link).await;
     let outcome = if end.text.trim().is_empty() {
         let failure = Failure::EmptyAnswer(end.outcome.clone());
