@@ -214,6 +214,12 @@ impl Record {
         live
     }
 
+    /// The id of the newest live gateway session of shard `[id, total]`, if any.
+    pub fn live_session_of(&self, shard: [u64; 2]) -> Option<&str> {
+        let live = self.gateway.iter().rev().find(|s| s.shard == shard && s.is_live());
+        live.map(|s| s.id.as_str())
+    }
+
     /// Calls of one kind.
     pub fn calls_of(&self, op: Op) -> Vec<&Call> {
         self.calls.iter().filter(|c| c.op == op).collect()
