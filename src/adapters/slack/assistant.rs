@@ -129,6 +129,14 @@ struct Known {
     titled: bool,
 }
 
+/// `key`'s entry, made when missing; past [`MAX_THREADS`] the memory starts over first.
+fn remember(known: &mut HashMap<(String, String), Known>, key: (String, String)) -> &mut Known {
+    if known.len() >= MAX_THREADS && !known.contains_key(&key) {
+        known.clear();
+    }
+    known.entry(key).or_default()
+}
+
 /// The assistant threads this run has seen, by `(channel, thread_ts)`.
 #[derive(Default)]
 pub(crate) struct Threads {
@@ -144,12 +152,9 @@ impl Threads {
     /// gets the welcome once, even if Slack delivers the event again).
     pub(crate) fn note(&self, e: &ThreadEvent) -> bool {
         let mut known = self.lock();
-        if known.len() >= MAX_THREADS {
-            known.clear();
-        }
         let key = (e.channel.clone(), e.thread_ts.clone());
         let new = !known.contains_key(&key);
-        let entry = known.entry(key).or_default();
+        let entry = remember(&mut known, key);
         entry.assistant = Some(true);
         if e.context_channel.is_some() || !e.started {
             entry.context = e.context_channel.clone();
@@ -165,10 +170,7 @@ impl Threads {
     /// Notes what Slack said the thread in DM `channel` is.
     pub(crate) fn looked_up(&self, channel: &str, thread_ts: &str, looked: Looked) {
         let mut known = self.lock();
-        if known.len() >= MAX_THREADS {
-            known.clear();
-        }
-        let entry = known.entry((channel.to_string(), thread_ts.to_string())).or_default();
+        let entry = remember(&mut known, (channel.to_string(), thread_ts.to_string()));
         entry.assistant = Some(looked.assistant);
         entry.titled = looked.asked_before;
     }
@@ -340,7 +342,7 @@ pub(crate) async fn set_status(
 
 #[cfg(test)]
 mod tests {
-    use super::{dm_thread, title_from, translate, Looked, ThreadEvent, Threads};
+    use super::{dm_thread, title_from, translate, Looked, ThreadEvent, Threads, MAX_THREADS};
     use crate::bridge::ids::ThreadKey;
     use serde_json::json;
 
@@ -415,5 +417,19 @@ mod tests {
         assert!(threads.take_title("D1", "19.1"));
         threads.looked_up("D1", "20.1", Looked { assistant: true, asked_before: true });
         assert!(!threads.take_title("D1", "20.1"));
+    }
+
+    #[test]
+    fn the_memory_starts_over_only_for_a_thread_past_the_bound() {
+        let threads = Threads::default();
+        let looked = || Looked { assistant: true, asked_before: true };
+        for i in 0..MAX_THREADS {
+            threads.looked_up("D1", &i.to_string(), looked());
+        }
+        threads.looked_up("D1", "0", looked());
+        assert_eq!(threads.is_assistant("D1", "1"), Some(true), "a known thread kept the rest");
+        threads.looked_up("D1", "new", looked());
+        assert_eq!(threads.is_assistant("D1", "1"), None, "a new one past the bound starts over");
+        assert_eq!(threads.is_assistant("D1", "new"), Some(true));
     }
 }
