@@ -130,10 +130,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn simulator(listen: SocketAddr, word_delay_ms: u64) -> anyhow::Result<()> {
-    use siteassist_bridge::simulator::{Simulator, SimulatorConfig};
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("could not listen on {listen}"))?;
+    use siteassist_bridge::simulator::{bind, Simulator, SimulatorConfig};
+    let listener = bind(listen).with_context(|| format!("could not listen on {listen}"))?;
     let sim = Simulator::new(SimulatorConfig {
         word_delay: Duration::from_millis(word_delay_ms),
         ..SimulatorConfig::default()

@@ -42,7 +42,9 @@ pub async fn spawn(state: Arc<State>) -> String {
         .route("/attachments/{name}", get(attachment))
         .fallback(other)
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A deep accept queue, as a real API's servers would have: the load bench opens
+    // thousands of connections at once.
+    let listener = siteassist_bridge::simulator::bind(([127, 0, 0, 1], 0).into()).unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
