@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example load -- [--n 100,1000,10000] [--modes bridge,serial,flush-each,naive]
-//!     [--word-ms 10] [--watch 30] [--settle 10] [--lanes 16]
+//!     [--word-ms 10] [--watch 30] [--settle 10] [--lanes 64]
 //! ```
 //!
 //! The fake Discord and the simulator run in this process; each N and mode runs the

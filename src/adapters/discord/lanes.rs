@@ -19,11 +19,14 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 /// How many events the Discord ingress hands to the core at once by default. Each
-/// holds a store write and, for a question, starts its reply. Measured by the load
-/// bench (2026-12-04, 2 shared cores): 64 gave the best first-text p99 at 1,000
-/// questions at once but its sharper burst cost 219 of 10,000 replies (SiteAssist calls
-/// out of retries); 8 and 16 lost none, and 16 kept most of the p99 gain.
-pub(crate) const DEFAULT_LIMIT: usize = 16;
+/// holds a store write (an fsync shared with the others waiting) and, for a question,
+/// starts its reply, so this bounds how many questions a burst opens per flush.
+/// Measured by the load bench on 2 cores, 1,000 questions at once (2026-12-05): first
+/// text p99 1.6 s with 16, 1.1 to 1.2 s with 64, 1.0 s with 256, at a p50 of 0.6, 0.7
+/// to 0.75 and 0.8 to 0.85 s. 16 was chosen on 2026-12-04 because 64 lost replies at
+/// 10,000; those were the fakes' accept queue overflowing, not the bridge, and with
+/// that mended 64 lost none at 10,000 either.
+pub(crate) const DEFAULT_LIMIT: usize = 64;
 
 type Queues = Mutex<HashMap<u64, mpsc::UnboundedSender<BoxFuture<'static, ()>>>>;
 
