@@ -214,6 +214,36 @@ async fn a_human_agents_reply_arrives_in_the_console() {
     assert!(shown.contains("Dana"), "{shown}");
 }
 
+/// After an answer the bridge listens for a person only after `listen_after` (so that
+/// a burst of answers ending together shows its final texts first); a person who wrote
+/// meanwhile still shows, once, when the socket connects and catches up.
+#[tokio::test]
+async fn listening_after_an_answer_waits_a_moment_and_misses_nothing() {
+    let sim = simulator(1).await;
+    let cfg = support::fast_config();
+    let after = cfg.handoff.listen_after;
+    assert!(after >= Duration::from_secs(1), "the default waits: {after:?}");
+    let mut console =
+        Console::with_config(client(&sim, 3), Arc::new(MemoryStore::new()), "later", cfg);
+    let q = "How do refunds work?";
+    assert_eq!(replied(console.session.submit_line(q).await.unwrap()), answer_for(q));
+    let answered = std::time::Instant::now();
+    // Within the wait (the reply returned before it began): no socket yet.
+    assert_eq!(sim.sim.sockets_opened(), 0, "listening waits after the answer");
+    let conversation = sim.sim.conversation_ids().pop().expect("a conversation");
+    assert!(sim.sim.hand_over(&conversation, "Dana"));
+    sim.sim.agent_message(&conversation, "Dana here, written before anyone listened.").unwrap();
+    let opened = sim.sim.wait_until(|s| s.open_sockets() == 1);
+    tokio::time::timeout(after + Duration::from_secs(5), opened).await.expect("listening");
+    assert!(answered.elapsed() >= after, "opened after {:?}", answered.elapsed());
+    let shown = posted(&mut console, "written before anyone listened").await;
+    assert_eq!(shown, "**Dana:** Dana here, written before anyone listened.");
+    let again = console.drain_events().into_iter().filter(|e| {
+        matches!(e, ConsoleEvent::Posted { text, .. } if text.contains("before anyone listened"))
+    });
+    assert_eq!(again.count(), 0, "shown once");
+}
+
 /// Waits (up to 5 s) for the console to post a message containing `needle`.
 async fn posted(console: &mut Console, needle: &str) -> String {
     let arrived = async {

@@ -106,6 +106,13 @@ pub struct HandoffConfig {
     /// How long after the AI's last answer in a thread the bridge listens for a person
     /// taking the conversation over (zero: only learn it from questions).
     pub watch: Duration,
+    /// How long after an answer the bridge waits before it opens the conversation's
+    /// socket to listen. Nothing is missed meanwhile (connecting catches up on what a
+    /// person wrote), and answers that end together (a burst) no longer open their
+    /// sockets while the last of them are still showing their final text: in the load
+    /// bench that work at the streams' end was most of the final-text lag. At most half
+    /// of `watch` is waited.
+    pub listen_after: Duration,
     /// How long a human-handled thread with no question and no agent message keeps
     /// its socket (a question wakes it again).
     pub idle: Duration,
@@ -118,6 +125,7 @@ impl Default for HandoffConfig {
         Self {
             ping: crate::siteassist::socket::PING_EVERY,
             watch: Duration::from_secs(30 * 60),
+            listen_after: Duration::from_secs(2),
             idle: Duration::from_secs(72 * 3600),
             max_sockets: 5_000,
         }

@@ -300,13 +300,19 @@ async fn start(
         }
         Begin::New(id, stop) => (id, stop),
     };
+    // Listening after an answer can wait a moment (at most half a short window, so
+    // that it still listens); a person handling it, or a relay a previous run
+    // recorded, cannot.
+    let h = &inner.cfg.handoff;
+    let first_wait =
+        if handled || resumed.is_some() { Duration::ZERO } else { h.listen_after.min(h.watch / 2) };
     let inner = Arc::clone(inner);
     inner.relays.tasks.send_modify(|n| *n += 1);
     tokio::spawn(async move {
         persist(&inner, &record(&inner, &thread, &link, handled)).await;
         let lost = AtomicBool::new(false);
         let end = tokio::select! {
-            end = relay(&inner, &thread, &link, id, &stop) => end,
+            end = relay(&inner, &thread, &link, id, &stop, first_wait) => end,
             never = keep_lease(&inner, &thread, &lost, &stop) => match never {},
         };
         let end = if lost.load(Ordering::Relaxed) { End::Lost } else { end };
@@ -370,9 +376,17 @@ async fn relay(
     link: &ThreadLink,
     id: u64,
     stop: &Notify,
+    first_wait: Duration,
 ) -> End {
     let mut failures = 0u32;
     let mut stopping = inner.stopping.subscribe();
+    if !first_wait.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(first_wait) => {}
+            _ = stopping.wait_for(|s| *s) => return End::Closing,
+            () = stop.notified() => return End::Idle,
+        }
+    }
     // What this relay has queued already: a catch-up lists every agent message, and
     // queuing them all again each time filled the thread's queue (the end note was
     // then refused). The store's claims still guard across relays and restarts.
