@@ -35,9 +35,6 @@ mod platform_retry;
 mod recovery;
 pub mod replica;
 mod reply;
-/// A platform call run with the core's retry rules (rate limits waited out, transient
-/// failures tried again), for adapters' own calls outside a reply.
-pub(crate) use reply::retry as retry_platform_call;
 pub mod sources;
 /// Runs a platform call as replies do: rate limits waited out, transient failures
 /// retried (for adapters' own calls, such as identifying the bot at start).

@@ -196,7 +196,7 @@ impl<'a> Reply<'a> {
         self.record.final_markdown = Some(markdown.to_string());
         self.record.final_footer = footer.clone();
         self.save().await;
-        self.show_last(markdown, footer, controls).await;
+        self.show_answer_with(markdown, footer, controls).await;
     }
 
     /// Shows a whole answer exactly as SiteAssist keeps it (with its footer and
@@ -205,19 +205,14 @@ impl<'a> Reply<'a> {
     /// stored answer to show, the same text, so the durable write the save costs is not
     /// needed, and the final text goes out that much sooner (the load bench: lag p99
     /// at N = 100 about halved; at 1,000 with lanes the cores, not writes, set it). Not
-    /// for text SiteAssist does not keep: a
-    /// notice, a note under a partial answer, the notes on unread files.
+    /// for text SiteAssist does not keep: a notice, a note under a partial answer, the
+    /// notes on unread files.
     pub(crate) async fn show_answer_with(
         &mut self,
         markdown: &str,
         footer: Option<String>,
         controls: Controls,
     ) {
-        self.show_last(markdown, footer, controls).await;
-    }
-
-    /// The last show of [`Self::show_final_with`] and [`Self::show_answer_with`].
-    async fn show_last(&mut self, markdown: &str, footer: Option<String>, controls: Controls) {
         self.controls = controls;
         let controls = self.controls.clone();
         if self.stop_with(markdown, footer.as_deref(), &controls).await {

@@ -202,7 +202,7 @@ impl ChatAdapter for DiscordAdapter {
                 other => Ok(other),
             }
         };
-        match crate::bridge::retry_platform_call("discord", check).await {
+        match crate::bridge::platform_call("discord", check).await {
             Ok(Err(f)) if f.code == Some(UNKNOWN_CHANNEL) => {
                 tracing::info!(thread = channel, "opening the thread a killed run did not");
                 self.expect_thread(channel, parent, RESUMED_THREAD_NAME.to_string());

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 /// starts its reply, so this bounds how many questions a burst opens per flush.
 /// Measured by the load bench on 2 cores, 1,000 questions at once (2026-12-05): first
 /// text p99 1.6 s with 16, 1.1 to 1.2 s with 64, 1.0 s with 256, at a p50 of 0.6, 0.7
-/// to 0.75 and 0.8 to 0.85 s. 16 was chosen on 2026-12-04 because 64 lost replies at
+/// to 0.75 and 0.8 to 0.9 s. 16 was chosen on 2026-12-04 because 64 lost replies at
 /// 10,000; those were the fakes' accept queue overflowing, not the bridge, and with
 /// that mended 64 lost none at 10,000 either.
 pub(crate) const DEFAULT_LIMIT: usize = 64;
